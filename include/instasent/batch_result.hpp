@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace instasent {
+
+/// The fate of one input item of a batch write.
+enum class ItemStatus {
+  accepted,  ///< The server reported success for this item.
+  rejected,  ///< The server refused this item; `errors` says why. Fix it before resending.
+  unknown,   ///< Sent, but the answer did not say what became of it (unreadable body, items that
+             ///< do not match the input, a timeout or server error after retries). It may or may
+             ///< not be stored: resending is safe (upserts and `_event_id` are idempotent).
+  not_sent,  ///< Never accepted for processing: its request was refused as a whole (400, 401,
+             ///< 404, 429 after retries, connection failure) or was not sent because an earlier
+             ///< one failed. `errors` holds the request-level message under the key "".
+};
+
+const char* to_string(ItemStatus status) noexcept;
+
+/// Field name -> messages, e.g. {"_email": ["Invalid format"]}. A message that is not tied to a
+/// field is kept under the empty key "".
+using FieldErrors = std::map<std::string, std::vector<std::string>>;
+
+struct ItemResult {
+  std::size_t index = 0;  ///< Position in the caller's input.
+  std::string id;         ///< The input's `_user_id` (contacts) or `_event_id` (events).
+  ItemStatus status = ItemStatus::unknown;
+  FieldErrors errors;
+};
+
+/// One HTTP exchange a batch write made (after retries), with the raw body for anything this SDK
+/// does not model.
+struct BatchRequest {
+  std::size_t first_index = 0;  ///< Input index of the request's first item.
+  std::size_t item_count = 0;
+  int http_status = 0;  ///< 0 when no answer was received.
+  std::string request_id;
+  nlohmann::json body;  ///< Parsed body; null when empty or unreadable.
+};
+
+/// The outcome of a batch write: `items()[i]` is the fate of input item `i`, however many requests
+/// the call was split into. An item is reported `accepted` only when the server's answer says so
+/// for exactly that item.
+class BatchResult {
+ public:
+  BatchResult() = default;
+  BatchResult(std::vector<ItemResult> items, std::vector<BatchRequest> requests)
+      : items_(std::move(items)), requests_(std::move(requests)) {}
+
+  const std::vector<ItemResult>& items() const noexcept { return items_; }
+  const std::vector<BatchRequest>& requests() const noexcept { return requests_; }
+  std::size_t size() const noexcept { return items_.size(); }
+  const ItemResult& operator[](std::size_t i) const { return items_.at(i); }
+
+  std::size_t count(ItemStatus status) const noexcept;
+  /// Items the server rejected, in input order.
+  std::vector<ItemResult> failed() const { return with_status(ItemStatus::rejected); }
+  std::vector<ItemResult> with_status(ItemStatus status) const;
+  bool all_accepted() const noexcept { return count(ItemStatus::accepted) == items_.size(); }
+
+  std::vector<ItemResult>& mutable_items() noexcept { return items_; }
+  std::vector<BatchRequest>& mutable_requests() noexcept { return requests_; }
+
+ private:
+  std::vector<ItemResult> items_;
+  std::vector<BatchRequest> requests_;
+};
+
+/// Which id a batch's items carry in the server's answer.
+enum class BatchKind { contacts, events };
+
+/// Reads one 202/422 answer for `ids.size()` input items whose ids are `ids` and whose first input
+/// index is `first_index`, in either shape the API uses: the documented
+/// `{"entity": {"items": [...]}}` or the connectors' `{"accepted": [...], "errors": [...]}`.
+/// Items the body does not account for unambiguously are `unknown`; this never throws.
+std::vector<ItemResult> parse_batch_items(const nlohmann::json& body, BatchKind kind,
+                                          const std::vector<std::string>& ids,
+                                          std::size_t first_index);
+
+}  // namespace instasent

@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "instasent/batch_result.hpp"
+#include "instasent/contact.hpp"
+#include "instasent/event.hpp"
+#include "instasent/options.hpp"
+#include "instasent/results.hpp"
+
+namespace instasent {
+
+/// A client of one datasource's Ingest API stream.
+///
+/// Every call is synchronous and reports failure by throwing `instasent::Error` (see error.hpp);
+/// 5xx, 429 and transport failures are retried first as `ClientOptions::retry` says. A `Client`
+/// may be used from several threads at once; copies share one transport and its connections.
+class Client {
+ public:
+  /// Validates the options (project, datasource, token, base URL) and throws
+  /// `InvalidInputError` naming the first bad one.
+  explicit Client(ClientOptions options);
+  /// `Client(ClientOptions::from_env())`.
+  static Client from_env();
+
+  /// GET /stream: the cheapest credential check.
+  StreamInfo stream_info() const;
+
+  /// POST /stream/contacts, split into requests of at most `max_batch_items` items and
+  /// `max_batch_bytes` bytes. `result.items()[i]` is the fate of `contacts[i]`.
+  ///
+  /// A 422 (every item invalid) is returned as a result, not thrown. When a request fails as a
+  /// whole (401, 404, 400, retries exhausted), the call stops and throws; the error's
+  /// `partial_result()` gives the fate of every item, including those already accepted.
+  BatchResult upsert_contacts(const std::vector<Contact>& contacts,
+                              const WriteOptions& options = {}) const;
+  /// POST /stream/events; as `upsert_contacts`, ids being `_event_id`.
+  BatchResult record_events(const std::vector<Event>& events,
+                            const WriteOptions& options = {}) const;
+
+  /// DELETE /stream/contacts/{userId}: permanently removes the contact.
+  DeleteResult delete_contact(std::string_view user_id) const;
+  /// GET /stream/contacts/{userId}. Throws `NotFoundError` when there is no such contact.
+  ContactRecord get_contact(std::string_view user_id) const;
+
+  std::vector<AttributeSpec> attribute_specs() const;
+  std::vector<EventSpec> event_specs() const;
+  std::vector<EventParameterSpec> event_parameter_specs(std::string_view event_type) const;
+
+  /// The latest `X-RateLimit-*` values seen by this client (and its copies).
+  RateLimit rate_limit() const;
+
+  class Impl;
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace instasent

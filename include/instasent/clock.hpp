@@ -1,0 +1,23 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <chrono>
+#include <memory>
+
+namespace instasent {
+
+/// Time as the retry logic sees it. Replace it in tests so that waits cost nothing.
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  /// Wall-clock time, compared with `X-RateLimit-Reset` and the `Date` header.
+  virtual std::chrono::system_clock::time_point system_now() = 0;
+  /// Monotonic time, for deadlines.
+  virtual std::chrono::steady_clock::time_point steady_now() = 0;
+  virtual void sleep_for(std::chrono::milliseconds duration) = 0;
+};
+
+/// The real clock: std::chrono clocks and std::this_thread::sleep_for.
+std::shared_ptr<Clock> system_clock();
+
+}  // namespace instasent

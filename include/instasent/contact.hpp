@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "instasent/value.hpp"
+
+namespace instasent {
+
+/// A contact to upsert: `_user_id` plus the reserved (`_`-prefixed) and custom attributes to set.
+///
+/// Attributes left out are kept by the server; an attribute set to `nullptr` (or `clear()`ed) is
+/// cleared. Every setter validates at once and throws `InvalidInputError` naming the field: ids
+/// must be non-empty, all text must be valid UTF-8, numbers finite, custom keys must not start
+/// with `_`, reserved names must. Setting the same field twice keeps the last value.
+///
+///     instasent::Contact("USER-123").first_name("Ada").email("ada@example.com")
+///         .attribute("plan", "pro").attribute("tags", {"vip", "beta"});
+class Contact {
+ public:
+  explicit Contact(std::string user_id);
+
+  Contact& first_name(std::string_view value) { return set_reserved_text("_first_name", value); }
+  Contact& last_name(std::string_view value) { return set_reserved_text("_last_name", value); }
+  Contact& email(std::string_view value) { return set_reserved_text("_email", value); }
+  /// E.164, e.g. "+34600000000".
+  Contact& phone_mobile(std::string_view value) {
+    return set_reserved_text("_phone_mobile", value);
+  }
+  /// ISO 3166-1 alpha-2, e.g. "ES".
+  Contact& country_code(std::string_view value) {
+    return set_reserved_text("_country_code", value);
+  }
+  /// Sent as "1"/"0", the form Instasent's own connectors use for boolean reserved attributes.
+  Contact& email_verified(bool value) { return reserved("_email_verified", value ? "1" : "0"); }
+  Contact& phone_mobile_verified(bool value) {
+    return reserved("_phone_mobile_verified", value ? "1" : "0");
+  }
+
+  /// Any reserved attribute by name (must start with `_`; `_user_id` is set by the constructor).
+  Contact& reserved(std::string_view name, Value value);
+  /// A custom attribute: string, number, bool, null, or an array of those.
+  Contact& attribute(std::string_view key, Value value);
+  /// Clears a reserved or custom attribute on the server (sends it as null).
+  Contact& clear(std::string_view key);
+
+  const std::string& user_id() const noexcept { return user_id_; }
+  /// The JSON object this contact serializes to.
+  std::string to_json() const;
+  /// Appends `to_json()` to `out` without a temporary.
+  void append_json(std::string& out) const;
+
+ private:
+  friend class Event;
+  Contact& set_reserved_text(const char* name, std::string_view value);
+  void set_field(std::string_view key, std::string json);
+  void append_members(std::string& out) const;
+
+  struct Field {
+    std::string key;   // raw key, valid UTF-8
+    std::string json;  // encoded value
+  };
+  std::string user_id_;
+  std::vector<Field> fields_;
+};
+
+}  // namespace instasent

@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+namespace instasent {
+
+class BatchResult;
+
+/// What went wrong. Every failure the SDK reports is an `instasent::Error` (or a subclass) whose
+/// `kind()` is one of these.
+enum class ErrorKind {
+  invalid_input,        ///< A value, id, option or configuration was refused before sending.
+  unauthorized,         ///< HTTP 401: token missing, malformed or revoked.
+  not_found,            ///< HTTP 404: unknown project/datasource/contact, or token not allowed there.
+  bad_request,          ///< HTTP 400 (or another non-retryable 4xx): the request as a whole was refused.
+  rate_limited,         ///< HTTP 429 and the retry policy gave up waiting.
+  server_error,         ///< HTTP 5xx and the retry policy gave up.
+  transport,            ///< DNS, connect, TLS, send/receive failure or timeout, after retries.
+  unreadable_response,  ///< The server answered, but not with a body this SDK can read.
+};
+
+/// A short, stable name for a kind, e.g. "unauthorized".
+const char* to_string(ErrorKind kind) noexcept;
+
+/// The single error model of the SDK: every operation reports failure by throwing an `Error`.
+///
+/// The message names the operation and, for invalid input, the field or the item index. It never
+/// contains the token, a header value or any part of a request payload.
+class Error : public std::runtime_error {
+ public:
+  Error(ErrorKind kind, const std::string& message, int http_status = 0,
+        std::string server_message = {}, std::string request_id = {});
+
+  ErrorKind kind() const noexcept { return kind_; }
+  /// The HTTP status of the last answer, or 0 when there was none.
+  int http_status() const noexcept { return http_status_; }
+  /// The `message` field of the server's JSON error body, when it had one.
+  const std::string& server_message() const noexcept { return server_message_; }
+  /// The `X-Request-Id` of the last answer, when present: quote it to support.
+  const std::string& request_id() const noexcept { return request_id_; }
+
+  /// For batch writes that had already sent some requests when this failure stopped them: the
+  /// fate of every input item (accepted, rejected, unknown or not sent). Null otherwise.
+  const BatchResult* partial_result() const noexcept { return partial_.get(); }
+  void set_partial_result(std::shared_ptr<const BatchResult> partial) noexcept {
+    partial_ = std::move(partial);
+  }
+
+ private:
+  ErrorKind kind_;
+  int http_status_;
+  std::string server_message_;
+  std::string request_id_;
+  std::shared_ptr<const BatchResult> partial_;
+};
+
+/// A value, id, option or configuration was refused; thrown where the value is set or before
+/// anything is sent. `field()` names the offending field (e.g. "_email", "attribute 'plan'",
+/// "INSTASENT_TOKEN"); `item_index()` is the input index for batch calls, or -1.
+class InvalidInputError : public Error {
+ public:
+  InvalidInputError(std::string field, const std::string& problem, long item_index = -1);
+  const std::string& field() const noexcept { return field_; }
+  long item_index() const noexcept { return item_index_; }
+
+ private:
+  std::string field_;
+  long item_index_;
+};
+
+class UnauthorizedError : public Error {
+ public:
+  using Error::Error;
+};
+class NotFoundError : public Error {
+ public:
+  using Error::Error;
+};
+class BadRequestError : public Error {
+ public:
+  using Error::Error;
+};
+class RateLimitedError : public Error {
+ public:
+  using Error::Error;
+};
+class ServerError : public Error {
+ public:
+  using Error::Error;
+};
+class UnreadableResponseError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// Why a transport failed; `maybe_delivered()` tells whether the server may have received the
+/// request (true for timeouts and failures after sending, false for DNS/connect/TLS failures).
+enum class TransportFailure { resolve, connect, tls, timeout, send, receive, other };
+
+class TransportError : public Error {
+ public:
+  TransportError(TransportFailure failure, const std::string& message);
+  TransportFailure failure() const noexcept { return failure_; }
+  bool maybe_delivered() const noexcept;
+
+ private:
+  TransportFailure failure_;
+};
+
+}  // namespace instasent

@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "instasent/contact.hpp"
+#include "instasent/value.hpp"
+
+namespace instasent {
+
+/// How far an event's date may lie from the moment it is received for it to trigger automations.
+inline constexpr std::chrono::hours kAutomationWindow{1};
+
+/// True when `event_date` lies within ±1 hour of `now`, the window in which an event triggers
+/// automations (outside it the event is stored but fires none).
+bool within_automation_window(std::chrono::system_clock::time_point event_date,
+                              std::chrono::system_clock::time_point now);
+
+/// Formats a time point as ISO 8601 UTC with milliseconds, e.g. "2026-11-28T10:00:00.000Z".
+std::string format_iso8601(std::chrono::system_clock::time_point t);
+
+/// An event to record: who (`_user_id`), a stable id that makes retries idempotent
+/// (`_event_id`), what (`_event_type`, a uid from the event specs), and optionally when, parameters
+/// and a contact to upsert first (`_user_data`). Setters validate at once, naming the field.
+///
+///     instasent::Event("USER-123", "ORDER-987", "purchase").parameter("amount", 49.90);
+class Event {
+ public:
+  Event(std::string user_id, std::string event_id, std::string event_type);
+
+  /// When it happened. Left unset, the server uses the time it receives the event.
+  Event& date(std::chrono::system_clock::time_point when);
+  /// One entry of `_event_parameters`; any JSON value, including objects.
+  Event& parameter(std::string_view key, Value value);
+  /// A contact upserted before the event is processed (if that fails, the event is skipped).
+  /// Its `user_id()` must equal the event's.
+  Event& user_data(Contact contact);
+
+  const std::string& user_id() const noexcept { return user_id_; }
+  const std::string& event_id() const noexcept { return event_id_; }
+  const std::string& event_type() const noexcept { return event_type_; }
+  const std::optional<std::chrono::system_clock::time_point>& date() const noexcept {
+    return date_;
+  }
+
+  /// Whether this event would trigger automations if received at `now`: true when it has no
+  /// date (the server uses "now") or its date is within ±1 hour of `now`.
+  bool within_automation_window(
+      std::chrono::system_clock::time_point now = std::chrono::system_clock::now()) const;
+
+  std::string to_json() const;
+  void append_json(std::string& out) const;
+
+ private:
+  struct Parameter {
+    std::string key;
+    std::string json;
+  };
+  std::string user_id_;
+  std::string event_id_;
+  std::string event_type_;
+  std::optional<std::chrono::system_clock::time_point> date_;
+  std::vector<Parameter> parameters_;
+  std::optional<Contact> user_data_;
+};
+
+}  // namespace instasent

@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace instasent {
+
+/// HTTP header fields, looked up case-insensitively, in the order received.
+class Headers {
+ public:
+  void add(std::string name, std::string value);
+  /// The first value of `name` (any case), or nullopt.
+  std::optional<std::string> get(std::string_view name) const;
+  const std::vector<std::pair<std::string, std::string>>& entries() const noexcept {
+    return entries_;
+  }
+  bool empty() const noexcept { return entries_.empty(); }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> entries_;
+};
+
+struct HttpRequest {
+  std::string method;  ///< "GET", "POST", "DELETE"
+  std::string url;     ///< Absolute, already percent-encoded.
+  Headers headers;     ///< Includes Authorization: never log these.
+  std::string body;
+};
+
+struct HttpResponse {
+  int status = 0;
+  Headers headers;
+  std::string body;  ///< Decoded (gzip already undone).
+};
+
+/// The seam every request passes through. The SDK ships a libcurl implementation
+/// (`make_curl_transport`); tests and applications can plug in their own.
+///
+/// `send` returns any HTTP answer, whatever its status, and throws `TransportError` when no answer
+/// was received (DNS, connect, TLS, timeout, connection dropped). It must be safe to call from
+/// several threads at once.
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  virtual HttpResponse send(const HttpRequest& request) = 0;
+};
+
+}  // namespace instasent

@@ -1,0 +1,17 @@
+// SPDX-License-Identifier: Apache-2.0
+// The whole public API in one include.
+#pragma once
+
+#include "instasent/batch_result.hpp"
+#include "instasent/client.hpp"
+#include "instasent/clock.hpp"
+#include "instasent/contact.hpp"
+#include "instasent/curl_transport.hpp"
+#include "instasent/error.hpp"
+#include "instasent/event.hpp"
+#include "instasent/http.hpp"
+#include "instasent/options.hpp"
+#include "instasent/results.hpp"
+#include "instasent/retry.hpp"
+#include "instasent/value.hpp"
+#include "instasent/version.hpp"

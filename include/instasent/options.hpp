@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "instasent/clock.hpp"
+#include "instasent/curl_transport.hpp"
+#include "instasent/http.hpp"
+#include "instasent/retry.hpp"
+
+namespace instasent {
+
+inline constexpr const char* kDefaultBaseUrl = "https://api.instasent.com/v1";
+/// The API's limit of items per batch request.
+inline constexpr std::size_t kMaxBatchItems = 100;
+
+/// Everything a `Client` is configured with. Plain data with documented defaults.
+///
+/// Precedence: `ClientOptions::from_env()` fills the four connection fields from the environment
+/// where the variables are set, over the defaults below; whatever the application assigns
+/// afterwards wins over both.
+struct ClientOptions {
+  std::string project;     ///< INSTASENT_PROJECT
+  std::string datasource;  ///< INSTASENT_DATASOURCE
+  std::string token;       ///< INSTASENT_TOKEN. Never logged, never in an error message.
+  /// INSTASENT_BASE_URL: scheme, host, optional port and `/v1`.
+  std::string base_url = kDefaultBaseUrl;
+  /// Plain `http://` is refused unless the host is loopback (127.0.0.0/8, ::1, localhost) or this
+  /// is set.
+  bool allow_insecure_http = false;
+
+  /// Items per batch request (1..100).
+  std::size_t max_batch_items = kMaxBatchItems;
+  /// Body bytes per batch request; an item that alone exceeds it is refused before sending.
+  std::size_t max_batch_bytes = 1'000'000;
+
+  RetryPolicy retry;
+  /// Used when `transport` is null.
+  CurlTransportOptions curl;
+  /// The HTTP transport; null means a libcurl transport made from `curl`.
+  std::shared_ptr<Transport> transport;
+  /// The clock the retry logic waits on; null means the real one.
+  std::shared_ptr<Clock> clock;
+
+  /// Defaults, with project, datasource, token and base URL taken from the `INSTASENT_*`
+  /// environment variables that are set (and not empty).
+  static ClientOptions from_env();
+};
+
+/// Flags for the two batch writes.
+struct WriteOptions {
+  /// `?_sync`: the server processes the batch before answering.
+  bool sync = false;
+  /// `?_dryRun`: validate only, store nothing.
+  bool dry_run = false;
+};
+
+}  // namespace instasent

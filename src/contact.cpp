@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "instasent/contact.hpp"
+
+#include "instasent/error.hpp"
+#include "json_text.hpp"
+
+namespace instasent {
+
+namespace {
+
+std::string field_label(std::string_view key) {
+  return "attribute '" + detail::printable_name(key) + "'";
+}
+
+void check_key(std::string_view key) {
+  if (key.empty()) throw InvalidInputError("attribute name", "must not be empty");
+  if (!detail::is_valid_utf8(key)) throw InvalidInputError(field_label(key), "name is not valid UTF-8");
+}
+
+void check_value(std::string_view key, const Value& value) {
+  if (value.problem() != Value::Problem::none) {
+    throw InvalidInputError(field_label(key), to_string(value.problem()));
+  }
+  if (value.kind() == Value::Kind::object || value.nested()) {
+    throw InvalidInputError(field_label(key),
+                            "must be a string, number, bool, null or an array of those");
+  }
+}
+
+}  // namespace
+
+Contact::Contact(std::string user_id) : user_id_(std::move(user_id)) {
+  if (user_id_.empty()) throw InvalidInputError("_user_id", "must not be empty");
+  if (!detail::is_valid_utf8(user_id_)) throw InvalidInputError("_user_id", "is not valid UTF-8");
+}
+
+Contact& Contact::set_reserved_text(const char* name, std::string_view value) {
+  return reserved(name, Value(value));
+}
+
+Contact& Contact::reserved(std::string_view name, Value value) {
+  check_key(name);
+  if (name.front() != '_') {
+    throw InvalidInputError(field_label(name),
+                            "is not a reserved name (reserved names start with '_'); use attribute()");
+  }
+  if (name == "_user_id") throw InvalidInputError("_user_id", "is set by the constructor");
+  check_value(name, value);
+  set_field(name, std::move(value.json_));
+  return *this;
+}
+
+Contact& Contact::attribute(std::string_view key, Value value) {
+  check_key(key);
+  if (key.front() == '_') {
+    throw InvalidInputError(field_label(key),
+                            "starts with '_', which is kept for reserved attributes; use reserved()");
+  }
+  check_value(key, value);
+  set_field(key, std::move(value.json_));
+  return *this;
+}
+
+Contact& Contact::clear(std::string_view key) {
+  check_key(key);
+  return key.front() == '_' ? reserved(key, nullptr) : attribute(key, nullptr);
+}
+
+void Contact::set_field(std::string_view key, std::string json) {
+  for (auto& field : fields_) {
+    if (field.key == key) {
+      field.json = std::move(json);
+      return;
+    }
+  }
+  fields_.push_back(Field{std::string(key), std::move(json)});
+}
+
+void Contact::append_members(std::string& out) const {
+  out.append("\"_user_id\":");
+  detail::append_json_string(out, user_id_);
+  for (const auto& field : fields_) {
+    out.push_back(',');
+    detail::append_json_string(out, field.key);
+    out.push_back(':');
+    out.append(field.json);
+  }
+}
+
+void Contact::append_json(std::string& out) const {
+  out.push_back('{');
+  append_members(out);
+  out.push_back('}');
+}
+
+std::string Contact::to_json() const {
+  std::string out;
+  append_json(out);
+  return out;
+}
+
+}  // namespace instasent

@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <algorithm>
+#include <array>
+#include <cmath>
+
+#include "civil_time.hpp"
+#include "retry_logic.hpp"
+#include "strings.hpp"
+
+namespace instasent::detail {
+
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::system_clock;
+
+std::optional<unsigned> two_digits(std::string_view s, std::size_t at) {
+  if (at + 2 > s.size() || s[at] < '0' || s[at] > '9' || s[at + 1] < '0' || s[at + 1] > '9') {
+    return std::nullopt;
+  }
+  return static_cast<unsigned>((s[at] - '0') * 10 + (s[at + 1] - '0'));
+}
+
+std::optional<milliseconds> until(system_clock::time_point when, system_clock::time_point now) {
+  if (when <= now) return std::nullopt;
+  return std::chrono::duration_cast<milliseconds>(when - now);
+}
+
+}  // namespace
+
+std::optional<system_clock::time_point> parse_http_date(std::string_view text) {
+  // "Sun, 06 Nov 1994 08:49:37 GMT"
+  static constexpr std::array<std::string_view, 12> kMonths = {
+      "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  text = trim(text);
+  if (text.size() != 29 || text.substr(3, 2) != ", " || text.substr(25) != " GMT") {
+    return std::nullopt;
+  }
+  const auto day = two_digits(text, 5);
+  const auto year_high = two_digits(text, 12);
+  const auto year_low = two_digits(text, 14);
+  const auto hour = two_digits(text, 17);
+  const auto minute = two_digits(text, 20);
+  const auto second = two_digits(text, 23);
+  const auto month_it = std::find(kMonths.begin(), kMonths.end(), text.substr(8, 3));
+  if (!day || !year_high || !year_low || !hour || !minute || !second || month_it == kMonths.end() ||
+      text[7] != ' ' || text[11] != ' ' || text[16] != ' ' || text[19] != ':' || text[22] != ':' ||
+      *day < 1 || *day > 31 || *hour > 23 || *minute > 59 || *second > 60) {
+    return std::nullopt;
+  }
+  const auto month = static_cast<unsigned>(month_it - kMonths.begin() + 1);
+  const std::int64_t days = days_from_civil(*year_high * 100 + *year_low, month, *day);
+  const std::int64_t seconds = days * 86400 + *hour * 3600 + *minute * 60 + *second;
+  return system_clock::time_point(std::chrono::seconds(seconds));
+}
+
+milliseconds backoff_delay(const RetryPolicy& policy, int retry, std::uint64_t random) {
+  const double base = static_cast<double>(policy.initial_backoff.count());
+  const double cap = static_cast<double>(policy.max_backoff.count());
+  const double step =
+      std::min(cap, base * std::pow(std::max(policy.multiplier, 1.0), std::max(retry - 1, 0)));
+  // Equal jitter: half the step for sure, the other half at random.
+  const double fraction = static_cast<double>(random >> 11) * 0x1.0p-53;  // [0, 1)
+  const double delay = step / 2 + fraction * step / 2;
+  return milliseconds(static_cast<std::int64_t>(delay));
+}
+
+std::optional<milliseconds> rate_limit_delay(const Headers& headers, system_clock::time_point local_now) {
+  system_clock::time_point now = local_now;
+  if (const auto date = headers.get("Date")) {
+    if (const auto server_now = parse_http_date(*date)) now = *server_now;
+  }
+  if (const auto retry_after = headers.get("Retry-After")) {
+    if (const auto seconds = parse_non_negative(*retry_after)) {
+      if (*seconds == 0) return std::nullopt;
+      return milliseconds(std::min(*seconds, 1'000'000'000LL) * 1000);
+    }
+    if (const auto when = parse_http_date(*retry_after)) return until(*when, now);
+  }
+  if (const auto reset = headers.get("X-RateLimit-Reset")) {
+    if (const auto seconds = parse_non_negative(*reset)) {
+      return until(system_clock::time_point(std::chrono::seconds(*seconds)), now);
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace instasent::detail
