@@ -128,10 +128,9 @@ TEST(ContactTest, CustomAttributesOfEveryKind) {
       .attribute("scores", {1, 2.5, "x", true, nullptr})
       .attribute("none", Value::array({}))
       .attribute("gone", nullptr);
-  ExpectJson(c,
-             R"({"_user_id":"U1","plan":"pro","visits":42,"big":-9223372036854775808,)"
-             R"("ltv":49.9,"ratio":1.0,"vip":true,"churned":false,"tags":["vip","beta"],)"
-             R"("scores":[1,2.5,"x",true,null],"none":[],"gone":null})");
+  ExpectJson(c, R"({"_user_id":"U1","plan":"pro","visits":42,"big":-9223372036854775808,)"
+                R"("ltv":49.9,"ratio":1.0,"vip":true,"churned":false,"tags":["vip","beta"],)"
+                R"("scores":[1,2.5,"x",true,null],"none":[],"gone":null})");
 }
 
 TEST(ContactTest, CustomAttributeKeyIsEscaped) {
@@ -175,7 +174,8 @@ TEST(ContactTest, ClearAfterSetReplacesInPlaceAndSetAfterClearToo) {
   c.attribute("plan", "pro").email("e@example.com").clear("plan");
   ExpectJson(c, R"({"_user_id":"U1","plan":null,"_email":"e@example.com"})");
   c.attribute("plan", "team").email_verified(true).email_verified(false);
-  ExpectJson(c, R"({"_user_id":"U1","plan":"team","_email":"e@example.com","_email_verified":"0"})");
+  ExpectJson(c,
+             R"({"_user_id":"U1","plan":"team","_email":"e@example.com","_email_verified":"0"})");
 }
 
 TEST(ContactTest, AppendJsonAppendsWithoutClearing) {
@@ -291,8 +291,11 @@ TEST(ContactTest, ObjectAttributeValueIsRejected) {
 TEST(ContactTest, NestedArrayAttributeValueIsRejected) {
   Contact c("U1");
   ExpectRejected([&] { c.attribute("matrix", {Value{kSecret}, Value{2}}); }, "matrix");
-  ExpectRejected([&] { c.attribute("lines", Value::array({Value::object({{"k", kSecret}})})); },
-                 "lines");
+  ExpectRejected(
+      [&] {
+        c.attribute("lines", Value::array({Value::object({{"k", kSecret}})}));
+      },
+      "lines");
 }
 
 TEST(ContactTest, ContactIsUnchangedAndUsableAfterARejectedSet) {

@@ -30,8 +30,8 @@ const double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr const char* kSecret = "SECRET-9c1e";
 
 system_clock::time_point FromUnixMs(std::int64_t ms) {
-  return system_clock::time_point(std::chrono::duration_cast<system_clock::duration>(
-      milliseconds(ms)));
+  return system_clock::time_point(
+      std::chrono::duration_cast<system_clock::duration>(milliseconds(ms)));
 }
 
 // 2026-11-28T10:00:00.123Z
@@ -213,8 +213,11 @@ TEST(EventTest, IdsWithInvalidUtf8AreRejectedNamingTheField) {
 TEST(EventTest, NonFiniteParameterIsRejectedNamingTheParameter) {
   Event e("U", "E", "purchase");
   ExpectRejected([&] { e.parameter("amount", kNaN); }, "amount");
-  ExpectRejected([&] { e.parameter("amounts", {1.0, std::numeric_limits<double>::infinity()}); },
-                 "amounts");
+  ExpectRejected(
+      [&] {
+        e.parameter("amounts", {1.0, std::numeric_limits<double>::infinity()});
+      },
+      "amounts");
   ExpectRejected([&] { e.parameter("item", Value::object({{"price", kNaN}})); }, "item");
   ExpectJson(e, R"({"_user_id":"U","_event_id":"E","_event_type":"purchase"})");
 }
@@ -222,8 +225,11 @@ TEST(EventTest, NonFiniteParameterIsRejectedNamingTheParameter) {
 TEST(EventTest, InvalidUtf8ParameterIsRejectedNamingTheParameter) {
   Event e("U", "E", "purchase");
   ExpectRejected([&] { e.parameter("coupon", std::string(kSecret) + "\xC0\x80"); }, "coupon");
-  ExpectRejected([&] { e.parameter("item", Value::object({{"sku", std::string(kSecret) + "\xFF"}})); },
-                 "item");
+  ExpectRejected(
+      [&] {
+        e.parameter("item", Value::object({{"sku", std::string(kSecret) + "\xFF"}}));
+      },
+      "item");
   ExpectRejected([&] { e.parameter("c\xC3", kSecret); }, "");
   ExpectJson(e, R"({"_user_id":"U","_event_id":"E","_event_type":"purchase"})");
 }
@@ -264,12 +270,10 @@ TEST(EventTest, DateBeyond61MinutesIsOutsideTheWindow) {
 TEST(EventTest, WindowBoundaryIsInclusive) {
   EXPECT_TRUE(Event("U", "E", "t").date(kNow + hours(1)).within_automation_window(kNow));
   EXPECT_TRUE(Event("U", "E", "t").date(kNow - hours(1)).within_automation_window(kNow));
-  EXPECT_FALSE(Event("U", "E", "t")
-                   .date(kNow + hours(1) + milliseconds(1))
-                   .within_automation_window(kNow));
-  EXPECT_FALSE(Event("U", "E", "t")
-                   .date(kNow - hours(1) - milliseconds(1))
-                   .within_automation_window(kNow));
+  EXPECT_FALSE(
+      Event("U", "E", "t").date(kNow + hours(1) + milliseconds(1)).within_automation_window(kNow));
+  EXPECT_FALSE(
+      Event("U", "E", "t").date(kNow - hours(1) - milliseconds(1)).within_automation_window(kNow));
 }
 
 TEST(EventTest, MemberWindowDefaultsToTheSystemClock) {

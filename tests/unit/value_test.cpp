@@ -241,7 +241,8 @@ TEST(ValueTest, DelIsValidAndParsesBack) {
 }
 
 TEST(ValueTest, Utf8IsKeptRaw) {
-  const std::string text = "Caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80 \xE6\x97\xA5";  // é € 😀 日
+  const std::string text =
+      "Caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80 \xE6\x97\xA5";  // e-acute, euro, emoji, CJK
   ExpectEncodes(Value(text), "\"" + text + "\"", json(text));
 }
 
@@ -356,7 +357,8 @@ TEST(ValueTest, EmptyObject) {
 
 TEST(ValueTest, ObjectKeysAreEscaped) {
   Value v = Value::object({{"a\"b\\c\n", 1}, {"\xC3\xA9", 2}});
-  ExpectEncodes(v, "{\"a\\\"b\\\\c\\n\":1,\"\xC3\xA9\":2}", json{{"a\"b\\c\n", 1}, {"\xC3\xA9", 2}});
+  ExpectEncodes(v, "{\"a\\\"b\\\\c\\n\":1,\"\xC3\xA9\":2}",
+                json{{"a\"b\\c\n", 1}, {"\xC3\xA9", 2}});
 }
 
 TEST(ValueTest, ObjectKeyWithInvalidUtf8IsAProblem) {

@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: Apache-2.0
+// In-memory stand-ins for the transport and the clock, for tests of the retry logic.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <vector>
+
+#include "instasent/clock.hpp"
+#include "instasent/error.hpp"
+#include "instasent/http.hpp"
+
+namespace instasent::testing {
+
+/// Virtual time that only moves when something sleeps.
+class FakeClock final : public Clock {
+ public:
+  std::chrono::system_clock::time_point system_now() override {
+    return std::chrono::system_clock::time_point(std::chrono::seconds(1'795'860'000)) + elapsed_;
+  }
+  std::chrono::steady_clock::time_point steady_now() override {
+    return std::chrono::steady_clock::time_point() + elapsed_;
+  }
+  void sleep_for(std::chrono::milliseconds duration) override {
+    sleeps.push_back(duration);
+    elapsed_ += duration;
+  }
+  std::vector<std::chrono::milliseconds> sleeps;
+
+ private:
+  std::chrono::milliseconds elapsed_{0};
+};
+
+/// Answers each request with the next scripted step: a response, or a transport failure.
+class ScriptedTransport final : public Transport {
+ public:
+  using Step = std::function<HttpResponse(const HttpRequest&)>;
+
+  void then(Step step) { steps_.push_back(std::move(step)); }
+  void then_status(int status, std::string body = {}, Headers headers = {}) {
+    then([=](const HttpRequest&) {
+      HttpResponse response;
+      response.status = status;
+      response.body = body;
+      response.headers = headers;
+      return response;
+    });
+  }
+  void then_failure(TransportFailure failure) {
+    then([=](const HttpRequest&) -> HttpResponse {
+      throw TransportError(failure, "instasent: scripted failure");
+    });
+  }
+
+  HttpResponse send(const HttpRequest& request) override {
+    Step step;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      requests.push_back(request);
+      if (steps_.empty()) throw TransportError(TransportFailure::other, "instasent: script ended");
+      step = std::move(steps_.front());
+      steps_.pop_front();
+    }
+    return step(request);
+  }
+
+  std::vector<HttpRequest> requests;
+
+ private:
+  std::mutex mutex_;
+  std::deque<Step> steps_;
+};
+
+}  // namespace instasent::testing
