@@ -5,6 +5,7 @@
 #include <optional>
 #include <random>
 
+#include "batch_reader.hpp"
 #include "instasent/error.hpp"
 #include "json_text.hpp"
 #include "retry_logic.hpp"
@@ -274,23 +275,27 @@ class Client::Impl {
       body.push_back('[');
       body.append(buffer, begin_of(first), ends[last - 1] - begin_of(first));
       body.push_back(']');
-      std::vector<std::string> ids;
+      std::vector<std::string_view> ids;
       ids.reserve(last - first);
-      for (std::size_t i = first; i < last; ++i) ids.push_back(id_of(items[i]));
+      for (std::size_t i = first; i < last; ++i) ids.emplace_back(id_of(items[i]));
 
       HttpRequest request = make_request("POST", std::string(), std::move(body));
       request.url = target;
-      const Outcome outcome = execute(request);
+      Outcome outcome = execute(request);
       if (outcome.response &&
           (is_success(outcome.response->status) || outcome.response->status == 422)) {
-        json answer = parse_body(outcome.response->body);
-        for (auto& item : parse_batch_items(answer, kind, ids, first)) {
-          result.mutable_items().push_back(std::move(item));
+        HttpResponse& response = *outcome.response;
+        auto& results = result.mutable_items();
+        if (!detail::read_plain_documented_answer(response.body, kind, ids, first, results)) {
+          const std::vector<std::string> id_strings(ids.begin(), ids.end());
+          for (auto& item : parse_batch_items(parse_body(response.body), kind, id_strings, first)) {
+            results.push_back(std::move(item));
+          }
         }
         result.mutable_requests().push_back(
-            BatchRequest{first, last - first, outcome.response->status,
-                         outcome.response->headers.get("X-Request-Id").value_or(""),
-                         std::move(answer)});
+            BatchRequest{first, last - first, response.status,
+                         response.headers.get("X-Request-Id").value_or(""),
+                         std::move(response.body)});
         first = last;
         continue;
       }
@@ -377,9 +382,9 @@ class Client::Impl {
       result.mutable_requests().push_back(
           BatchRequest{first, last - first, outcome.response->status,
                        outcome.response->headers.get("X-Request-Id").value_or(""),
-                       parse_body(outcome.response->body)});
+                       outcome.response->body});
     } else {
-      result.mutable_requests().push_back(BatchRequest{first, last - first, 0, {}, nullptr});
+      result.mutable_requests().push_back(BatchRequest{first, last - first, 0, {}, {}});
     }
     raise(operation, outcome, std::make_shared<const BatchResult>(std::move(result)));
   }

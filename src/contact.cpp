@@ -3,6 +3,7 @@
 
 #include "instasent/error.hpp"
 #include "json_text.hpp"
+#include "members.hpp"
 
 namespace instasent {
 
@@ -14,7 +15,9 @@ std::string field_label(std::string_view key) {
 
 void check_key(std::string_view key) {
   if (key.empty()) throw InvalidInputError("attribute name", "must not be empty");
-  if (!detail::is_valid_utf8(key)) throw InvalidInputError(field_label(key), "name is not valid UTF-8");
+  if (!detail::is_valid_utf8(key)) {
+    throw InvalidInputError(field_label(key), "name is not valid UTF-8");
+  }
 }
 
 void check_value(std::string_view key, const Value& value) {
@@ -35,29 +38,37 @@ Contact::Contact(std::string user_id) : user_id_(std::move(user_id)) {
 }
 
 Contact& Contact::set_reserved_text(const char* name, std::string_view value) {
-  return reserved(name, Value(value));
+  // The hot path of every builder: no Value, no temporary string.
+  if (!detail::is_valid_utf8(value)) throw InvalidInputError(name, "is not valid UTF-8");
+  detail::set_member(members_, name,
+                     [value](std::string& out) { detail::append_json_string(out, value); });
+  return *this;
+}
+
+void Contact::set_encoded(std::string_view key, const std::string& json) {
+  detail::set_member(members_, key, [&json](std::string& out) { out.append(json); });
 }
 
 Contact& Contact::reserved(std::string_view name, Value value) {
   check_key(name);
   if (name.front() != '_') {
-    throw InvalidInputError(field_label(name),
-                            "is not a reserved name (reserved names start with '_'); use attribute()");
+    throw InvalidInputError(
+        field_label(name), "is not a reserved name (reserved names start with '_'); use attribute()");
   }
   if (name == "_user_id") throw InvalidInputError("_user_id", "is set by the constructor");
   check_value(name, value);
-  set_field(name, std::move(value.json_));
+  set_encoded(name, value.json());
   return *this;
 }
 
 Contact& Contact::attribute(std::string_view key, Value value) {
   check_key(key);
   if (key.front() == '_') {
-    throw InvalidInputError(field_label(key),
-                            "starts with '_', which is kept for reserved attributes; use reserved()");
+    throw InvalidInputError(
+        field_label(key), "starts with '_', which is kept for reserved attributes; use reserved()");
   }
   check_value(key, value);
-  set_field(key, std::move(value.json_));
+  set_encoded(key, value.json());
   return *this;
 }
 
@@ -66,30 +77,11 @@ Contact& Contact::clear(std::string_view key) {
   return key.front() == '_' ? reserved(key, nullptr) : attribute(key, nullptr);
 }
 
-void Contact::set_field(std::string_view key, std::string json) {
-  for (auto& field : fields_) {
-    if (field.key == key) {
-      field.json = std::move(json);
-      return;
-    }
-  }
-  fields_.push_back(Field{std::string(key), std::move(json)});
-}
-
-void Contact::append_members(std::string& out) const {
-  out.append("\"_user_id\":");
-  detail::append_json_string(out, user_id_);
-  for (const auto& field : fields_) {
-    out.push_back(',');
-    detail::append_json_string(out, field.key);
-    out.push_back(':');
-    out.append(field.json);
-  }
-}
-
 void Contact::append_json(std::string& out) const {
-  out.push_back('{');
-  append_members(out);
+  out.reserve(out.size() + user_id_.size() + members_.size() + 16);
+  out.append("{\"_user_id\":");
+  detail::append_json_string(out, user_id_);
+  out.append(members_);
   out.push_back('}');
 }
 

@@ -7,6 +7,7 @@
 #include "instasent/error.hpp"
 #include "civil_time.hpp"
 #include "json_text.hpp"
+#include "members.hpp"
 
 namespace instasent {
 
@@ -23,7 +24,7 @@ void check_id(const std::string& value, const char* field) {
 
 std::string format_iso8601(system_clock::time_point t) {
   const std::int64_t ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+      std::chrono::floor<std::chrono::milliseconds>(t.time_since_epoch()).count();
   const std::int64_t days = detail::floor_div(ms, 86'400'000);
   const std::int64_t ms_of_day = ms - days * 86'400'000;
   const detail::CivilDate date = detail::civil_from_days(days);
@@ -57,14 +58,10 @@ Event& Event::parameter(std::string_view key, Value value) {
   const auto label = [&] { return "parameter '" + detail::printable_name(key) + "'"; };
   if (key.empty()) throw InvalidInputError("parameter name", "must not be empty");
   if (!detail::is_valid_utf8(key)) throw InvalidInputError(label(), "name is not valid UTF-8");
-  if (value.problem() != Value::Problem::none) throw InvalidInputError(label(), to_string(value.problem()));
-  for (auto& existing : parameters_) {
-    if (existing.key == key) {
-      existing.json = std::move(value.json_);
-      return *this;
-    }
+  if (value.problem() != Value::Problem::none) {
+    throw InvalidInputError(label(), to_string(value.problem()));
   }
-  parameters_.push_back(Parameter{std::string(key), std::move(value.json_)});
+  detail::set_member(parameters_, key, [&value](std::string& out) { out.append(value.json()); });
   return *this;
 }
 
@@ -94,12 +91,7 @@ void Event::append_json(std::string& out) const {
   }
   if (!parameters_.empty()) {
     out.append(",\"_event_parameters\":{");
-    for (std::size_t i = 0; i < parameters_.size(); ++i) {
-      if (i != 0) out.push_back(',');
-      detail::append_json_string(out, parameters_[i].key);
-      out.push_back(':');
-      out.append(parameters_[i].json);
-    }
+    out.append(parameters_, 1, std::string::npos);  // without the first member's ','
     out.push_back('}');
   }
   if (user_data_) {

@@ -2,6 +2,7 @@
 #include "json_text.hpp"
 
 #include <cstdint>
+#include <cstring>
 
 namespace instasent::detail {
 
@@ -56,9 +57,23 @@ bool is_valid_utf8(std::string_view text) noexcept {
 
 void append_json_string(std::string& out, std::string_view text) {
   static constexpr char kHex[] = "0123456789abcdef";
+  std::size_t first_escape = 0;
+  while (first_escape < text.size() &&
+         !needs_escape(static_cast<unsigned char>(text[first_escape]))) {
+    ++first_escape;
+  }
+  if (first_escape == text.size()) {  // the common case: one copy, no escapes
+    const std::size_t old_size = out.size();
+    out.resize(old_size + text.size() + 2);
+    char* p = out.data() + old_size;
+    *p = '"';
+    std::memcpy(p + 1, text.data(), text.size());
+    p[text.size() + 1] = '"';
+    return;
+  }
   out.push_back('"');
   std::size_t run_start = 0;
-  for (std::size_t i = 0; i < text.size(); ++i) {
+  for (std::size_t i = first_escape; i < text.size(); ++i) {
     const auto c = static_cast<unsigned char>(text[i]);
     if (!needs_escape(c)) continue;
     out.append(text.data() + run_start, i - run_start);

@@ -42,7 +42,14 @@ struct BatchRequest {
   std::size_t item_count = 0;
   int http_status = 0;  ///< 0 when no answer was received.
   std::string request_id;
-  nlohmann::json body;  ///< Parsed body; null when empty or unreadable.
+  std::string body;  ///< The answer's body as received (empty when there was none).
+
+  /// `body` parsed; null when it is empty or not JSON.
+  nlohmann::json parsed_body() const {
+    if (body.empty()) return nullptr;
+    nlohmann::json parsed = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+    return parsed.is_discarded() ? nlohmann::json() : parsed;
+  }
 };
 
 /// The outcome of a batch write: `items()[i]` is the fate of input item `i`, however many requests

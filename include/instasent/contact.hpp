@@ -3,8 +3,6 @@
 
 #include <string>
 #include <string_view>
-#include <utility>
-#include <vector>
 
 #include "instasent/value.hpp"
 
@@ -54,17 +52,11 @@ class Contact {
   void append_json(std::string& out) const;
 
  private:
-  friend class Event;
   Contact& set_reserved_text(const char* name, std::string_view value);
-  void set_field(std::string_view key, std::string json);
-  void append_members(std::string& out) const;
+  void set_encoded(std::string_view key, const std::string& json);
 
-  struct Field {
-    std::string key;   // raw key, valid UTF-8
-    std::string json;  // encoded value
-  };
   std::string user_id_;
-  std::vector<Field> fields_;
+  std::string members_;  // `,"key":value` per attribute set, ready to send
 };
 
 }  // namespace instasent

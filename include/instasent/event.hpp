@@ -5,7 +5,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "instasent/contact.hpp"
 #include "instasent/value.hpp"
@@ -56,15 +55,11 @@ class Event {
   void append_json(std::string& out) const;
 
  private:
-  struct Parameter {
-    std::string key;
-    std::string json;
-  };
   std::string user_id_;
   std::string event_id_;
   std::string event_type_;
   std::optional<std::chrono::system_clock::time_point> date_;
-  std::vector<Parameter> parameters_;
+  std::string parameters_;  // `,"key":value` per parameter set, ready to send
   std::optional<Contact> user_data_;
 };
 

@@ -55,9 +55,6 @@ class Value {
   const std::string& json() const noexcept { return json_; }
 
  private:
-  friend class Contact;  // take the encoded text without a copy
-  friend class Event;
-
   void set_integer(std::int64_t n);
   void set_unsigned(std::uint64_t n);
   template <typename It>

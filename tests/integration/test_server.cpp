@@ -18,7 +18,9 @@ using std::chrono::system_clock;
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i) {
-    auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
+    auto lower = [](char c) {
+      return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+    };
     if (lower(a[i]) != lower(b[i])) return false;
   }
   return true;
@@ -139,19 +141,19 @@ TestServer::TestServer() : server_(std::make_unique<httplib::Server>()) {
   // Enough workers that idle keep-alive connections never starve new ones.
   server_->new_task_queue = [] { return new httplib::ThreadPool(32); };
   server_->set_keep_alive_timeout(2);
-  server_->set_exception_handler(
-      [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
-        std::string what = "unknown";
-        try {
-          if (ep) std::rethrow_exception(ep);
-        } catch (const std::exception& e) {
-          what = e.what();
-        } catch (...) {
-        }
-        res.status = 500;
-        res.set_content(json{{"message", "test server exception: " + what}}.dump(),
-                        "application/json");
-      });
+  server_->set_tcp_nodelay(true);
+  server_->set_exception_handler([](const httplib::Request&, httplib::Response& res,
+                                    std::exception_ptr ep) {
+    std::string what = "unknown";
+    try {
+      if (ep) std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    res.status = 500;
+    res.set_content(json{{"message", "test server exception: " + what}}.dump(), "application/json");
+  });
   auto handler = [this](const httplib::Request& req, httplib::Response& res) { handle(req, res); };
   server_->Get(".*", handler);
   server_->Post(".*", handler);
@@ -435,6 +437,17 @@ void TestServer::handle(const httplib::Request& req, httplib::Response& res) {
   }
   for (const auto& h : response.headers) headers.push_back(h);
 
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto it = requests_.rbegin(); it != requests_.rend(); ++it) {
+      if (it->sequence == record.sequence) {
+        it->response_status = response.status;
+        it->response_body = response.body;
+        break;
+      }
+    }
+  }
+
   res.status = response.status;
   for (const auto& [name, value] : headers) res.set_header(name, value);
   if (!response.body.empty()) {
@@ -483,10 +496,10 @@ CannedResponse TestServer::default_response(const RecordedRequest& request) {
       if (it == contacts_.end()) {
         return CannedResponse::json(404, {{"message", "Contact not found"}});
       }
-      return CannedResponse::json(
-          200, {{"contact",
-                 {{"_user_id", user_id}, {"createdAt", "2026-11-28T10:00:00Z"},
-                  {"contactData", it->second}}}});
+      return CannedResponse::json(200, {{"contact",
+                                         {{"_user_id", user_id},
+                                          {"createdAt", "2026-11-28T10:00:00Z"},
+                                          {"contactData", it->second}}}});
     }
     return method_not_allowed();
   }

@@ -57,6 +57,9 @@ struct RecordedRequest {
   std::string body;
   /// The X-Request-Id the server answered this request with.
   std::string response_request_id;
+  /// The status and body the server answered with (0 and empty until the answer is written).
+  int response_status = 0;
+  std::string response_body;
 
   /// First value of a header, looked up case-insensitively.
   std::optional<std::string> header(std::string_view name) const;
@@ -84,7 +87,8 @@ struct CannedResponse {
   /// A response with no body at all.
   static CannedResponse empty(int status);
   /// Let the default handler answer, after `delay`.
-  static CannedResponse from_default(std::chrono::milliseconds delay = std::chrono::milliseconds{0});
+  static CannedResponse from_default(std::chrono::milliseconds delay = std::chrono::milliseconds{
+                                         0});
 
   CannedResponse& header(std::string name, std::string value) &;
   CannedResponse&& header(std::string name, std::string value) &&;

@@ -548,10 +548,13 @@ TEST(BatchResultTest, KeepsRequests) {
   req.item_count = 1;
   req.http_status = 202;
   req.request_id = "req-1";
-  req.body = json::object();
+  req.body = "{}";
   BatchResult r({Item(0, "A", S::accepted)}, {req});
   ASSERT_EQ(r.requests().size(), 1U);
   EXPECT_EQ(r.requests()[0].http_status, 202);
+  EXPECT_EQ(r.requests()[0].parsed_body(), json::object());
+  req.body = "{trunc";
+  EXPECT_TRUE(req.parsed_body().is_null());
   EXPECT_EQ(r.requests()[0].request_id, "req-1");
   r.mutable_items()[0].status = S::unknown;
   EXPECT_FALSE(r.all_accepted());

@@ -1,0 +1,238 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "batch_reader.hpp"
+
+namespace instasent::detail {
+
+namespace {
+
+constexpr int kMaxDepth = 32;
+
+// A strict JSON scanner over the plain subset described in the header. Every method returns
+// false on anything outside it; the caller then gives up on the whole body.
+class Scanner {
+ public:
+  explicit Scanner(std::string_view text) : text_(text) {}
+
+  void skip_space() {
+    while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\n' ||
+                                   text_[pos_] == '\r' || text_[pos_] == '\t')) {
+      ++pos_;
+    }
+  }
+
+  bool consume(char c) {
+    skip_space();
+    if (pos_ < text_.size() && text_[pos_] == c) {
+      ++pos_;
+      return true;
+    }
+    return false;
+  }
+
+  bool peek(char c) {
+    skip_space();
+    return pos_ < text_.size() && text_[pos_] == c;
+  }
+
+  // A string without escapes or non-ASCII bytes; `out` views its content.
+  bool string(std::string_view& out) {
+    if (!consume('"')) return false;
+    const std::size_t start = pos_;
+    while (pos_ < text_.size()) {
+      const auto c = static_cast<unsigned char>(text_[pos_]);
+      if (c == '"') {
+        out = text_.substr(start, pos_ - start);
+        ++pos_;
+        return true;
+      }
+      if (c == '\\' || c < 0x20 || c >= 0x80) return false;
+      ++pos_;
+    }
+    return false;
+  }
+
+  bool number() {
+    skip_space();
+    const std::size_t start = pos_;
+    if (pos_ < text_.size() && text_[pos_] == '-') ++pos_;
+    if (pos_ >= text_.size()) return false;
+    if (text_[pos_] == '0') {
+      ++pos_;
+    } else if (!digits()) {
+      return false;
+    }
+    if (pos_ < text_.size() && text_[pos_] == '.') {
+      ++pos_;
+      if (!digits()) return false;
+    }
+    if (pos_ < text_.size() && (text_[pos_] == 'e' || text_[pos_] == 'E')) {
+      ++pos_;
+      if (pos_ < text_.size() && (text_[pos_] == '+' || text_[pos_] == '-')) ++pos_;
+      if (!digits()) return false;
+    }
+    return pos_ > start;
+  }
+
+  bool literal(std::string_view word) {
+    skip_space();
+    if (text_.substr(pos_, word.size()) != word) return false;
+    pos_ += word.size();
+    return true;
+  }
+
+  bool skip_value(int depth) {
+    if (depth > kMaxDepth) return false;
+    skip_space();
+    if (pos_ >= text_.size()) return false;
+    switch (text_[pos_]) {
+      case '"': {
+        std::string_view ignored;
+        return string(ignored);
+      }
+      case '{': {
+        ++pos_;
+        if (consume('}')) return true;
+        do {
+          std::string_view key;
+          if (!string(key) || !consume(':') || !skip_value(depth + 1)) return false;
+        } while (consume(','));
+        return consume('}');
+      }
+      case '[': {
+        ++pos_;
+        if (consume(']')) return true;
+        do {
+          if (!skip_value(depth + 1)) return false;
+        } while (consume(','));
+        return consume(']');
+      }
+      case 't': return literal("true");
+      case 'f': return literal("false");
+      case 'n': return literal("null");
+      default: return number();
+    }
+  }
+
+  bool at_end() {
+    skip_space();
+    return pos_ == text_.size();
+  }
+
+ private:
+  bool digits() {
+    const std::size_t start = pos_;
+    while (pos_ < text_.size() && text_[pos_] >= '0' && text_[pos_] <= '9') ++pos_;
+    return pos_ > start;
+  }
+
+  std::string_view text_;
+  std::size_t pos_ = 0;
+};
+
+// What one answer item says, as the DOM reader would judge it.
+bool read_item(Scanner& in, std::string_view id_key, std::string_view expected_id,
+               ItemStatus& status) {
+  if (!in.consume('{')) return false;
+  bool seen_status = false;
+  bool seen_id = false;
+  bool status_is_success = false;
+  bool status_is_string = false;
+  bool id_matches = true;
+  if (!in.consume('}')) {
+    do {
+      std::string_view key;
+      if (!in.string(key) || !in.consume(':')) return false;
+      if (key == "status") {
+        if (seen_status) return false;
+        seen_status = true;
+        if (in.peek('"')) {
+          std::string_view value;
+          if (!in.string(value)) return false;
+          if (value == "error") return false;  // rejected items: leave them to the full reader
+          status_is_string = true;
+          status_is_success = value == "success";
+        } else if (!in.skip_value(2)) {
+          return false;
+        }
+      } else if (key == id_key) {
+        if (seen_id) return false;
+        seen_id = true;
+        if (in.peek('"')) {
+          std::string_view value;
+          if (!in.string(value)) return false;
+          id_matches = value == expected_id;
+        } else {
+          if (!in.skip_value(2)) return false;
+          id_matches = false;
+        }
+      } else if (!in.skip_value(2)) {
+        return false;
+      }
+    } while (in.consume(','));
+    if (!in.consume('}')) return false;
+  }
+  status = id_matches && status_is_string && status_is_success ? ItemStatus::accepted
+                                                               : ItemStatus::unknown;
+  return true;
+}
+
+}  // namespace
+
+bool read_plain_documented_answer(std::string_view body, BatchKind kind,
+                                  const std::vector<std::string_view>& ids,
+                                  std::size_t first_index, std::vector<ItemResult>& out) {
+  const std::string_view id_key = kind == BatchKind::events ? "_event_id" : "_user_id";
+  std::vector<ItemStatus> statuses;
+  statuses.reserve(ids.size());
+  Scanner in(body);
+  bool seen_entity = false;
+  bool seen_items = false;
+  if (!in.consume('{')) return false;
+  if (!in.consume('}')) {
+    do {
+      std::string_view key;
+      if (!in.string(key) || !in.consume(':')) return false;
+      if (key != "entity") {
+        if (!in.skip_value(1)) return false;
+        continue;
+      }
+      if (seen_entity || !in.consume('{')) return false;
+      seen_entity = true;
+      if (in.consume('}')) continue;
+      do {
+        std::string_view entity_key;
+        if (!in.string(entity_key) || !in.consume(':')) return false;
+        if (entity_key != "items") {
+          if (!in.skip_value(2)) return false;
+          continue;
+        }
+        if (seen_items || !in.consume('[')) return false;
+        seen_items = true;
+        if (in.consume(']')) continue;
+        do {
+          ItemStatus status = ItemStatus::unknown;
+          const std::size_t i = statuses.size();
+          if (!read_item(in, id_key, i < ids.size() ? ids[i] : std::string_view(), status)) {
+            return false;
+          }
+          statuses.push_back(status);
+        } while (in.consume(','));
+        if (!in.consume(']')) return false;
+      } while (in.consume(','));
+      if (!in.consume('}')) return false;
+    } while (in.consume(','));
+    if (!in.consume('}')) return false;
+  }
+  if (!in.at_end() || !seen_items) return false;
+
+  const bool matched = statuses.size() == ids.size();  // else nothing can be matched: all unknown
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    ItemResult& item = out.emplace_back();
+    item.index = first_index + i;
+    item.id.assign(ids[i]);
+    item.status = matched ? statuses[i] : ItemStatus::unknown;
+  }
+  return true;
+}
+
+}  // namespace instasent::detail
