@@ -39,12 +39,11 @@ int main() {
     std::cout << "1. token works for datasource " << info.datasource.dump() << "\n";
 
     // 2. Create (or update) a contact.
-    print_batch("2. upsert contact",
-                client.upsert_contacts({instasent::Contact(user_id)
-                                            .first_name("Ada")
-                                            .last_name("Lovelace")
-                                            .email("ada@example.com")
-                                            .attribute("plan", "pro")}));
+    print_batch("2. upsert contact", client.upsert_contacts({instasent::Contact(user_id)
+                                                                 .first_name("Ada")
+                                                                 .last_name("Lovelace")
+                                                                 .email("ada@example.com")
+                                                                 .attribute("plan", "pro")}));
 
     // 3. Record an event. A stable _event_id makes a resend harmless.
     const auto now = std::chrono::system_clock::now();
@@ -55,11 +54,11 @@ int main() {
                                           .parameter("currency", "EUR")}));
 
     // 4. Record an event with the contact embedded: upserted first, then the event.
-    print_batch("4. record event with contact",
-                client.record_events(
-                    {instasent::Event(user_id, "quickstart-order-2", "purchase")
-                         .parameter("amount", 12.5)
-                         .user_data(instasent::Contact(user_id).attribute("vip", true))}));
+    print_batch(
+        "4. record event with contact",
+        client.record_events({instasent::Event(user_id, "quickstart-order-2", "purchase")
+                                  .parameter("amount", 12.5)
+                                  .user_data(instasent::Contact(user_id).attribute("vip", true))}));
 
     // 5. Delete the contact.
     const auto deleted = client.delete_contact(user_id);

@@ -106,10 +106,14 @@ class Scanner {
         } while (consume(','));
         return consume(']');
       }
-      case 't': return literal("true");
-      case 'f': return literal("false");
-      case 'n': return literal("null");
-      default: return number();
+      case 't':
+        return literal("true");
+      case 'f':
+        return literal("false");
+      case 'n':
+        return literal("null");
+      default:
+        return number();
     }
   }
 
@@ -179,8 +183,8 @@ bool read_item(Scanner& in, std::string_view id_key, std::string_view expected_i
 }  // namespace
 
 bool read_plain_documented_answer(std::string_view body, BatchKind kind,
-                                  const std::vector<std::string_view>& ids,
-                                  std::size_t first_index, std::vector<ItemResult>& out) {
+                                  const std::vector<std::string_view>& ids, std::size_t first_index,
+                                  std::vector<ItemResult>& out) {
   const std::string_view id_key = kind == BatchKind::events ? "_event_id" : "_user_id";
   std::vector<ItemStatus> statuses;
   statuses.reserve(ids.size());

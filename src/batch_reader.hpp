@@ -18,7 +18,7 @@ namespace instasent::detail {
 /// errors, escapes, non-ASCII text, duplicate keys, deep nesting): the caller then falls back to
 /// `parse_batch_items`, which reads every case.
 bool read_plain_documented_answer(std::string_view body, BatchKind kind,
-                                  const std::vector<std::string_view>& ids,
-                                  std::size_t first_index, std::vector<ItemResult>& out);
+                                  const std::vector<std::string_view>& ids, std::size_t first_index,
+                                  std::vector<ItemResult>& out);
 
 }  // namespace instasent::detail

@@ -104,10 +104,14 @@ void read_connector_shape(const json& body, BatchKind kind, std::vector<ItemResu
 
 const char* to_string(ItemStatus status) noexcept {
   switch (status) {
-    case ItemStatus::accepted: return "accepted";
-    case ItemStatus::rejected: return "rejected";
-    case ItemStatus::unknown: return "unknown";
-    case ItemStatus::not_sent: return "not_sent";
+    case ItemStatus::accepted:
+      return "accepted";
+    case ItemStatus::rejected:
+      return "rejected";
+    case ItemStatus::unknown:
+      return "unknown";
+    case ItemStatus::not_sent:
+      return "not_sent";
   }
   return "unknown";
 }

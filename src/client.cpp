@@ -212,9 +212,9 @@ class Client::Impl {
     authorization_ = "Bearer " + options_.token;
     transport_ = options_.transport ? options_.transport : make_curl_transport(options_.curl);
     clock_ = options_.clock ? options_.clock : system_clock();
-    rng_.seed(options_.retry.jitter_seed != 0 ? options_.retry.jitter_seed
-                                              : (std::uint64_t{std::random_device{}()} << 32) ^
-                                                    std::random_device{}());
+    rng_.seed(options_.retry.jitter_seed != 0
+                  ? options_.retry.jitter_seed
+                  : (std::uint64_t{std::random_device{}()} << 32) ^ std::random_device{}());
   }
 
   // GET or DELETE `path`; throws unless the final answer is 2xx.
@@ -234,8 +234,7 @@ class Client::Impl {
 
   template <typename Item, typename IdOf>
   BatchResult write(const char* operation, const char* path, BatchKind kind,
-                    const std::vector<Item>& items, const WriteOptions& write_options,
-                    IdOf id_of) {
+                    const std::vector<Item>& items, const WriteOptions& write_options, IdOf id_of) {
     // Serialize every item once, comma-separated, so that each request body is one slice.
     std::string buffer;
     std::vector<std::size_t> ends(items.size());
@@ -250,10 +249,10 @@ class Client::Impl {
       ends[i] = buffer.size();
       const std::size_t size = ends[i] - begin_of(i);
       if (size + 2 > options_.max_batch_bytes) {
-        throw InvalidInputError("item",
-                                "serializes to " + std::to_string(size) +
-                                    " bytes, more than max_batch_bytes allows",
-                                static_cast<long>(i));
+        throw InvalidInputError(
+            "item",
+            "serializes to " + std::to_string(size) + " bytes, more than max_batch_bytes allows",
+            static_cast<long>(i));
       }
     }
 
@@ -292,10 +291,9 @@ class Client::Impl {
             results.push_back(std::move(item));
           }
         }
-        result.mutable_requests().push_back(
-            BatchRequest{first, last - first, response.status,
-                         response.headers.get("X-Request-Id").value_or(""),
-                         std::move(response.body)});
+        result.mutable_requests().push_back(BatchRequest{
+            first, last - first, response.status, response.headers.get("X-Request-Id").value_or(""),
+            std::move(response.body)});
         first = last;
         continue;
       }
@@ -359,9 +357,8 @@ class Client::Impl {
   [[noreturn]] void fail_batch(const char* operation, const Outcome& outcome,
                                const std::vector<Item>& items, IdOf id_of, std::size_t first,
                                std::size_t last, BatchResult result) {
-    const bool maybe_processed =
-        outcome.response ? outcome.response->status >= 500
-                         : outcome.transport_error->maybe_delivered();
+    const bool maybe_processed = outcome.response ? outcome.response->status >= 500
+                                                  : outcome.transport_error->maybe_delivered();
     const std::string reason =
         outcome.response ? "request failed with HTTP " + std::to_string(outcome.response->status)
                          : std::string("request failed: ") + outcome.transport_error->what();
@@ -379,10 +376,9 @@ class Client::Impl {
       result.mutable_items().push_back(std::move(item));
     }
     if (outcome.response) {
-      result.mutable_requests().push_back(
-          BatchRequest{first, last - first, outcome.response->status,
-                       outcome.response->headers.get("X-Request-Id").value_or(""),
-                       outcome.response->body});
+      result.mutable_requests().push_back(BatchRequest{
+          first, last - first, outcome.response->status,
+          outcome.response->headers.get("X-Request-Id").value_or(""), outcome.response->body});
     } else {
       result.mutable_requests().push_back(BatchRequest{first, last - first, 0, {}, {}});
     }
@@ -401,7 +397,8 @@ class Client::Impl {
     if (!limit && !remaining && !reset) return;
     std::lock_guard<std::mutex> lock(mutex_);
     if (limit) {
-      if (const auto n = detail::parse_non_negative(*limit)) rate_limit_.limit = static_cast<long>(*n);
+      if (const auto n = detail::parse_non_negative(*limit))
+        rate_limit_.limit = static_cast<long>(*n);
     }
     if (remaining) {
       if (const auto n = detail::parse_non_negative(*remaining)) {
@@ -503,24 +500,23 @@ std::vector<Spec> read_specs(const char* operation, const json& body, Read read)
 }  // namespace
 
 std::vector<AttributeSpec> Client::attribute_specs() const {
-  return read_specs<AttributeSpec>(
-      "attribute_specs", impl_->get_object("attribute_specs", "/stream/specs/attributes"),
-      read_attribute_spec);
+  return read_specs<AttributeSpec>("attribute_specs",
+                                   impl_->get_object("attribute_specs", "/stream/specs/attributes"),
+                                   read_attribute_spec);
 }
 
 std::vector<EventSpec> Client::event_specs() const {
-  return read_specs<EventSpec>("event_specs",
-                               impl_->get_object("event_specs", "/stream/specs/events"),
-                               read_event_spec);
+  return read_specs<EventSpec>(
+      "event_specs", impl_->get_object("event_specs", "/stream/specs/events"), read_event_spec);
 }
 
 std::vector<EventParameterSpec> Client::event_parameter_specs(std::string_view event_type) const {
   check_path_argument(event_type, "event type");
   const std::string path =
       "/stream/specs/event-parameters/" + detail::encode_path_segment(event_type);
-  return read_specs<EventParameterSpec>(
-      "event_parameter_specs", impl_->get_object("event_parameter_specs", path),
-      read_event_parameter_spec);
+  return read_specs<EventParameterSpec>("event_parameter_specs",
+                                        impl_->get_object("event_parameter_specs", path),
+                                        read_event_parameter_spec);
 }
 
 RateLimit Client::rate_limit() const { return impl_->rate_limit(); }

@@ -53,7 +53,8 @@ Contact& Contact::reserved(std::string_view name, Value value) {
   check_key(name);
   if (name.front() != '_') {
     throw InvalidInputError(
-        field_label(name), "is not a reserved name (reserved names start with '_'); use attribute()");
+        field_label(name),
+        "is not a reserved name (reserved names start with '_'); use attribute()");
   }
   if (name == "_user_id") throw InvalidInputError("_user_id", "is set by the constructor");
   check_value(name, value);

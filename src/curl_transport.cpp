@@ -26,9 +26,12 @@ void initialise_curl_once() {
 TransportFailure classify(CURLcode code) {
   switch (code) {
     case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY: return TransportFailure::resolve;
-    case CURLE_COULDNT_CONNECT: return TransportFailure::connect;
-    case CURLE_OPERATION_TIMEDOUT: return TransportFailure::timeout;
+    case CURLE_COULDNT_RESOLVE_PROXY:
+      return TransportFailure::resolve;
+    case CURLE_COULDNT_CONNECT:
+      return TransportFailure::connect;
+    case CURLE_OPERATION_TIMEDOUT:
+      return TransportFailure::timeout;
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CERTPROBLEM:
@@ -36,25 +39,36 @@ TransportFailure classify(CURLcode code) {
     case CURLE_SSL_CACERT_BADFILE:
     case CURLE_SSL_ISSUER_ERROR:
     case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-    case CURLE_SSL_INVALIDCERTSTATUS: return TransportFailure::tls;
-    case CURLE_SEND_ERROR: return TransportFailure::send;
+    case CURLE_SSL_INVALIDCERTSTATUS:
+      return TransportFailure::tls;
+    case CURLE_SEND_ERROR:
+      return TransportFailure::send;
     case CURLE_RECV_ERROR:
     case CURLE_GOT_NOTHING:
     case CURLE_PARTIAL_FILE:
-    case CURLE_BAD_CONTENT_ENCODING: return TransportFailure::receive;
-    default: return TransportFailure::other;
+    case CURLE_BAD_CONTENT_ENCODING:
+      return TransportFailure::receive;
+    default:
+      return TransportFailure::other;
   }
 }
 
 const char* failure_name(TransportFailure failure) {
   switch (failure) {
-    case TransportFailure::resolve: return "name resolution failed";
-    case TransportFailure::connect: return "could not connect";
-    case TransportFailure::tls: return "TLS failure";
-    case TransportFailure::timeout: return "timed out";
-    case TransportFailure::send: return "sending failed";
-    case TransportFailure::receive: return "receiving failed";
-    case TransportFailure::other: break;
+    case TransportFailure::resolve:
+      return "name resolution failed";
+    case TransportFailure::connect:
+      return "could not connect";
+    case TransportFailure::tls:
+      return "TLS failure";
+    case TransportFailure::timeout:
+      return "timed out";
+    case TransportFailure::send:
+      return "sending failed";
+    case TransportFailure::receive:
+      return "receiving failed";
+    case TransportFailure::other:
+      break;
   }
   return "transfer failed";
 }
@@ -195,9 +209,12 @@ class CurlTransport final : public Transport {
     curl_easy_setopt(handle, CURLOPT_ACCEPT_ENCODING, "");  // every encoding libcurl decodes
     curl_easy_setopt(handle, CURLOPT_SSL_VERIFYPEER, options_.verify_tls ? 1L : 0L);
     curl_easy_setopt(handle, CURLOPT_SSL_VERIFYHOST, options_.verify_tls ? 2L : 0L);
-    if (!options_.ca_file.empty()) curl_easy_setopt(handle, CURLOPT_CAINFO, options_.ca_file.c_str());
-    curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout.count()));
-    curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.request_timeout.count()));
+    if (!options_.ca_file.empty())
+      curl_easy_setopt(handle, CURLOPT_CAINFO, options_.ca_file.c_str());
+    curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS,
+                     static_cast<long>(options_.connect_timeout.count()));
+    curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS,
+                     static_cast<long>(options_.request_timeout.count()));
     curl_easy_setopt(handle, CURLOPT_USERAGENT, user_agent_.c_str());
     curl_easy_setopt(handle, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(handle, CURLOPT_TCP_NODELAY, 1L);

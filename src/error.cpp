@@ -7,14 +7,22 @@ namespace instasent {
 
 const char* to_string(ErrorKind kind) noexcept {
   switch (kind) {
-    case ErrorKind::invalid_input: return "invalid_input";
-    case ErrorKind::unauthorized: return "unauthorized";
-    case ErrorKind::not_found: return "not_found";
-    case ErrorKind::bad_request: return "bad_request";
-    case ErrorKind::rate_limited: return "rate_limited";
-    case ErrorKind::server_error: return "server_error";
-    case ErrorKind::transport: return "transport";
-    case ErrorKind::unreadable_response: return "unreadable_response";
+    case ErrorKind::invalid_input:
+      return "invalid_input";
+    case ErrorKind::unauthorized:
+      return "unauthorized";
+    case ErrorKind::not_found:
+      return "not_found";
+    case ErrorKind::bad_request:
+      return "bad_request";
+    case ErrorKind::rate_limited:
+      return "rate_limited";
+    case ErrorKind::server_error:
+      return "server_error";
+    case ErrorKind::transport:
+      return "transport";
+    case ErrorKind::unreadable_response:
+      return "unreadable_response";
   }
   return "unknown";
 }
@@ -27,8 +35,7 @@ Error::Error(ErrorKind kind, const std::string& message, int http_status,
       server_message_(std::move(server_message)),
       request_id_(std::move(request_id)) {}
 
-InvalidInputError::InvalidInputError(std::string field, const std::string& problem,
-                                     long item_index)
+InvalidInputError::InvalidInputError(std::string field, const std::string& problem, long item_index)
     : Error(ErrorKind::invalid_input,
             "instasent: invalid input: " +
                 (item_index >= 0 ? "item " + std::to_string(item_index) + ": " : std::string()) +
@@ -43,8 +50,10 @@ bool TransportError::maybe_delivered() const noexcept {
   switch (failure_) {
     case TransportFailure::resolve:
     case TransportFailure::connect:
-    case TransportFailure::tls: return false;
-    default: return true;
+    case TransportFailure::tls:
+      return false;
+    default:
+      return true;
   }
 }
 

@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <cstdio>
 
-#include "instasent/error.hpp"
 #include "civil_time.hpp"
+#include "instasent/error.hpp"
 #include "json_text.hpp"
 #include "members.hpp"
 
@@ -29,11 +29,11 @@ std::string format_iso8601(system_clock::time_point t) {
   const std::int64_t ms_of_day = ms - days * 86'400'000;
   const detail::CivilDate date = detail::civil_from_days(days);
   char buffer[48];
-  const int n = std::snprintf(buffer, sizeof buffer, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ",
-                              static_cast<long long>(date.year), date.month, date.day,
-                              static_cast<int>(ms_of_day / 3'600'000),
-                              static_cast<int>(ms_of_day / 60'000 % 60),
-                              static_cast<int>(ms_of_day / 1000 % 60), static_cast<int>(ms_of_day % 1000));
+  const int n = std::snprintf(
+      buffer, sizeof buffer, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ",
+      static_cast<long long>(date.year), date.month, date.day,
+      static_cast<int>(ms_of_day / 3'600'000), static_cast<int>(ms_of_day / 60'000 % 60),
+      static_cast<int>(ms_of_day / 1000 % 60), static_cast<int>(ms_of_day % 1000));
   return std::string(buffer, static_cast<std::size_t>(n));
 }
 
@@ -43,7 +43,9 @@ bool within_automation_window(system_clock::time_point event_date, system_clock:
 }
 
 Event::Event(std::string user_id, std::string event_id, std::string event_type)
-    : user_id_(std::move(user_id)), event_id_(std::move(event_id)), event_type_(std::move(event_type)) {
+    : user_id_(std::move(user_id)),
+      event_id_(std::move(event_id)),
+      event_type_(std::move(event_type)) {
   check_id(user_id_, "_user_id");
   check_id(event_id_, "_event_id");
   check_id(event_type_, "_event_type");

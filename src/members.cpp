@@ -18,9 +18,13 @@ std::size_t end_of_value(std::string_view text, std::size_t pos) {
       continue;
     }
     switch (c) {
-      case '"': in_string = true; break;
+      case '"':
+        in_string = true;
+        break;
       case '[':
-      case '{': ++depth; break;
+      case '{':
+        ++depth;
+        break;
       case ']':
       case '}':
         if (--depth == 0) return pos + 1;
@@ -28,7 +32,8 @@ std::size_t end_of_value(std::string_view text, std::size_t pos) {
       case ',':
         if (depth == 0) return pos;  // end of a number or literal
         break;
-      default: break;
+      default:
+        break;
     }
   }
   return text.size();

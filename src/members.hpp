@@ -16,8 +16,8 @@ std::size_t find_member_value(std::string_view members, std::string_view key_fra
 /// Where the JSON value that starts at `pos` in `text` (written by this SDK) ends.
 std::size_t end_of_value(std::string_view text, std::size_t pos);
 
-/// Sets member `key` (valid UTF-8) to the JSON text that `write_value(std::string&)` appends: at the
-/// end when new, in place when the key is already there.
+/// Sets member `key` (valid UTF-8) to the JSON text that `write_value(std::string&)` appends: at
+/// the end when new, in place when the key is already there.
 template <typename WriteValue>
 void set_member(std::string& members, std::string_view key, WriteValue write_value) {
   const std::size_t old_size = members.size();

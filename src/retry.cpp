@@ -65,7 +65,8 @@ milliseconds backoff_delay(const RetryPolicy& policy, int retry, std::uint64_t r
   return milliseconds(static_cast<std::int64_t>(delay));
 }
 
-std::optional<milliseconds> rate_limit_delay(const Headers& headers, system_clock::time_point local_now) {
+std::optional<milliseconds> rate_limit_delay(const Headers& headers,
+                                             system_clock::time_point local_now) {
   system_clock::time_point now = local_now;
   if (const auto date = headers.get("Date")) {
     if (const auto server_now = parse_http_date(*date)) now = *server_now;

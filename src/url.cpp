@@ -66,7 +66,8 @@ std::string normalize_base_url(std::string_view url, bool allow_insecure_http, c
   }
   for (const char ch : url) {
     const auto c = static_cast<unsigned char>(ch);
-    if (c <= 0x20 || c >= 0x7F) throw InvalidInputError(field, "must not contain spaces, control or non-ASCII characters");
+    if (c <= 0x20 || c >= 0x7F)
+      throw InvalidInputError(field, "must not contain spaces, control or non-ASCII characters");
   }
   const std::string_view rest = url.substr(scheme_end + 3);
   const std::string_view authority = rest.substr(0, rest.find('/'));

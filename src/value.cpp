@@ -88,9 +88,12 @@ Value Value::object(const std::vector<std::pair<std::string, Value>>& members) {
 
 const char* to_string(Value::Problem problem) noexcept {
   switch (problem) {
-    case Value::Problem::none: return "is valid";
-    case Value::Problem::invalid_utf8: return "is not valid UTF-8";
-    case Value::Problem::not_finite: return "is not a finite number (NaN or infinity)";
+    case Value::Problem::none:
+      return "is valid";
+    case Value::Problem::invalid_utf8:
+      return "is not valid UTF-8";
+    case Value::Problem::not_finite:
+      return "is not a finite number (NaN or infinity)";
   }
   return "is invalid";
 }

@@ -12,13 +12,13 @@ class BatchResult;
 /// What went wrong. Every failure the SDK reports is an `instasent::Error` (or a subclass) whose
 /// `kind()` is one of these.
 enum class ErrorKind {
-  invalid_input,        ///< A value, id, option or configuration was refused before sending.
-  unauthorized,         ///< HTTP 401: token missing, malformed or revoked.
-  not_found,            ///< HTTP 404: unknown project/datasource/contact, or token not allowed there.
-  bad_request,          ///< HTTP 400 (or another non-retryable 4xx): the request as a whole was refused.
-  rate_limited,         ///< HTTP 429 and the retry policy gave up waiting.
-  server_error,         ///< HTTP 5xx and the retry policy gave up.
-  transport,            ///< DNS, connect, TLS, send/receive failure or timeout, after retries.
+  invalid_input,  ///< A value, id, option or configuration was refused before sending.
+  unauthorized,   ///< HTTP 401: token missing, malformed or revoked.
+  not_found,      ///< HTTP 404: unknown project/datasource/contact, or token not allowed there.
+  bad_request,    ///< HTTP 400 (or another non-retryable 4xx): the request as a whole was refused.
+  rate_limited,   ///< HTTP 429 and the retry policy gave up waiting.
+  server_error,   ///< HTTP 5xx and the retry policy gave up.
+  transport,      ///< DNS, connect, TLS, send/receive failure or timeout, after retries.
   unreadable_response,  ///< The server answered, but not with a body this SDK can read.
 };
 

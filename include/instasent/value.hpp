@@ -13,10 +13,10 @@ namespace instasent {
 
 /// A JSON value for a custom attribute or an event parameter, encoded once when it is made.
 ///
-/// Implicit from `nullptr` (JSON null: clears the attribute), `bool`, any integer, `double`/`float`,
-/// and strings; a braced list makes an array: `{"a", "b"}`. `Value::object` makes an object
-/// (event parameters only). Construction never throws on a bad value: invalid UTF-8 or a NaN/Inf
-/// is remembered, and the builder that receives the value rejects it naming the field.
+/// Implicit from `nullptr` (JSON null: clears the attribute), `bool`, any integer,
+/// `double`/`float`, and strings; a braced list makes an array: `{"a", "b"}`. `Value::object` makes
+/// an object (event parameters only). Construction never throws on a bad value: invalid UTF-8 or a
+/// NaN/Inf is remembered, and the builder that receives the value rejects it naming the field.
 class Value {
  public:
   enum class Kind { null, boolean, integer, floating, string, array, object };
@@ -26,10 +26,9 @@ class Value {
   Value() noexcept : kind_(Kind::null), json_("null") {}
   Value(std::nullptr_t) noexcept : Value() {}  // NOLINT(google-explicit-constructor)
   Value(bool b) : kind_(Kind::boolean), json_(b ? "true" : "false") {}  // NOLINT
-  template <typename T,
-            std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool> &&
-                                 !std::is_same_v<T, char>,
-                             int> = 0>
+  template <typename T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool> &&
+                                             !std::is_same_v<T, char>,
+                                         int> = 0>
   Value(T n) : kind_(Kind::integer) {  // NOLINT(google-explicit-constructor)
     if constexpr (std::is_signed_v<T>) {
       set_integer(static_cast<std::int64_t>(n));
@@ -37,12 +36,12 @@ class Value {
       set_unsigned(static_cast<std::uint64_t>(n));
     }
   }
-  Value(double d);                 // NOLINT(google-explicit-constructor)
-  Value(float f) : Value(static_cast<double>(f)) {}  // NOLINT(google-explicit-constructor)
-  Value(std::string_view s);       // NOLINT(google-explicit-constructor)
-  Value(const char* s) : Value(std::string_view(s)) {}             // NOLINT
-  Value(const std::string& s) : Value(std::string_view(s)) {}      // NOLINT
-  Value(std::initializer_list<Value> items);                       // NOLINT
+  Value(double d);                                      // NOLINT(google-explicit-constructor)
+  Value(float f) : Value(static_cast<double>(f)) {}     // NOLINT(google-explicit-constructor)
+  Value(std::string_view s);                            // NOLINT(google-explicit-constructor)
+  Value(const char* s) : Value(std::string_view(s)) {}  // NOLINT
+  Value(const std::string& s) : Value(std::string_view(s)) {}  // NOLINT
+  Value(std::initializer_list<Value> items);                   // NOLINT
 
   static Value array(const std::vector<Value>& items);
   static Value object(const std::vector<std::pair<std::string, Value>>& members);

@@ -93,9 +93,15 @@ TEST(FastBatchReader, AgreesOnEveryTruncationAndMutation) {
       const std::size_t at = random() % body.size();
       const char c = alphabet[random() % alphabet.size()];
       switch (random() % 3) {
-        case 0: body[at] = c; break;
-        case 1: body.insert(body.begin() + static_cast<long>(at), c); break;
-        default: body.erase(at, 1); break;
+        case 0:
+          body[at] = c;
+          break;
+        case 1:
+          body.insert(body.begin() + static_cast<long>(at), c);
+          break;
+        default:
+          body.erase(at, 1);
+          break;
       }
     }
     taken += check(body) ? 1 : 0;

@@ -203,8 +203,8 @@ TEST_F(RetryLoop, ServerErrorOnLaterRequestReportsEveryItem) {
     ASSERT_NE(partial, nullptr);
     ASSERT_EQ(partial->size(), 250u);
     EXPECT_EQ(partial->count(ItemStatus::accepted), 100u);
-    EXPECT_EQ(partial->count(ItemStatus::unknown), 100u);   // sent; the server may have them
-    EXPECT_EQ(partial->count(ItemStatus::not_sent), 50u);   // never sent
+    EXPECT_EQ(partial->count(ItemStatus::unknown), 100u);  // sent; the server may have them
+    EXPECT_EQ(partial->count(ItemStatus::not_sent), 50u);  // never sent
     EXPECT_EQ((*partial)[249].id, "U249");
     EXPECT_EQ((*partial)[150].status, ItemStatus::unknown);
   }

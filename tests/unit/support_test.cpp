@@ -3,8 +3,8 @@
 
 #include "instasent/client.hpp"
 #include "instasent/contact.hpp"
-#include "instasent/event.hpp"
 #include "instasent/error.hpp"
+#include "instasent/event.hpp"
 #include "instasent/http.hpp"
 #include "json_text.hpp"
 #include "url.hpp"
@@ -18,7 +18,10 @@ TEST(PathSegment, EncodesEverythingButUnreserved) {
   EXPECT_EQ(detail::encode_path_segment("with space"), "with%20space");
   EXPECT_EQ(detail::encode_path_segment("q?x#y"), "q%3Fx%23y");
   EXPECT_EQ(detail::encode_path_segment("%"), "%25");
-  EXPECT_EQ(detail::encode_path_segment("\xC3\xB1" "and" "\xC3\xBA"), "%C3%B1and%C3%BA");
+  EXPECT_EQ(detail::encode_path_segment("\xC3\xB1"
+                                        "and"
+                                        "\xC3\xBA"),
+            "%C3%B1and%C3%BA");
   EXPECT_EQ(detail::encode_path_segment(".."), "..");
 }
 
@@ -146,9 +149,8 @@ TEST(Members, ReplacesOnlyTopLevelKeys) {
   event.parameter("a", Value::object({{"b", 1}, {"c", "x,\"b\":"}}));
   event.parameter("b", 2);
   event.parameter("a", "replaced");
-  EXPECT_EQ(event.to_json(),
-            R"({"_user_id":"U","_event_id":"E","_event_type":"t",)"
-            R"("_event_parameters":{"a":"replaced","b":2}})");
+  EXPECT_EQ(event.to_json(), R"({"_user_id":"U","_event_id":"E","_event_type":"t",)"
+                             R"("_event_parameters":{"a":"replaced","b":2}})");
 }
 
 TEST(Members, ReplacesValuesOfEveryShapeInPlace) {
