@@ -37,30 +37,10 @@ namespace instasent {
 void PrintTo(ItemStatus status, std::ostream* os) { *os << to_string(status); }
 void PrintTo(ErrorKind kind, std::ostream* os) { *os << to_string(kind); }
 void PrintTo(TransportFailure failure, std::ostream* os) {
-  switch (failure) {
-    case TransportFailure::resolve:
-      *os << "resolve";
-      return;
-    case TransportFailure::connect:
-      *os << "connect";
-      return;
-    case TransportFailure::tls:
-      *os << "tls";
-      return;
-    case TransportFailure::timeout:
-      *os << "timeout";
-      return;
-    case TransportFailure::send:
-      *os << "send";
-      return;
-    case TransportFailure::receive:
-      *os << "receive";
-      return;
-    case TransportFailure::other:
-      *os << "other";
-      return;
-  }
-  *os << "?";
+  static const char* const kNames[] = {"resolve", "connect", "tls",  "timeout",
+                                       "send",    "receive", "other"};
+  const auto i = static_cast<std::size_t>(failure);
+  *os << (i < sizeof kNames / sizeof kNames[0] ? kNames[i] : "?");
 }
 
 namespace testing {
