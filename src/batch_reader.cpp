@@ -6,6 +6,7 @@ namespace instasent::detail {
 namespace {
 
 constexpr int kMaxDepth = 32;
+constexpr std::size_t kMaxNumberLength = 64;
 
 // A strict JSON scanner over the plain subset described in the header. Every method returns
 // false on anything outside it; the caller then gives up on the whole body.
@@ -65,12 +66,10 @@ class Scanner {
       ++pos_;
       if (!digits()) return false;
     }
-    if (pos_ < text_.size() && (text_[pos_] == 'e' || text_[pos_] == 'E')) {
-      ++pos_;
-      if (pos_ < text_.size() && (text_[pos_] == '+' || text_[pos_] == '-')) ++pos_;
-      if (!digits()) return false;
-    }
-    return pos_ > start;
+    // An exponent, or hundreds of digits, could overflow a double, which the full reader refuses:
+    // leave such numbers to it.
+    if (pos_ < text_.size() && (text_[pos_] == 'e' || text_[pos_] == 'E')) return false;
+    return pos_ - start <= kMaxNumberLength;
   }
 
   bool literal(std::string_view word) {

@@ -15,8 +15,8 @@ namespace instasent::detail {
 /// are exactly what `parse_batch_items` gives for the same body.
 ///
 /// Returns false, appending nothing, for anything else (another shape, rejected items, syntax
-/// errors, escapes, non-ASCII text, duplicate keys, deep nesting): the caller then falls back to
-/// `parse_batch_items`, which reads every case.
+/// errors, escapes, non-ASCII text, duplicate keys, deep nesting, numbers with an exponent): the
+/// caller then falls back to `parse_batch_items`, which reads every case.
 bool read_plain_documented_answer(std::string_view body, BatchKind kind,
                                   const std::vector<std::string_view>& ids, std::size_t first_index,
                                   std::vector<ItemResult>& out);

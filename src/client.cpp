@@ -55,14 +55,29 @@ std::string server_message_of(const json& body) {
   return detail::printable_name(it->get_ref<const std::string&>(), 300);
 }
 
+// An error message names the operation and the status, and quotes nothing the server said (the
+// server's text may echo the token or what was sent; it is in server_message()).
 std::string describe(const char* operation, const char* what, int status,
-                     const std::string& server_message, const std::string& request_id) {
+                     const std::string& request_id) {
   std::string message = std::string("instasent: ") + operation + ": " + what;
   if (status != 0) message += " (HTTP " + std::to_string(status) + ")";
-  if (!server_message.empty()) message += ": " + server_message;
   if (!request_id.empty()) message += " [request id " + detail::printable_name(request_id) + "]";
   return message;
 }
+
+// Replaces every occurrence of the token in `text`.
+std::string redact(std::string text, const std::string& token) {
+  if (token.empty()) return text;
+  for (std::size_t at = text.find(token); at != std::string::npos; at = text.find(token, at + 3)) {
+    text.replace(at, token.size(), "***");
+  }
+  return text;
+}
+
+struct JsonAnswer {
+  json body;
+  HttpResponse response;
+};
 
 bool is_success(int status) { return status >= 200 && status < 300; }
 
@@ -74,7 +89,7 @@ struct Outcome {
 };
 
 // Throws the error that a final, unsuccessful outcome stands for, carrying `partial` if given.
-[[noreturn]] void raise(const char* operation, const Outcome& outcome,
+[[noreturn]] void raise(const char* operation, const Outcome& outcome, const std::string& token,
                         std::shared_ptr<const BatchResult> partial = nullptr) {
   const std::string after =
       outcome.attempts > 1 ? " after " + std::to_string(outcome.attempts) + " attempts" : "";
@@ -90,12 +105,12 @@ struct Outcome {
   }
   const HttpResponse& response = *outcome.response;
   const int status = response.status;
-  const std::string server_message = server_message_of(parse_body(response.body));
+  const std::string server_message = redact(server_message_of(parse_body(response.body)), token);
   const std::string request_id = response.headers.get("X-Request-Id").value_or("");
   const auto raise_as = [&](auto* type, ErrorKind kind, const char* what) {
     using ErrorType = std::remove_pointer_t<decltype(type)>;
-    ErrorType error(kind, describe(operation, what, status, server_message, request_id) + after,
-                    status, server_message, request_id);
+    ErrorType error(kind, describe(operation, what, status, request_id) + after, status,
+                    server_message, request_id);
     error.set_partial_result(std::move(partial));
     throw error;
   };
@@ -111,10 +126,9 @@ struct Outcome {
 [[noreturn]] void raise_unreadable(const char* operation, const HttpResponse& response,
                                    const char* what) {
   const std::string request_id = response.headers.get("X-Request-Id").value_or("");
-  throw UnreadableResponseError(
-      ErrorKind::unreadable_response,
-      describe(operation, what, response.status, std::string(), request_id), response.status,
-      std::string(), request_id);
+  throw UnreadableResponseError(ErrorKind::unreadable_response,
+                                describe(operation, what, response.status, request_id),
+                                response.status, std::string(), request_id);
 }
 
 std::string string_field(const json& object, const char* key) {
@@ -220,16 +234,20 @@ class Client::Impl {
   // GET or DELETE `path`; throws unless the final answer is 2xx.
   HttpResponse call(const char* operation, const char* method, const std::string& path) {
     const Outcome outcome = execute(make_request(method, path, std::string()));
-    if (!outcome.response || !is_success(outcome.response->status)) raise(operation, outcome);
+    if (!outcome.response || !is_success(outcome.response->status)) {
+      raise(operation, outcome, options_.token);
+    }
     return *outcome.response;
   }
 
   // GET `path` and read its body as a JSON object.
-  json get_object(const char* operation, const std::string& path) {
-    const HttpResponse response = call(operation, "GET", path);
-    json body = parse_body(response.body);
-    if (!body.is_object()) raise_unreadable(operation, response, "answer is not a JSON object");
-    return body;
+  JsonAnswer get_object(const char* operation, const std::string& path) {
+    JsonAnswer answer{json(), call(operation, "GET", path)};
+    answer.body = parse_body(answer.response.body);
+    if (!answer.body.is_object()) {
+      raise_unreadable(operation, answer.response, "answer is not a JSON object");
+    }
+    return answer;
   }
 
   template <typename Item, typename IdOf>
@@ -382,7 +400,8 @@ class Client::Impl {
     } else {
       result.mutable_requests().push_back(BatchRequest{first, last - first, 0, {}, {}});
     }
-    raise(operation, outcome, std::make_shared<const BatchResult>(std::move(result)));
+    raise(operation, outcome, options_.token,
+          std::make_shared<const BatchResult>(std::move(result)));
   }
 
   std::uint64_t random() {
@@ -427,7 +446,7 @@ Client::Client(ClientOptions options) : impl_(std::make_shared<Impl>(std::move(o
 Client Client::from_env() { return Client(ClientOptions::from_env()); }
 
 StreamInfo Client::stream_info() const {
-  json body = impl_->get_object("stream_info", "/stream");
+  json body = impl_->get_object("stream_info", "/stream").body;
   StreamInfo info;
   const auto part = [&body](const char* key) {
     const auto it = body.find(key);
@@ -465,11 +484,11 @@ DeleteResult Client::delete_contact(std::string_view user_id) const {
 ContactRecord Client::get_contact(std::string_view user_id) const {
   check_path_argument(user_id, "user id");
   const std::string path = "/stream/contacts/" + detail::encode_path_segment(user_id);
-  json body = impl_->get_object("get_contact", path);
+  JsonAnswer answer = impl_->get_object("get_contact", path);
+  json& body = answer.body;
   const auto contact = body.find("contact");
   if (contact == body.end() || !contact->is_object()) {
-    throw UnreadableResponseError(ErrorKind::unreadable_response,
-                                  "instasent: get_contact: answer has no \"contact\" object", 200);
+    raise_unreadable("get_contact", answer.response, "answer has no \"contact\" object");
   }
   ContactRecord record;
   record.user_id = std::string(user_id);
@@ -482,12 +501,10 @@ ContactRecord Client::get_contact(std::string_view user_id) const {
 namespace {
 
 template <typename Spec, typename Read>
-std::vector<Spec> read_specs(const char* operation, const json& body, Read read) {
-  const auto specs = body.find("specs");
-  if (specs == body.end() || !specs->is_array()) {
-    throw UnreadableResponseError(
-        ErrorKind::unreadable_response,
-        std::string("instasent: ") + operation + ": answer has no \"specs\" array", 200);
+std::vector<Spec> read_specs(const char* operation, const JsonAnswer& answer, Read read) {
+  const auto specs = answer.body.find("specs");
+  if (specs == answer.body.end() || !specs->is_array()) {
+    raise_unreadable(operation, answer.response, "answer has no \"specs\" array");
   }
   std::vector<Spec> out;
   out.reserve(specs->size());

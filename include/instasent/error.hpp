@@ -27,8 +27,11 @@ const char* to_string(ErrorKind kind) noexcept;
 
 /// The single error model of the SDK: every operation reports failure by throwing an `Error`.
 ///
-/// The message names the operation and, for invalid input, the field or the item index. It never
-/// contains the token, a header value or any part of a request payload.
+/// `what()` names the operation, the HTTP status and the request id, or for invalid input the
+/// field and the item index. It never contains the token, a request header or any part of a
+/// request payload, and it does not quote the server: the server's own text, which may echo what
+/// was sent, is in `server_message()` (with the token, should the server quote it, replaced by
+/// "***").
 class Error : public std::runtime_error {
  public:
   Error(ErrorKind kind, const std::string& message, int http_status = 0,
@@ -37,7 +40,8 @@ class Error : public std::runtime_error {
   ErrorKind kind() const noexcept { return kind_; }
   /// The HTTP status of the last answer, or 0 when there was none.
   int http_status() const noexcept { return http_status_; }
-  /// The `message` field of the server's JSON error body, when it had one.
+  /// The `message` field of the server's JSON error body, when it had one (printable, at most
+  /// 300 bytes, the token masked).
   const std::string& server_message() const noexcept { return server_message_; }
   /// The `X-Request-Id` of the last answer, when present: quote it to support.
   const std::string& request_id() const noexcept { return request_id_; }
