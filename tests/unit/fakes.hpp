@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// In-memory stand-ins for the transport and the clock, for tests of the retry logic.
+// An in-memory transport for tests of the retry logic (and the shared fake clock).
 #pragma once
 
 #include <deque>
@@ -7,30 +7,11 @@
 #include <mutex>
 #include <vector>
 
-#include "instasent/clock.hpp"
 #include "instasent/error.hpp"
 #include "instasent/http.hpp"
+#include "support/fake_clock.hpp"
 
 namespace instasent::testing {
-
-/// Virtual time that only moves when something sleeps.
-class FakeClock final : public Clock {
- public:
-  std::chrono::system_clock::time_point system_now() override {
-    return std::chrono::system_clock::time_point(std::chrono::seconds(1'795'860'000)) + elapsed_;
-  }
-  std::chrono::steady_clock::time_point steady_now() override {
-    return std::chrono::steady_clock::time_point() + elapsed_;
-  }
-  void sleep_for(std::chrono::milliseconds duration) override {
-    sleeps.push_back(duration);
-    elapsed_ += duration;
-  }
-  std::vector<std::chrono::milliseconds> sleeps;
-
- private:
-  std::chrono::milliseconds elapsed_{0};
-};
 
 /// Answers each request with the next scripted step: a response, or a transport failure.
 class ScriptedTransport final : public Transport {

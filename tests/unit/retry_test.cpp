@@ -104,8 +104,8 @@ TEST_F(RetryLoop, RetriesServerErrorsAndTransportFailuresThenSucceeds) {
   const auto result = make_client().upsert_contacts(one_contact());
   EXPECT_TRUE(result.all_accepted());
   EXPECT_EQ(transport->requests.size(), 4u);
-  ASSERT_EQ(clock->sleeps.size(), 3u);
-  EXPECT_LT(clock->sleeps[0], clock->sleeps[2]);  // 200 ms step, then 800 ms step
+  ASSERT_EQ(clock->sleeps().size(), 3u);
+  EXPECT_LT(clock->sleeps()[0], clock->sleeps()[2]);  // 200 ms step, then 800 ms step
 }
 
 TEST_F(RetryLoop, NeverRetriesFinalStatuses) {
@@ -118,7 +118,7 @@ TEST_F(RetryLoop, NeverRetriesFinalStatuses) {
     }
     EXPECT_EQ(transport->requests.size(), 1u) << status;
   }
-  EXPECT_TRUE(clock->sleeps.empty());
+  EXPECT_TRUE(clock->sleeps().empty());
 }
 
 TEST_F(RetryLoop, GivesUpAfterMaxAttemptsWithTheRightKind) {
@@ -147,8 +147,8 @@ TEST_F(RetryLoop, RateLimitWaitIsCapped) {
   transport->then_status(202, kAccepted);
   auto client = make_client();
   EXPECT_TRUE(client.upsert_contacts(one_contact()).all_accepted());
-  ASSERT_EQ(clock->sleeps.size(), 1u);
-  EXPECT_EQ(clock->sleeps[0], RetryPolicy().max_rate_limit_wait);
+  ASSERT_EQ(clock->sleeps().size(), 1u);
+  EXPECT_EQ(clock->sleeps()[0], RetryPolicy().max_rate_limit_wait);
 }
 
 TEST_F(RetryLoop, DeadlineStopsRetriesEarly) {
@@ -164,7 +164,7 @@ TEST_F(RetryLoop, DeadlineStopsRetriesEarly) {
   EXPECT_THROW(Client(options).stream_info(), ServerError);
   EXPECT_LT(transport->requests.size(), 10u);
   milliseconds slept{0};
-  for (const auto s : clock->sleeps) slept += s;
+  for (const auto s : clock->sleeps()) slept += s;
   EXPECT_LE(slept, milliseconds(1000));
 }
 
