@@ -8,16 +8,23 @@
 #include "batch_reader.hpp"
 #include "instasent/error.hpp"
 #include "json_text.hpp"
+#include "outcome.hpp"
 #include "retry_logic.hpp"
+#include "spec_readers.hpp"
 #include "strings.hpp"
 #include "url.hpp"
 
 namespace instasent {
 
-namespace {
-
+using detail::JsonAnswer;
+using detail::Outcome;
+using detail::parse_body;
+using detail::raise;
+using detail::raise_unreadable;
 using nlohmann::json;
 using std::chrono::milliseconds;
+
+namespace {
 
 void check_token(const std::string& token) {
   if (token.empty()) throw InvalidInputError("token (INSTASENT_TOKEN)", "is not set");
@@ -39,170 +46,6 @@ void check_id_option(const std::string& value, const char* field) {
 void check_path_argument(std::string_view value, const char* field) {
   if (value.empty()) throw InvalidInputError(field, "must not be empty");
   if (!detail::is_valid_utf8(value)) throw InvalidInputError(field, "is not valid UTF-8");
-}
-
-json parse_body(const std::string& body) {
-  if (body.empty()) return nullptr;
-  json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
-  return parsed.is_discarded() ? json() : parsed;
-}
-
-// The server's `message`, made safe to quote: printable, at most a few hundred bytes.
-std::string server_message_of(const json& body) {
-  if (!body.is_object()) return {};
-  const auto it = body.find("message");
-  if (it == body.end() || !it->is_string()) return {};
-  return detail::printable_name(it->get_ref<const std::string&>(), 300);
-}
-
-// An error message names the operation and the status, and quotes nothing the server said (the
-// server's text may echo the token or what was sent; it is in server_message()).
-std::string describe(const char* operation, const char* what, int status,
-                     const std::string& request_id) {
-  std::string message = std::string("instasent: ") + operation + ": " + what;
-  if (status != 0) message += " (HTTP " + std::to_string(status) + ")";
-  if (!request_id.empty()) message += " [request id " + detail::printable_name(request_id) + "]";
-  return message;
-}
-
-// Replaces every occurrence of the token in `text`.
-std::string redact(std::string text, const std::string& token) {
-  if (token.empty()) return text;
-  for (std::size_t at = text.find(token); at != std::string::npos; at = text.find(token, at + 3)) {
-    text.replace(at, token.size(), "***");
-  }
-  return text;
-}
-
-struct JsonAnswer {
-  json body;
-  HttpResponse response;
-};
-
-bool is_success(int status) { return status >= 200 && status < 300; }
-
-// The result of one request after retries: the last answer, or the last transport failure.
-struct Outcome {
-  std::optional<HttpResponse> response;
-  std::optional<TransportError> transport_error;
-  int attempts = 0;
-};
-
-// Throws the error that a final, unsuccessful outcome stands for, carrying `partial` if given.
-[[noreturn]] void raise(const char* operation, const Outcome& outcome, const std::string& token,
-                        std::shared_ptr<const BatchResult> partial = nullptr) {
-  const std::string after =
-      outcome.attempts > 1 ? " after " + std::to_string(outcome.attempts) + " attempts" : "";
-  if (!outcome.response) {
-    const TransportError& cause = *outcome.transport_error;
-    // The transport's message starts with "instasent: "; put the operation in front of the rest.
-    std::string detail_text = cause.what();
-    if (detail_text.rfind("instasent: ", 0) == 0) detail_text.erase(0, 11);
-    TransportError error(cause.failure(),
-                         std::string("instasent: ") + operation + ": " + detail_text + after);
-    error.set_partial_result(std::move(partial));
-    throw error;
-  }
-  const HttpResponse& response = *outcome.response;
-  const int status = response.status;
-  const std::string server_message = redact(server_message_of(parse_body(response.body)), token);
-  const std::string request_id = response.headers.get("X-Request-Id").value_or("");
-  const auto raise_as = [&](auto* type, ErrorKind kind, const char* what) {
-    using ErrorType = std::remove_pointer_t<decltype(type)>;
-    ErrorType error(kind, describe(operation, what, status, request_id) + after, status,
-                    server_message, request_id);
-    error.set_partial_result(std::move(partial));
-    throw error;
-  };
-  if (status == 401) raise_as((UnauthorizedError*)nullptr, ErrorKind::unauthorized, "unauthorized");
-  if (status == 404) raise_as((NotFoundError*)nullptr, ErrorKind::not_found, "not found");
-  if (status == 429) raise_as((RateLimitedError*)nullptr, ErrorKind::rate_limited, "rate limited");
-  if (status >= 500) raise_as((ServerError*)nullptr, ErrorKind::server_error, "server error");
-  if (status >= 400) raise_as((BadRequestError*)nullptr, ErrorKind::bad_request, "request refused");
-  raise_as((UnreadableResponseError*)nullptr, ErrorKind::unreadable_response, "unexpected answer");
-  throw;  // not reached
-}
-
-[[noreturn]] void raise_unreadable(const char* operation, const HttpResponse& response,
-                                   const char* what) {
-  const std::string request_id = response.headers.get("X-Request-Id").value_or("");
-  throw UnreadableResponseError(ErrorKind::unreadable_response,
-                                describe(operation, what, response.status, request_id),
-                                response.status, std::string(), request_id);
-}
-
-std::string string_field(const json& object, const char* key) {
-  const auto it = object.find(key);
-  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
-bool bool_field(const json& object, const char* key) {
-  const auto it = object.find(key);
-  if (it == object.end()) return false;
-  if (it->is_boolean()) return it->get<bool>();
-  if (it->is_number()) return it->get<double>() != 0;
-  if (it->is_string()) return *it == "1" || *it == "true";
-  return false;
-}
-
-std::optional<int> int_field(const json& object, const char* key) {
-  const auto it = object.find(key);
-  if (it == object.end()) return std::nullopt;
-  if (it->is_number_integer()) return it->get<int>();
-  if (it->is_number()) return static_cast<int>(it->get<double>());
-  if (it->is_boolean()) return it->get<bool>() ? 1 : 0;
-  if (it->is_string()) {
-    if (const auto n = detail::parse_non_negative(it->get_ref<const std::string&>())) {
-      return static_cast<int>(*n);
-    }
-  }
-  return std::nullopt;
-}
-
-AttributeSpec read_attribute_spec(const json& j) {
-  AttributeSpec spec;
-  spec.uid = string_field(j, "uid");
-  spec.display_label = string_field(j, "displayLabel");
-  spec.description = string_field(j, "description");
-  spec.data_type = string_field(j, "dataType");
-  spec.multivalue = int_field(j, "multivalue").value_or(0);
-  spec.read_only = bool_field(j, "readOnly");
-  spec.required_in_webhook = bool_field(j, "requiredInWebhook");
-  spec.important = bool_field(j, "important");
-  spec.visible = bool_field(j, "visible");
-  spec.custom = bool_field(j, "custom");
-  spec.raw = j;
-  return spec;
-}
-
-EventSpec read_event_spec(const json& j) {
-  EventSpec spec;
-  spec.uid = string_field(j, "uid");
-  spec.name = string_field(j, "name");
-  spec.description = string_field(j, "description");
-  spec.category = string_field(j, "category");
-  spec.attribution = bool_field(j, "attribution");
-  spec.automation = bool_field(j, "automation");
-  spec.icon = string_field(j, "icon");
-  spec.emoji = string_field(j, "emoji");
-  spec.important = bool_field(j, "important");
-  spec.raw = j;
-  return spec;
-}
-
-EventParameterSpec read_event_parameter_spec(const json& j) {
-  EventParameterSpec spec;
-  spec.parameter = string_field(j, "parameter");
-  spec.title = string_field(j, "title");
-  spec.description = string_field(j, "description");
-  spec.icon = string_field(j, "icon");
-  spec.data_type = string_field(j, "dataType");
-  spec.visual_type = string_field(j, "visualType");
-  spec.max_length = int_field(j, "maxLength");
-  spec.required = bool_field(j, "required");
-  spec.multi_value = int_field(j, "multiValue").value_or(0);
-  spec.raw = j;
-  return spec;
 }
 
 }  // namespace
@@ -234,7 +77,7 @@ class Client::Impl {
   // GET or DELETE `path`; throws unless the final answer is 2xx.
   HttpResponse call(const char* operation, const char* method, const std::string& path) {
     const Outcome outcome = execute(make_request(method, path, std::string()));
-    if (!outcome.response || !is_success(outcome.response->status)) {
+    if (!outcome.response || !detail::is_success(outcome.response->status)) {
       raise(operation, outcome, options_.token);
     }
     return *outcome.response;
@@ -300,7 +143,7 @@ class Client::Impl {
       request.url = target;
       Outcome outcome = execute(request);
       if (outcome.response &&
-          (is_success(outcome.response->status) || outcome.response->status == 422)) {
+          (detail::is_success(outcome.response->status) || outcome.response->status == 422)) {
         HttpResponse& response = *outcome.response;
         auto& results = result.mutable_items();
         if (!detail::read_plain_documented_answer(response.body, kind, ids, first, results)) {
@@ -498,42 +341,25 @@ ContactRecord Client::get_contact(std::string_view user_id) const {
   return record;
 }
 
-namespace {
-
-template <typename Spec, typename Read>
-std::vector<Spec> read_specs(const char* operation, const JsonAnswer& answer, Read read) {
-  const auto specs = answer.body.find("specs");
-  if (specs == answer.body.end() || !specs->is_array()) {
-    raise_unreadable(operation, answer.response, "answer has no \"specs\" array");
-  }
-  std::vector<Spec> out;
-  out.reserve(specs->size());
-  for (const auto& spec : *specs) {
-    if (spec.is_object()) out.push_back(read(spec));
-  }
-  return out;
-}
-
-}  // namespace
-
 std::vector<AttributeSpec> Client::attribute_specs() const {
-  return read_specs<AttributeSpec>("attribute_specs",
-                                   impl_->get_object("attribute_specs", "/stream/specs/attributes"),
-                                   read_attribute_spec);
+  return detail::read_specs<AttributeSpec>(
+      "attribute_specs", impl_->get_object("attribute_specs", "/stream/specs/attributes"),
+      detail::read_attribute_spec);
 }
 
 std::vector<EventSpec> Client::event_specs() const {
-  return read_specs<EventSpec>(
-      "event_specs", impl_->get_object("event_specs", "/stream/specs/events"), read_event_spec);
+  return detail::read_specs<EventSpec>("event_specs",
+                                       impl_->get_object("event_specs", "/stream/specs/events"),
+                                       detail::read_event_spec);
 }
 
 std::vector<EventParameterSpec> Client::event_parameter_specs(std::string_view event_type) const {
   check_path_argument(event_type, "event type");
   const std::string path =
       "/stream/specs/event-parameters/" + detail::encode_path_segment(event_type);
-  return read_specs<EventParameterSpec>("event_parameter_specs",
-                                        impl_->get_object("event_parameter_specs", path),
-                                        read_event_parameter_spec);
+  return detail::read_specs<EventParameterSpec>("event_parameter_specs",
+                                                impl_->get_object("event_parameter_specs", path),
+                                                detail::read_event_parameter_spec);
 }
 
 RateLimit Client::rate_limit() const { return impl_->rate_limit(); }

@@ -75,30 +75,21 @@ class InvalidInputError : public Error {
   long item_index_;
 };
 
-class UnauthorizedError : public Error {
+/// An error of one fixed kind; each kind the server can cause has its own type to catch.
+template <ErrorKind Kind>
+class ErrorOf : public Error {
  public:
-  using Error::Error;
+  explicit ErrorOf(const std::string& message, int http_status = 0, std::string server_message = {},
+                   std::string request_id = {})
+      : Error(Kind, message, http_status, std::move(server_message), std::move(request_id)) {}
 };
-class NotFoundError : public Error {
- public:
-  using Error::Error;
-};
-class BadRequestError : public Error {
- public:
-  using Error::Error;
-};
-class RateLimitedError : public Error {
- public:
-  using Error::Error;
-};
-class ServerError : public Error {
- public:
-  using Error::Error;
-};
-class UnreadableResponseError : public Error {
- public:
-  using Error::Error;
-};
+
+using UnauthorizedError = ErrorOf<ErrorKind::unauthorized>;
+using NotFoundError = ErrorOf<ErrorKind::not_found>;
+using BadRequestError = ErrorOf<ErrorKind::bad_request>;
+using RateLimitedError = ErrorOf<ErrorKind::rate_limited>;
+using ServerError = ErrorOf<ErrorKind::server_error>;
+using UnreadableResponseError = ErrorOf<ErrorKind::unreadable_response>;
 
 /// Why a transport failed; `maybe_delivered()` tells whether the server may have received the
 /// request (true for timeouts and failures after sending, false for DNS/connect/TLS failures).

@@ -79,7 +79,7 @@ TEST(RateLimitDelay, RetryAfterWinsInSecondsOrAsDate) {
 
 class RetryLoop : public ::testing::Test {
  protected:
-  Client make_client(int max_attempts = 4) {
+  ClientOptions options(int max_attempts = 4) {
     ClientOptions options;
     options.project = "p";
     options.datasource = "d";
@@ -88,8 +88,9 @@ class RetryLoop : public ::testing::Test {
     options.clock = clock;
     options.retry.max_attempts = max_attempts;
     options.retry.jitter_seed = 42;
-    return Client(options);
+    return options;
   }
+  Client make_client(int max_attempts = 4) { return Client(options(max_attempts)); }
   std::vector<Contact> one_contact() { return {Contact("U1")}; }
 
   std::shared_ptr<ScriptedTransport> transport = std::make_shared<ScriptedTransport>();
@@ -152,16 +153,10 @@ TEST_F(RetryLoop, RateLimitWaitIsCapped) {
 }
 
 TEST_F(RetryLoop, DeadlineStopsRetriesEarly) {
-  ClientOptions options;
-  options.project = "p";
-  options.datasource = "d";
-  options.token = "tok";
-  options.transport = transport;
-  options.clock = clock;
-  options.retry.max_attempts = 100;
-  options.retry.deadline = milliseconds(1000);
+  ClientOptions limited = options(100);
+  limited.retry.deadline = milliseconds(1000);
   for (int i = 0; i < 100; ++i) transport->then_status(500);
-  EXPECT_THROW(Client(options).stream_info(), ServerError);
+  EXPECT_THROW(Client(limited).stream_info(), ServerError);
   EXPECT_LT(transport->requests.size(), 10u);
   milliseconds slept{0};
   for (const auto s : clock->sleeps()) slept += s;

@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "outcome.hpp"
+
+#include <cstdlib>
+
+#include "json_text.hpp"
+
+namespace instasent::detail {
+
+using nlohmann::json;
+
+namespace {
+
+// The server's `message`, made safe to quote: printable, at most a few hundred bytes.
+std::string server_message_of(const json& body) {
+  if (!body.is_object()) return {};
+  const auto it = body.find("message");
+  if (it == body.end() || !it->is_string()) return {};
+  return detail::printable_name(it->get_ref<const std::string&>(), 300);
+}
+
+// An error message names the operation and the status, and quotes nothing the server said (the
+// server's text may echo the token or what was sent; it is in server_message()).
+std::string describe(const char* operation, const char* what, int status,
+                     const std::string& request_id) {
+  std::string message = std::string("instasent: ") + operation + ": " + what;
+  if (status != 0) message += " (HTTP " + std::to_string(status) + ")";
+  if (!request_id.empty()) message += " [request id " + detail::printable_name(request_id) + "]";
+  return message;
+}
+
+// Replaces every occurrence of the token in `text`.
+std::string redact(std::string text, const std::string& token) {
+  if (token.empty()) return text;
+  for (std::size_t at = text.find(token); at != std::string::npos; at = text.find(token, at + 3)) {
+    text.replace(at, token.size(), "***");
+  }
+  return text;
+}
+
+}  // namespace
+
+json parse_body(const std::string& body) {
+  if (body.empty()) return nullptr;
+  json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  return parsed.is_discarded() ? json() : parsed;
+}
+
+[[noreturn]] void raise(const char* operation, const Outcome& outcome, const std::string& token,
+                        std::shared_ptr<const BatchResult> partial) {
+  const std::string after =
+      outcome.attempts > 1 ? " after " + std::to_string(outcome.attempts) + " attempts" : "";
+  if (!outcome.response) {
+    const TransportError& cause = *outcome.transport_error;
+    // The transport's message starts with "instasent: "; put the operation in front of the rest.
+    std::string detail_text = cause.what();
+    if (detail_text.rfind("instasent: ", 0) == 0) detail_text.erase(0, 11);
+    TransportError error(cause.failure(),
+                         std::string("instasent: ") + operation + ": " + detail_text + after);
+    error.set_partial_result(std::move(partial));
+    throw error;
+  }
+  const HttpResponse& response = *outcome.response;
+  const int status = response.status;
+  const std::string server_message = redact(server_message_of(parse_body(response.body)), token);
+  const std::string request_id = response.headers.get("X-Request-Id").value_or("");
+  const auto raise_as = [&](auto error) {
+    error.set_partial_result(std::move(partial));
+    throw error;
+  };
+  const auto text = [&](const char* what) {
+    return describe(operation, what, status, request_id) + after;
+  };
+  if (status == 401)
+    raise_as(UnauthorizedError(text("unauthorized"), status, server_message, request_id));
+  if (status == 404) raise_as(NotFoundError(text("not found"), status, server_message, request_id));
+  if (status == 429)
+    raise_as(RateLimitedError(text("rate limited"), status, server_message, request_id));
+  if (status >= 500)
+    raise_as(ServerError(text("server error"), status, server_message, request_id));
+  if (status >= 400) {
+    raise_as(BadRequestError(text("request refused"), status, server_message, request_id));
+  }
+  raise_as(UnreadableResponseError(text("unexpected answer"), status, server_message, request_id));
+  std::abort();  // not reached: raise_as always throws
+}
+
+[[noreturn]] void raise_unreadable(const char* operation, const HttpResponse& response,
+                                   const char* what) {
+  const std::string request_id = response.headers.get("X-Request-Id").value_or("");
+  throw UnreadableResponseError(describe(operation, what, response.status, request_id),
+                                response.status, std::string(), request_id);
+}
+
+}  // namespace instasent::detail

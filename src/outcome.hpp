@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: Apache-2.0
+// What one request came to after its retries, and the exception an unsuccessful one stands for.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "instasent/batch_result.hpp"
+#include "instasent/error.hpp"
+#include "instasent/http.hpp"
+
+namespace instasent::detail {
+
+// The result of one request after retries: the last answer, or the last transport failure.
+struct Outcome {
+  std::optional<HttpResponse> response;
+  std::optional<TransportError> transport_error;
+  int attempts = 0;
+};
+
+/// A 2xx answer read as a JSON object.
+struct JsonAnswer {
+  nlohmann::json body;
+  HttpResponse response;
+};
+
+inline bool is_success(int status) { return status >= 200 && status < 300; }
+
+/// `body` parsed; null when it is empty or not JSON.
+nlohmann::json parse_body(const std::string& body);
+
+/// Throws the error that a final, unsuccessful outcome stands for, carrying `partial` if given.
+/// `token` is masked wherever the server's message quotes it.
+[[noreturn]] void raise(const char* operation, const Outcome& outcome, const std::string& token,
+                        std::shared_ptr<const BatchResult> partial = nullptr);
+
+/// Throws UnreadableResponseError for a 2xx answer whose body is not what `operation` expects.
+[[noreturn]] void raise_unreadable(const char* operation, const HttpResponse& response,
+                                   const char* what);
+
+}  // namespace instasent::detail
