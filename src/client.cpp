@@ -158,7 +158,7 @@ class Client::Impl {
         first = last;
         continue;
       }
-      fail_batch(operation, outcome, items, id_of, first, last, std::move(result));
+      fail_batch(operation, outcome, items, id_of, first, last, result);
     }
     return result;
   }
@@ -217,7 +217,7 @@ class Client::Impl {
   template <typename Item, typename IdOf>
   [[noreturn]] void fail_batch(const char* operation, const Outcome& outcome,
                                const std::vector<Item>& items, IdOf id_of, std::size_t first,
-                               std::size_t last, BatchResult result) {
+                               std::size_t last, BatchResult& result) {
     const bool maybe_processed = outcome.response ? outcome.response->status >= 500
                                                   : outcome.transport_error->maybe_delivered();
     const std::string reason =

@@ -49,7 +49,7 @@ void Contact::set_encoded(std::string_view key, const std::string& json) {
   detail::set_member(members_, key, [&json](std::string& out) { out.append(json); });
 }
 
-Contact& Contact::reserved(std::string_view name, Value value) {
+Contact& Contact::reserved(std::string_view name, const Value& value) {
   check_key(name);
   if (name.front() != '_') {
     throw InvalidInputError(
@@ -62,7 +62,7 @@ Contact& Contact::reserved(std::string_view name, Value value) {
   return *this;
 }
 
-Contact& Contact::attribute(std::string_view key, Value value) {
+Contact& Contact::attribute(std::string_view key, const Value& value) {
   check_key(key);
   if (key.front() == '_') {
     throw InvalidInputError(

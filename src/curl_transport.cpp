@@ -129,7 +129,11 @@ class CurlTransport final : public Transport {
     CURL* handle = lease.handle;
     Exchange exchange;
     CurlHeaderList headers;
-    for (const auto& [name, value] : request.headers.entries()) headers.add(name + ": " + value);
+    for (const auto& [name, value] : request.headers.entries()) {
+      std::string line = name;
+      line.append(": ").append(value);
+      headers.add(line);
+    }
     headers.add("Expect:");  // no 100-continue round trip before large bodies
 
     curl_easy_setopt(handle, CURLOPT_URL, request.url.c_str());

@@ -56,7 +56,7 @@ Event& Event::date(system_clock::time_point when) {
   return *this;
 }
 
-Event& Event::parameter(std::string_view key, Value value) {
+Event& Event::parameter(std::string_view key, const Value& value) {
   const auto label = [&] { return "parameter '" + detail::printable_name(key) + "'"; };
   if (key.empty()) throw InvalidInputError("parameter name", "must not be empty");
   if (!detail::is_valid_utf8(key)) throw InvalidInputError(label(), "name is not valid UTF-8");

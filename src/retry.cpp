@@ -50,7 +50,8 @@ std::optional<system_clock::time_point> parse_http_date(std::string_view text) {
   }
   const auto month = static_cast<unsigned>(month_it - kMonths.begin() + 1);
   const std::int64_t days = days_from_civil(*year_high * 100 + *year_low, month, *day);
-  const std::int64_t seconds = days * 86400 + *hour * 3600 + *minute * 60 + *second;
+  const std::int64_t seconds =
+      days * 86400 + std::int64_t{*hour} * 3600 + std::int64_t{*minute} * 60 + *second;
   return system_clock::time_point(std::chrono::seconds(seconds));
 }
 

@@ -39,9 +39,9 @@ class Contact {
   }
 
   /// Any reserved attribute by name (must start with `_`; `_user_id` is set by the constructor).
-  Contact& reserved(std::string_view name, Value value);
+  Contact& reserved(std::string_view name, const Value& value);
   /// A custom attribute: string, number, bool, null, or an array of those.
-  Contact& attribute(std::string_view key, Value value);
+  Contact& attribute(std::string_view key, const Value& value);
   /// Clears a reserved or custom attribute on the server (sends it as null).
   Contact& clear(std::string_view key);
 

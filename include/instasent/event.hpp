@@ -34,7 +34,7 @@ class Event {
   /// When it happened. Left unset, the server uses the time it receives the event.
   Event& date(std::chrono::system_clock::time_point when);
   /// One entry of `_event_parameters`; any JSON value, including objects.
-  Event& parameter(std::string_view key, Value value);
+  Event& parameter(std::string_view key, const Value& value);
   /// A contact upserted before the event is processed (if that fails, the event is skipped).
   /// Its `user_id()` must equal the event's.
   Event& user_data(Contact contact);
