@@ -20,6 +20,8 @@ std::size_t end_of_value(std::string_view text, std::size_t pos);
 /// the end when new, in place when the key is already there.
 template <typename WriteValue>
 void set_member(std::string& members, std::string_view key, WriteValue write_value) {
+  constexpr std::size_t kTypicalSize = 128;  // a few members: grow once, not four times
+  if (members.capacity() < kTypicalSize) members.reserve(kTypicalSize);
   const std::size_t old_size = members.size();
   members.push_back(',');
   append_json_string(members, key);
