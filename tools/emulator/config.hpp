@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: Apache-2.0
+// The emulator's settings: from built-in defaults, a JSON config file, then command-line flags.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "faults.hpp"
+
+namespace instasent::emulator {
+
+struct Tenant {
+  std::string project;
+  std::string datasource;
+  std::vector<std::string> tokens;  ///< Tokens allowed on this datasource.
+};
+
+enum class ResponseShape { documented, connectors };
+
+struct Config {
+  std::string host = "127.0.0.1";
+  int port = 0;  ///< 0: pick a free one (printed on the first line of stdout).
+  /// Default: project `proj_demo`, datasource `ds_demo`, token `demo-token`.
+  std::vector<Tenant> tenants;
+  ResponseShape response_shape = ResponseShape::documented;
+  long rate_limit_per_minute = 0;        ///< Per datasource and endpoint; 0 = off.
+  std::size_t max_body_bytes = 1 << 20;  ///< Larger bodies get 413.
+  int threads = 8;                       ///< Connections served at once.
+  /// {"attributes": [...], "events": [...], "event_parameters": {"<type>": [...]}}.
+  nlohmann::json specs;
+  FaultSettings faults;
+};
+
+/// The built-in attribute, event and event-parameter specs.
+nlohmann::json default_specs();
+
+/// Reads a config file over `config` (see README for the format); throws std::invalid_argument
+/// naming the problem.
+void apply_config_file(Config& config, const std::string& path);
+
+/// Parses command-line flags (`--flag value` or `--flag=value`) into a config; throws
+/// std::invalid_argument naming the bad flag. `--help` sets `help`.
+Config parse_command_line(int argc, const char* const* argv, bool& help);
+
+/// The usage text for --help.
+const char* usage();
+
+}  // namespace instasent::emulator

@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: Apache-2.0
+// The emulator's HTTP server: the Ingest API under /v1/project/{p}/datasource/{d}/stream, and an
+// admin API under /_emulator/ for tests and demos.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "config.hpp"
+#include "faults.hpp"
+#include "rate_limiter.hpp"
+#include "store.hpp"
+
+namespace httplib {
+class Server;
+struct Request;
+struct Response;
+}  // namespace httplib
+
+namespace instasent::emulator {
+
+class Emulator {
+ public:
+  explicit Emulator(Config config);
+  ~Emulator();
+  Emulator(const Emulator&) = delete;
+  Emulator& operator=(const Emulator&) = delete;
+
+  /// Binds to the configured host and port; returns the port (the chosen one for port 0).
+  /// Throws std::runtime_error when the address cannot be bound.
+  int bind();
+  /// Serves until `stop()`.
+  void serve();
+  /// Stops serving; safe from any thread.
+  void stop();
+
+  Store& store() noexcept { return store_; }
+
+ private:
+  struct Call;  // one API request being answered
+
+  void handle(const httplib::Request& request, httplib::Response& response);
+  void handle_admin(const std::string& path, const httplib::Request& request,
+                    httplib::Response& response);
+  void handle_api(Call& call);
+  void write_batch(Call& call, bool events);
+  void send_json(Call& call, int status, const nlohmann::json& body);
+  nlohmann::json stream_info(const Call& call) const;
+
+  const Config config_;
+  const std::set<std::string> reserved_;
+  Store store_;
+  FaultInjector faults_;
+  RateLimiter limiter_;
+  std::atomic<unsigned long long> next_request_id_{1};
+  std::unique_ptr<httplib::Server> server_;
+};
+
+}  // namespace instasent::emulator

@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: Apache-2.0
+// What the emulator keeps: contacts and events per datasource, and counters. Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace instasent::emulator {
+
+/// One stored event, as received plus what the emulator decided about it.
+struct StoredEvent {
+  nlohmann::json event;       ///< The item as received (`_event_date` filled in when missing).
+  bool triggers_automations;  ///< Its date was within ±1 hour of reception.
+  std::int64_t received_ms;   ///< Unix time of reception, in milliseconds.
+};
+
+struct Counters {
+  std::map<int, std::uint64_t> responses_by_status;
+  std::uint64_t requests = 0;
+  std::uint64_t items_accepted = 0;
+  std::uint64_t items_rejected = 0;
+  std::uint64_t duplicate_events = 0;
+  std::uint64_t faults_injected = 0;
+};
+
+class Store {
+ public:
+  /// Upserts: attributes left out are kept, attributes sent as null are removed.
+  void upsert_contact(const std::string& datasource_key, const nlohmann::json& contact);
+  std::optional<nlohmann::json> contact(const std::string& datasource_key,
+                                        const std::string& user_id) const;
+  /// False when there was no such contact.
+  bool delete_contact(const std::string& datasource_key, const std::string& user_id);
+  /// Stores the event unless its `_event_id` is already stored; returns whether it was new.
+  bool record_event(const std::string& datasource_key, StoredEvent event);
+  bool has_event(const std::string& datasource_key, const std::string& event_id) const;
+
+  /// {"contacts": {user_id: data}, "events": [...]} for one datasource, or every datasource
+  /// (keyed by "project/datasource") when `datasource_key` is empty.
+  nlohmann::json snapshot(const std::string& datasource_key) const;
+
+  void count_response(int status);
+  void count_items(std::uint64_t accepted, std::uint64_t rejected, std::uint64_t duplicates);
+  void count_fault();
+  Counters counters() const;
+
+  /// Forgets every contact, event and counter.
+  void reset();
+
+ private:
+  struct Datasource {
+    std::map<std::string, nlohmann::json> contacts;
+    std::map<std::string, StoredEvent> events;  // by _event_id
+  };
+  mutable std::mutex mutex_;
+  std::map<std::string, Datasource> datasources_;
+  Counters counters_;
+};
+
+}  // namespace instasent::emulator
