@@ -193,9 +193,11 @@ void Emulator::handle(const httplib::Request& request, httplib::Response& respon
 
 void Emulator::handle_admin(const std::string& path, const httplib::Request& request,
                             httplib::Response& response) {
-  const auto reply = [&response](int status, const json& body) {
+  // `?pretty` indents the JSON, for people reading it in a terminal.
+  const int indent = request.has_param("pretty") ? 2 : -1;
+  const auto reply = [&response, indent](int status, const json& body) {
     response.status = status;
-    response.set_content(body.dump(), "application/json");
+    response.set_content(body.dump(indent) + (indent > 0 ? "\n" : ""), "application/json");
   };
   const bool get = request.method == "GET";
   const bool post = request.method == "POST" || request.method == "PUT";
