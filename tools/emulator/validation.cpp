@@ -275,14 +275,16 @@ std::optional<std::chrono::system_clock::time_point> parse_iso8601(const std::st
     if (!read_digits(text, pos, 2, offset_minutes)) return std::nullopt;
     pos += 2;
     if (offset_hours > 23 || offset_minutes > 59) return std::nullopt;
-    offset_seconds = (offset_hours * 3600 + offset_minutes * 60) * (designator == '-' ? -1 : 1);
+    offset_seconds = (std::int64_t{offset_hours} * 3600 + std::int64_t{offset_minutes} * 60) *
+                     (designator == '-' ? -1 : 1);
   } else {
     return std::nullopt;
   }
   if (pos != text.size()) return std::nullopt;
 
-  const std::int64_t seconds = days_from_civil(year, month, day) * 86400 + hour * 3600 +
-                               minute * 60 + second - offset_seconds;
+  const std::int64_t seconds = days_from_civil(year, month, day) * 86400 +
+                               std::int64_t{hour} * 3600 + std::int64_t{minute} * 60 + second -
+                               offset_seconds;
 
   // Refuse instants the clock cannot represent (with nanosecond ticks: years 1678 to 2261).
   using Duration = std::chrono::system_clock::duration;
