@@ -3,6 +3,7 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -83,6 +84,33 @@ std::string iso8601_now(system_clock::time_point now) {
 
 json message(const std::string& text) { return {{"message", text}}; }
 
+// How deeply brackets nest in a JSON text (outside strings). Bodies nested deeper than any item
+// needs are refused before they are parsed, copied or written back.
+std::size_t nesting_depth(std::string_view text) {
+  std::size_t depth = 0;
+  std::size_t deepest = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
+constexpr std::size_t kMaxNesting = 32;
+
 // IMF-fixdate, as HTTP's Date header wants it: "Sat, 28 Nov 2026 10:00:00 GMT".
 std::string http_date(system_clock::time_point now) {
   const std::time_t seconds = system_clock::to_time_t(now);
@@ -123,19 +151,28 @@ Emulator::Emulator(Config config)
   const auto handler = [this](const httplib::Request& request, httplib::Response& response) {
     handle(request, response);
   };
-  server_->Get(".*", handler);
-  server_->Post(".*", handler);
-  server_->Put(".*", handler);
-  server_->Delete(".*", handler);
-  server_->Patch(".*", handler);
-  server_->Options(".*", handler);
-  // Answers httplib writes itself (413 for an oversized body, 400 for a malformed request):
-  // give them a JSON message and a request id too.
+  // Every path goes to handle(), which parses the raw target itself. `.` would not match a
+  // decoded line break (user ids may hold one), so match any character.
+  const char* const any_path = R"([\s\S]*)";
+  server_->Get(any_path, handler);
+  server_->Post(any_path, handler);
+  server_->Put(any_path, handler);
+  server_->Delete(any_path, handler);
+  server_->Patch(any_path, handler);
+  server_->Options(any_path, handler);
+  // Answers httplib writes itself (413 for an oversized body, 414 for a long target, 400 for a
+  // malformed request): give them the headers every answer has and a JSON message.
   server_->set_error_handler(httplib::Server::HandlerWithResponse(
       [this](const httplib::Request&, httplib::Response& response) {
         if (response.has_header("X-Request-Id")) return httplib::Server::HandlerResponse::Unhandled;
-        response.set_header("X-Request-Id", "req-" + std::to_string(next_request_id_++));
-        const char* text = response.status == 413 ? "Body too large" : "Bad request";
+        const auto now = system_clock::now();
+        set_common_headers(response, "req-" + std::to_string(next_request_id_++), now);
+        const RateDecision rate = limiter_.check("-", now);
+        set_rate_limit_headers(response, rate);
+        const char* text = response.status == 413   ? "Body too large"
+                           : response.status == 414 ? "Request target too long"
+                           : response.status == 404 ? "Not found"
+                                                    : "Bad request";
         response.set_content(message(text).dump(), "application/json");
         store_.count_response(response.status);
         return httplib::Server::HandlerResponse::Handled;
@@ -163,10 +200,31 @@ int Emulator::bind() {
   return port;
 }
 
-void Emulator::serve() { server_->listen_after_bind(); }
+void Emulator::serve() {
+  serving_ = true;
+  if (!stop_requested_) server_->listen_after_bind();
+  serving_ = false;
+}
 
 void Emulator::stop() {
-  if (server_) server_->stop();
+  // httplib ignores a stop that comes before its loop runs: keep asking until serve() returns.
+  stop_requested_ = true;
+  while (serving_) {
+    server_->stop();
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+void set_common_headers(httplib::Response& response, const std::string& request_id,
+                        system_clock::time_point now) {
+  response.set_header("X-Request-Id", request_id);
+  response.set_header("Date", http_date(now));
+}
+
+void set_rate_limit_headers(httplib::Response& response, const RateDecision& rate) {
+  response.set_header("X-RateLimit-Limit", std::to_string(rate.limit));
+  response.set_header("X-RateLimit-Remaining", std::to_string(rate.remaining));
+  response.set_header("X-RateLimit-Reset", std::to_string(rate.reset));
 }
 
 void Emulator::send_json(Call& call, int status, const json& body) {
@@ -176,19 +234,18 @@ void Emulator::send_json(Call& call, int status, const json& body) {
 
 void Emulator::handle(const httplib::Request& request, httplib::Response& response) {
   Call call{request, response, "req-" + std::to_string(next_request_id_++), {}, {}, {}, {}};
-  response.set_header("X-Request-Id", call.request_id);
-  response.set_header("Date", http_date(system_clock::now()));
+  set_common_headers(response, call.request_id, system_clock::now());
   const std::string& target = request.target;
   const std::size_t question = target.find('?');
   const std::string path = target.substr(0, question);
   call.query = question == std::string::npos ? std::string() : target.substr(question + 1);
 
   if (path.rfind("/_emulator/", 0) == 0) {
-    handle_admin(path.substr(11), request, response);
+    handle_admin(path.substr(11), request, response);  // not counted: the counters are the API's
   } else {
     handle_api(call);
+    store_.count_response(response.status);
   }
-  store_.count_response(response.status);
 }
 
 void Emulator::handle_admin(const std::string& path, const httplib::Request& request,
@@ -224,6 +281,7 @@ void Emulator::handle_admin(const std::string& path, const httplib::Request& req
   if (path == "reset" && post) {
     store_.reset();
     limiter_.reset();
+    faults_.configure(config_.faults);  // back to the faults the emulator started with
     return reply(200, {{"ok", true}});
   }
   if (path == "faults" && get) return reply(200, faults_.settings().to_json());
@@ -290,9 +348,7 @@ void Emulator::handle_api(Call& call) {
   const RateDecision rate = limiter_.check((allowed ? call.datasource_key() : std::string("-")) +
                                                " " + (endpoint.empty() ? "?" : endpoint),
                                            system_clock::now());
-  call.response.set_header("X-RateLimit-Limit", std::to_string(rate.limit));
-  call.response.set_header("X-RateLimit-Remaining", std::to_string(rate.remaining));
-  call.response.set_header("X-RateLimit-Reset", std::to_string(rate.reset));
+  set_rate_limit_headers(call.response, rate);
   if (token.empty() || !known_token) return send_json(call, 401, message("Unauthenticated."));
   if (!allowed) return send_json(call, 404, message("Datasource not found"));
   if (endpoint.empty()) return send_json(call, 404, message("Not found"));
@@ -383,6 +439,9 @@ json Emulator::stream_info(const Call& call) const {
 }
 
 void Emulator::write_batch(Call& call, bool events) {
+  if (nesting_depth(call.request.body) > kMaxNesting) {
+    return send_json(call, 400, message("Body nested too deeply"));
+  }
   const json body = json::parse(call.request.body, nullptr, /*allow_exceptions=*/false);
   if (body.is_discarded()) return send_json(call, 400, message("Malformed JSON body"));
   if (const auto problem = check_batch(body)) return send_json(call, 400, message(*problem));
@@ -426,16 +485,17 @@ void Emulator::write_batch(Call& call, bool events) {
   store_.count_items(accepted, outcomes.size() - accepted, duplicates);
 
   const int status = accepted > 0 ? 202 : 422;
-  const auto id_of = [](const json& item, const char* field) -> json {
-    const auto it = item.find(field);
-    return it != item.end() && it->is_string() ? *it : json();
-  };
   if (config_.response_shape == ResponseShape::documented) {
     json items = json::array();
     for (std::size_t i = 0; i < outcomes.size(); ++i) {
-      json entry = {{"status", outcomes[i].empty() ? "success" : "error"},
-                    {"_user_id", id_of(body[i], "_user_id")}};
-      if (events) entry["_event_id"] = id_of(body[i], "_event_id");
+      json entry = {{"status", outcomes[i].empty() ? "success" : "error"}};
+      // Ids are echoed when the item had them as strings, and left out otherwise.
+      for (const char* field : {"_user_id", "_event_id"}) {
+        if (field[1] == 'e' && !events) continue;
+        if (const auto it = body[i].find(field); it != body[i].end() && it->is_string()) {
+          entry[field] = *it;
+        }
+      }
       if (!outcomes[i].empty()) entry["errors"] = outcomes[i];
       items.push_back(std::move(entry));
     }

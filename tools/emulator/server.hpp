@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <set>
 #include <string>
@@ -20,6 +21,12 @@ struct Response;
 }  // namespace httplib
 
 namespace instasent::emulator {
+
+/// Sets the X-Request-Id and Date headers every answer carries.
+void set_common_headers(httplib::Response& response, const std::string& request_id,
+                        std::chrono::system_clock::time_point now);
+/// Sets X-RateLimit-Limit, -Remaining and -Reset.
+void set_rate_limit_headers(httplib::Response& response, const RateDecision& rate);
 
 class Emulator {
  public:
@@ -55,6 +62,8 @@ class Emulator {
   FaultInjector faults_;
   RateLimiter limiter_;
   std::atomic<unsigned long long> next_request_id_{1};
+  std::atomic<bool> serving_{false};
+  std::atomic<bool> stop_requested_{false};
   std::unique_ptr<httplib::Server> server_;
 };
 
