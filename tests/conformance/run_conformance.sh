@@ -41,32 +41,10 @@ mkdir -p "$state_dir"
 prism_pid_file="$state_dir/prism.pid"
 prism_log="$state_dir/prism.log"
 
-alive() {
-  local pid="$1" state
-  kill -0 "$pid" 2>/dev/null || return 1
-  [[ -r "/proc/$pid/stat" ]] || return 0
-  state="$(cat "/proc/$pid/stat" 2>/dev/null || true)"
-  state="${state##*) }"
-  [[ -n "$state" && "${state:0:1}" != Z ]]
-}
+# shellcheck source=tests/support/process.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../support/process.sh"
 
-stop_prism() {
-  [[ -f "$prism_pid_file" ]] || return 0
-  local pid i
-  pid="$(cat "$prism_pid_file")"
-  rm -f "$prism_pid_file"
-  [[ "$pid" =~ ^[0-9]+$ ]] || return 0
-  alive "$pid" || return 0
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for ((i = 0; i < 50; i++)); do
-    alive "$pid" || break
-    sleep 0.1
-  done
-  if alive "$pid"; then
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  wait "$pid" 2>/dev/null || true
-}
+stop_prism() { stop_pid_file "$prism_pid_file"; }
 
 # shellcheck disable=SC2317  # run by the EXIT trap
 cleanup() {

@@ -19,16 +19,8 @@ usage() {
 
 log() { echo "emulator_fixture: $*" >&2; }
 
-# True when the process is still running and not a zombie.
-alive() {
-  local pid="$1" state
-  kill -0 "$pid" 2>/dev/null || return 1
-  # A zombie (exited, not yet reaped by its new parent) counts as stopped.
-  [[ -r "/proc/$pid/stat" ]] || return 0
-  state="$(cat "/proc/$pid/stat" 2>/dev/null || true)"
-  state="${state##*) }"
-  [[ -n "$state" && "${state:0:1}" != Z ]]
-}
+# shellcheck source=tests/support/process.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../support/process.sh"
 
 # One GET of /_emulator/health on 127.0.0.1:PORT; succeeds when the answer is 200.
 health_ok() {
@@ -44,29 +36,6 @@ health_ok() {
     IFS= read -r -t 2 status_line <&3 || exit 1
     [[ "$status_line" == "HTTP/1."?" 200"* ]]
   ) 2>/dev/null
-}
-
-stop_pid_file() {
-  local pid_file="$1" pid
-  [[ -f "$pid_file" ]] || return 0
-  pid="$(cat "$pid_file")"
-  rm -f "$pid_file"
-  [[ "$pid" =~ ^[0-9]+$ ]] || return 0
-  alive "$pid" || return 0
-  kill -TERM "$pid" 2>/dev/null || return 0
-  local i
-  for ((i = 0; i < 100; i++)); do
-    alive "$pid" || return 0
-    sleep 0.1
-  done
-  log "pid $pid did not stop after SIGTERM; sending SIGKILL"
-  kill -KILL "$pid" 2>/dev/null || true
-  for ((i = 0; i < 50; i++)); do
-    alive "$pid" || return 0
-    sleep 0.1
-  done
-  log "pid $pid is still running"
-  return 1
 }
 
 start() {
