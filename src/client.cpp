@@ -5,7 +5,7 @@
 #include <optional>
 #include <random>
 
-#include "batch_reader.hpp"
+#include "client_impl.hpp"
 #include "instasent/error.hpp"
 #include "json_text.hpp"
 #include "outcome.hpp"
@@ -50,239 +50,27 @@ void check_path_argument(std::string_view value, const char* field) {
 
 }  // namespace
 
-class Client::Impl {
- public:
-  explicit Impl(ClientOptions options) : options_(std::move(options)) {
-    check_id_option(options_.project, "project (INSTASENT_PROJECT)");
-    check_id_option(options_.datasource, "datasource (INSTASENT_DATASOURCE)");
-    check_token(options_.token);
-    const std::string base = detail::normalize_base_url(
-        options_.base_url, options_.allow_insecure_http, "base URL (INSTASENT_BASE_URL)");
-    if (options_.max_batch_items < 1 || options_.max_batch_items > kMaxBatchItems) {
-      throw InvalidInputError("max_batch_items", "must be between 1 and 100");
-    }
-    if (options_.max_batch_bytes < 64) {
-      throw InvalidInputError("max_batch_bytes", "must be at least 64");
-    }
-    prefix_ = base + "/project/" + detail::encode_path_segment(options_.project) + "/datasource/" +
-              detail::encode_path_segment(options_.datasource);
-    authorization_ = "Bearer " + options_.token;
-    transport_ = options_.transport ? options_.transport : make_curl_transport(options_.curl);
-    clock_ = options_.clock ? options_.clock : system_clock();
-    rng_.seed(options_.retry.jitter_seed != 0
-                  ? options_.retry.jitter_seed
-                  : (std::uint64_t{std::random_device{}()} << 32) ^ std::random_device{}());
+Client::Impl::Impl(ClientOptions options) : options_(std::move(options)) {
+  check_id_option(options_.project, "project (INSTASENT_PROJECT)");
+  check_id_option(options_.datasource, "datasource (INSTASENT_DATASOURCE)");
+  check_token(options_.token);
+  const std::string base = detail::normalize_base_url(
+      options_.base_url, options_.allow_insecure_http, "base URL (INSTASENT_BASE_URL)");
+  if (options_.max_batch_items < 1 || options_.max_batch_items > kMaxBatchItems) {
+    throw InvalidInputError("max_batch_items", "must be between 1 and 100");
   }
-
-  // GET or DELETE `path`; throws unless the final answer is 2xx.
-  HttpResponse call(const char* operation, const char* method, const std::string& path) {
-    const Outcome outcome = execute(make_request(method, path, std::string()));
-    if (!outcome.response || !detail::is_success(outcome.response->status)) {
-      raise(operation, outcome, options_.token);
-    }
-    return *outcome.response;
+  if (options_.max_batch_bytes < 64) {
+    throw InvalidInputError("max_batch_bytes", "must be at least 64");
   }
-
-  // GET `path` and read its body as a JSON object.
-  JsonAnswer get_object(const char* operation, const std::string& path) {
-    JsonAnswer answer{json(), call(operation, "GET", path)};
-    answer.body = parse_body(answer.response.body);
-    if (!answer.body.is_object()) {
-      raise_unreadable(operation, answer.response, "answer is not a JSON object");
-    }
-    return answer;
-  }
-
-  template <typename Item, typename IdOf>
-  BatchResult write(const char* operation, const char* path, BatchKind kind,
-                    const std::vector<Item>& items, const WriteOptions& write_options, IdOf id_of) {
-    // Serialize every item once, comma-separated, so that each request body is one slice.
-    std::string buffer;
-    std::vector<std::size_t> ends(items.size());
-    const auto begin_of = [&](std::size_t i) { return i == 0 ? 0 : ends[i - 1] + 1; };
-    for (std::size_t i = 0; i < items.size(); ++i) {
-      if (id_of(items[i]).empty()) {
-        throw InvalidInputError(kind == BatchKind::events ? "_event_id" : "_user_id",
-                                "is empty (a moved-from item?)", static_cast<long>(i));
-      }
-      if (i != 0) buffer.push_back(',');
-      items[i].append_json(buffer);
-      ends[i] = buffer.size();
-      const std::size_t size = ends[i] - begin_of(i);
-      if (size + 2 > options_.max_batch_bytes) {
-        throw InvalidInputError(
-            "item",
-            "serializes to " + std::to_string(size) + " bytes, more than max_batch_bytes allows",
-            static_cast<long>(i));
-      }
-    }
-
-    std::string target = prefix_ + path;
-    if (write_options.sync) target += "?_sync";
-    if (write_options.dry_run) target += write_options.sync ? "&_dryRun" : "?_dryRun";
-
-    BatchResult result;
-    result.mutable_items().reserve(items.size());
-    std::size_t first = 0;
-    while (first < items.size()) {
-      std::size_t last = first;  // one past the request's last item
-      while (last < items.size() && last - first < options_.max_batch_items &&
-             ends[last] - begin_of(first) + 2 <= options_.max_batch_bytes) {
-        ++last;
-      }
-      std::string body;
-      body.reserve(ends[last - 1] - begin_of(first) + 2);
-      body.push_back('[');
-      body.append(buffer, begin_of(first), ends[last - 1] - begin_of(first));
-      body.push_back(']');
-      std::vector<std::string_view> ids;
-      ids.reserve(last - first);
-      for (std::size_t i = first; i < last; ++i) ids.emplace_back(id_of(items[i]));
-
-      HttpRequest request = make_request("POST", std::string(), std::move(body));
-      request.url = target;
-      Outcome outcome = execute(request);
-      if (outcome.response &&
-          (detail::is_success(outcome.response->status) || outcome.response->status == 422)) {
-        HttpResponse& response = *outcome.response;
-        auto& results = result.mutable_items();
-        if (!detail::read_plain_documented_answer(response.body, kind, ids, first, results)) {
-          const std::vector<std::string> id_strings(ids.begin(), ids.end());
-          for (auto& item : parse_batch_items(parse_body(response.body), kind, id_strings, first)) {
-            results.push_back(std::move(item));
-          }
-        }
-        result.mutable_requests().push_back(BatchRequest{
-            first, last - first, response.status, response.headers.get("X-Request-Id").value_or(""),
-            std::move(response.body)});
-        first = last;
-        continue;
-      }
-      fail_batch(operation, outcome, items, id_of, first, last, result);
-    }
-    return result;
-  }
-
-  RateLimit rate_limit() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return rate_limit_;
-  }
-
- private:
-  HttpRequest make_request(const char* method, const std::string& path, std::string body) const {
-    HttpRequest request;
-    request.method = method;
-    request.url = prefix_ + path;
-    request.headers.add("Authorization", authorization_);
-    request.headers.add("Accept", "application/json");
-    if (!body.empty()) request.headers.add("Content-Type", "application/json");
-    request.body = std::move(body);
-    return request;
-  }
-
-  // One request with retries, as RetryPolicy describes.
-  Outcome execute(const HttpRequest& request) {
-    const RetryPolicy& policy = options_.retry;
-    const auto deadline = clock_->steady_now() + policy.deadline;
-    Outcome outcome;
-    for (int attempt = 1;; ++attempt) {
-      outcome.attempts = attempt;
-      outcome.response.reset();
-      outcome.transport_error.reset();
-      try {
-        outcome.response = transport_->send(request);
-        record_rate_limit(outcome.response->headers);
-      } catch (const TransportError& error) {
-        outcome.transport_error = error;
-      }
-      if (outcome.response && !detail::is_retryable_status(outcome.response->status)) {
-        return outcome;
-      }
-      if (attempt >= policy.max_attempts) return outcome;
-      milliseconds delay = detail::backoff_delay(policy, attempt, random());
-      if (outcome.response && outcome.response->status == 429) {
-        if (const auto wait =
-                detail::rate_limit_delay(outcome.response->headers, clock_->system_now())) {
-          delay = *wait;
-        }
-        delay = std::min(delay, policy.max_rate_limit_wait);
-      }
-      if (clock_->steady_now() + delay > deadline) return outcome;
-      clock_->sleep_for(delay);
-    }
-  }
-
-  // Records the fate of every item of a batch write whose request [first, last) failed as a
-  // whole, then throws the request's error carrying that result.
-  template <typename Item, typename IdOf>
-  [[noreturn]] void fail_batch(const char* operation, const Outcome& outcome,
-                               const std::vector<Item>& items, IdOf id_of, std::size_t first,
-                               std::size_t last, BatchResult& result) {
-    const bool maybe_processed = outcome.response ? outcome.response->status >= 500
-                                                  : outcome.transport_error->maybe_delivered();
-    const std::string reason =
-        outcome.response ? "request failed with HTTP " + std::to_string(outcome.response->status)
-                         : std::string("request failed: ") + outcome.transport_error->what();
-    for (std::size_t i = first; i < items.size(); ++i) {
-      ItemResult item;
-      item.index = i;
-      item.id = id_of(items[i]);
-      if (i < last) {
-        item.status = maybe_processed ? ItemStatus::unknown : ItemStatus::not_sent;
-        item.errors[""].push_back(reason);
-      } else {
-        item.status = ItemStatus::not_sent;
-        item.errors[""].push_back("not sent: an earlier request of this call failed");
-      }
-      result.mutable_items().push_back(std::move(item));
-    }
-    if (outcome.response) {
-      result.mutable_requests().push_back(BatchRequest{
-          first, last - first, outcome.response->status,
-          outcome.response->headers.get("X-Request-Id").value_or(""), outcome.response->body});
-    } else {
-      result.mutable_requests().push_back(BatchRequest{first, last - first, 0, {}, {}});
-    }
-    raise(operation, outcome, options_.token,
-          std::make_shared<const BatchResult>(std::move(result)));
-  }
-
-  std::uint64_t random() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return rng_();
-  }
-
-  void record_rate_limit(const Headers& headers) {
-    const auto limit = headers.get("X-RateLimit-Limit");
-    const auto remaining = headers.get("X-RateLimit-Remaining");
-    const auto reset = headers.get("X-RateLimit-Reset");
-    if (!limit && !remaining && !reset) return;
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (limit) {
-      if (const auto n = detail::parse_non_negative(*limit))
-        rate_limit_.limit = static_cast<long>(*n);
-    }
-    if (remaining) {
-      if (const auto n = detail::parse_non_negative(*remaining)) {
-        rate_limit_.remaining = static_cast<long>(*n);
-      }
-    }
-    if (reset) {
-      if (const auto n = detail::parse_non_negative(*reset)) {
-        rate_limit_.reset = std::chrono::system_clock::time_point(std::chrono::seconds(*n));
-      }
-    }
-  }
-
-  ClientOptions options_;
-  std::string prefix_;  // base URL + /project/{project}/datasource/{datasource}
-  std::string authorization_;
-  std::shared_ptr<Transport> transport_;
-  std::shared_ptr<Clock> clock_;
-  mutable std::mutex mutex_;  // guards rng_ and rate_limit_
-  std::mt19937_64 rng_;
-  RateLimit rate_limit_;
-};
+  prefix_ = base + "/project/" + detail::encode_path_segment(options_.project) + "/datasource/" +
+            detail::encode_path_segment(options_.datasource);
+  authorization_ = "Bearer " + options_.token;
+  transport_ = options_.transport ? options_.transport : make_curl_transport(options_.curl);
+  clock_ = options_.clock ? options_.clock : system_clock();
+  rng_.seed(options_.retry.jitter_seed != 0
+                ? options_.retry.jitter_seed
+                : (std::uint64_t{std::random_device{}()} << 32) ^ std::random_device{}());
+}
 
 Client::Client(ClientOptions options) : impl_(std::make_shared<Impl>(std::move(options))) {}
 
