@@ -52,7 +52,11 @@ class Client::Impl {
     for (std::size_t i = 0; i < items.size(); ++i) {
       if (id_of(items[i]).empty()) {
         throw InvalidInputError(kind == BatchKind::events ? "_event_id" : "_user_id",
-                                "is empty (a moved-from item?)", static_cast<long>(i));
+                                kind == BatchKind::events
+                                    ? "is empty (set it with event_id(), or send through the "
+                                      "Ingestor, which generates one)"
+                                    : "is empty (a moved-from item?)",
+                                static_cast<long>(i));
       }
       if (i != 0) buffer.push_back(',');
       items[i].append_json(buffer);

@@ -51,6 +51,18 @@ Event::Event(std::string user_id, std::string event_id, std::string event_type)
   check_id(event_type_, "_event_type");
 }
 
+Event::Event(std::string user_id, std::string event_type)
+    : user_id_(std::move(user_id)), event_type_(std::move(event_type)) {
+  check_id(user_id_, "_user_id");
+  check_id(event_type_, "_event_type");
+}
+
+Event& Event::event_id(std::string id) {
+  check_id(id, "_event_id");
+  event_id_ = std::move(id);
+  return *this;
+}
+
 Event& Event::date(system_clock::time_point when) {
   date_ = when;
   return *this;

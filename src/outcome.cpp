@@ -46,6 +46,10 @@ json parse_body(const std::string& body) {
   return parsed.is_discarded() ? json() : parsed;
 }
 
+std::string server_message(const HttpResponse& response, const std::string& token) {
+  return redact(server_message_of(parse_body(response.body)), token);
+}
+
 [[noreturn]] void raise(const char* operation, const Outcome& outcome, const std::string& token,
                         std::shared_ptr<const BatchResult> partial) {
   const std::string after =
@@ -62,7 +66,7 @@ json parse_body(const std::string& body) {
   }
   const HttpResponse& response = *outcome.response;
   const int status = response.status;
-  const std::string server_message = redact(server_message_of(parse_body(response.body)), token);
+  const std::string server_message = detail::server_message(response, token);
   const std::string request_id = response.headers.get("X-Request-Id").value_or("");
   const auto raise_as = [&](auto error) {
     error.set_partial_result(std::move(partial));

@@ -32,6 +32,10 @@ inline bool is_success(int status) { return status >= 200 && status < 300; }
 /// `body` parsed; null when it is empty or not JSON.
 nlohmann::json parse_body(const std::string& body);
 
+/// The `message` of an answer's JSON body, printable and at most 300 bytes, with `token` masked
+/// wherever the server quotes it; empty when there is none.
+std::string server_message(const HttpResponse& response, const std::string& token);
+
 /// Throws the error that a final, unsuccessful outcome stands for, carrying `partial` if given.
 /// `token` is masked wherever the server's message quotes it.
 [[noreturn]] void raise(const char* operation, const Outcome& outcome, const std::string& token,

@@ -56,6 +56,7 @@ class Client {
   class Impl;
 
  private:
+  friend class Ingestor;  // sends through the same machinery
   std::shared_ptr<Impl> impl_;
 };
 

@@ -30,6 +30,12 @@ std::string format_iso8601(std::chrono::system_clock::time_point t);
 class Event {
  public:
   Event(std::string user_id, std::string event_id, std::string event_type);
+  /// An event without an `_event_id` yet: the Ingestor generates one when it accepts the event
+  /// (and keeps it across retries); `Client::record_events` refuses it until `event_id()` is set.
+  Event(std::string user_id, std::string event_type);
+
+  /// Sets the stable id that makes retries idempotent.
+  Event& event_id(std::string id);
 
   /// When it happened. Left unset, the server uses the time it receives the event.
   Event& date(std::chrono::system_clock::time_point when);

@@ -10,6 +10,7 @@
 #include "instasent/error.hpp"
 #include "instasent/event.hpp"
 #include "instasent/http.hpp"
+#include "instasent/ingestor.hpp"
 #include "instasent/options.hpp"
 #include "instasent/results.hpp"
 #include "instasent/retry.hpp"

@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "instasent/batch_result.hpp"
+#include "instasent/client.hpp"
+#include "instasent/contact.hpp"
+#include "instasent/event.hpp"
+
+namespace instasent {
+
+/// What `Ingestor::add` did with an item, at once.
+enum class AddStatus {
+  accepted,    ///< Queued; its final state will be reported exactly once.
+  queue_full,  ///< Refused: the queue is full (item count or bytes) and the policy refused it.
+  invalid,     ///< Refused: the item cannot be sent (see `AddResult::reason`).
+  closed,      ///< Refused: the ingestor is closing or closed.
+};
+
+const char* to_string(AddStatus status) noexcept;
+
+struct AddResult {
+  AddStatus status = AddStatus::accepted;
+  std::string reason;  ///< Why it was refused; empty when accepted.
+  bool accepted() const noexcept { return status == AddStatus::accepted; }
+  explicit operator bool() const noexcept { return accepted(); }
+};
+
+/// What an item asks the API to do.
+enum class Operation { upsert_contact, record_event, delete_contact };
+
+/// The one final state every item reaches.
+enum class FinalState {
+  delivered,  ///< The server accepted it.
+  rejected,   ///< The server refused it, with its errors; resending it as is would not help.
+  dropped,    ///< Given up without the server's verdict; `drop_reason` says why.
+};
+
+enum class DropReason {
+  none,
+  queue_full,         ///< Refused at `add`, or pushed out by a newer item (drop_oldest policy).
+  invalid,            ///< Refused at `add`: it cannot be sent.
+  retries_exhausted,  ///< Every attempt failed (server errors, timeouts, connection failures).
+  shutdown,           ///< Not delivered by the deadline of `close()` (or the destructor).
+};
+
+const char* to_string(FinalState state) noexcept;
+const char* to_string(DropReason reason) noexcept;
+
+/// The final state of one item, as passed to `IngestorOptions::on_outcome` and returned by
+/// `close()`.
+struct ItemOutcome {
+  Operation operation = Operation::upsert_contact;
+  std::string user_id;
+  std::string event_id;  ///< Events only: the id sent (generated at `add` when it had none).
+  FinalState state = FinalState::delivered;
+  DropReason drop_reason = DropReason::none;
+  FieldErrors errors;   ///< For rejected items: field -> messages ("" for the whole request).
+  std::string message;  ///< A short description for dropped items.
+};
+
+/// What `add` does when the queue is full.
+enum class OverflowPolicy {
+  reject_new,   ///< Refuse the new item (`AddStatus::queue_full`). The default.
+  drop_oldest,  ///< Drop the oldest queued item (reported as dropped, queue_full) to make room.
+  block,        ///< Wait up to `block_timeout` for room, then refuse.
+};
+
+struct IngestorOptions {
+  /// Bounds on what waits to be sent (items not yet in a request).
+  std::size_t max_queue_items = 100'000;
+  std::size_t max_queue_bytes = 64u << 20;
+  OverflowPolicy overflow = OverflowPolicy::reject_new;
+  std::chrono::milliseconds block_timeout{100};
+
+  /// A batch is sent when it reaches `batch_items` (at most 100) or `batch_bytes`, or when its
+  /// oldest item has waited `flush_interval`.
+  std::size_t batch_items = 100;
+  std::size_t batch_bytes = 1'000'000;
+  std::chrono::milliseconds flush_interval{500};
+
+  /// Requests in flight at once, each on its own sender thread with reused connections.
+  int max_in_flight = 4;
+
+  /// Attempts per item before it is dropped (retries_exhausted).
+  int max_attempts = 10;
+  /// Backoff after a failed request (5xx, timeout, connection failure): exponential with jitter.
+  std::chrono::milliseconds initial_backoff{200};
+  std::chrono::milliseconds max_backoff{30'000};
+  /// A 429 pauses every sender until the time the server gave, at most this long.
+  std::chrono::milliseconds max_rate_limit_wait{60'000};
+  /// Retry budget: retries may add at most this fraction to the requests sent (plus a few), so
+  /// an outage does not turn into a retry storm; past it, retries wait `max_backoff`.
+  double retry_budget = 0.2;
+
+  /// How long the destructor may take to deliver what is queued before dropping it.
+  std::chrono::milliseconds shutdown_deadline{5'000};
+
+  /// Called once per item with its final state, from a sender thread (or from `add`/`close` for
+  /// items refused or dropped there). It must not block for long; it must not throw.
+  std::function<void(const ItemOutcome&)> on_outcome;
+};
+
+/// A snapshot of the ingestor's counters.
+struct IngestorStats {
+  std::uint64_t enqueued = 0;   ///< Accepted by `add`.
+  std::uint64_t queued = 0;     ///< Waiting now (not in a request).
+  std::uint64_t in_flight = 0;  ///< In a request now.
+  std::uint64_t delivered = 0;
+  std::uint64_t rejected = 0;
+  std::uint64_t dropped_queue_full = 0;
+  std::uint64_t dropped_invalid = 0;
+  std::uint64_t dropped_retries_exhausted = 0;
+  std::uint64_t dropped_shutdown = 0;
+  std::uint64_t requests = 0;      ///< Requests sent, retries included.
+  std::uint64_t retries = 0;       ///< Requests that resent items.
+  std::uint64_t rate_limited = 0;  ///< 429 answers.
+  std::uint64_t bytes_sent = 0;    ///< Request body bytes.
+};
+
+/// Sends contacts, events and deletes in the background: `add` never blocks (unless the block
+/// policy says so), never throws, and every accepted item reaches exactly one final state.
+///
+/// Contacts and events go in separate batches; per user, order is kept: an event is sent only
+/// after the contact upsert (or delete) added before it for the same user has its final state,
+/// and contact operations for one user are never in two requests at once. Only the items the
+/// server did not accept are resent. Retries back off exponentially with jitter; a 429 pauses
+/// every sender until the server's reset time.
+class Ingestor {
+ public:
+  /// Sends through `client`'s transport and connections; `client`'s own retry policy is not
+  /// used (the ingestor schedules its retries itself).
+  explicit Ingestor(const Client& client, IngestorOptions options = {});
+  /// `close(options.shutdown_deadline)`: never blocks longer than that.
+  ~Ingestor();
+  Ingestor(const Ingestor&) = delete;
+  Ingestor& operator=(const Ingestor&) = delete;
+
+  AddResult add(Contact contact) noexcept;
+  /// An event without `_event_id` gets one generated here, kept across every retry.
+  AddResult add(Event event) noexcept;
+  AddResult delete_contact(std::string user_id) noexcept;
+
+  /// Waits until every item accepted before this call has its final state, or `timeout`
+  /// passes; true when all did.
+  bool flush(std::chrono::milliseconds timeout);
+  /// Stops accepting items, sends what is queued until `timeout`, then drops what is left
+  /// (reported as dropped, shutdown) and returns the outcomes of every item not delivered or
+  /// rejected by then. Later calls return nothing.
+  std::vector<ItemOutcome> close(std::chrono::milliseconds timeout);
+
+  IngestorStats stats() const;
+
+  class State;
+
+ private:
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace instasent

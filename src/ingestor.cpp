@@ -1,0 +1,718 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "instasent/ingestor.hpp"
+
+#include <algorithm>
+#include <array>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
+#include <unordered_map>
+
+#include "client_impl.hpp"
+#include "json_text.hpp"
+#include "retry_logic.hpp"
+#include "url.hpp"
+
+namespace instasent {
+
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr std::size_t kQueues = 3;  // indexed by Operation
+// How far into a queue a sender looks for items it may send while earlier ones wait for their
+// user's previous operation.
+constexpr std::size_t kScanLimit = 2'000;
+// Retries granted before the budget is earned, so that a short outage recovers at once.
+constexpr double kInitialRetryTokens = 10;
+constexpr double kMaxRetryTokens = 100;
+
+std::size_t queue_of(Operation op) { return static_cast<std::size_t>(op); }
+
+bool is_contact_operation(Operation op) { return op != Operation::record_event; }
+
+struct Item {
+  std::uint64_t seq = 0;
+  Operation op = Operation::upsert_contact;
+  std::string user_id;
+  std::string event_id;
+  std::string json;              // ready to send; empty for deletes
+  std::uint64_t depends_on = 0;  // a contact operation that must be final first; 0: none
+  int attempts = 0;
+  SteadyClock::time_point enqueued_at;
+
+  std::size_t bytes() const {
+    return sizeof(Item) + json.size() + user_id.size() + event_id.size();
+  }
+};
+
+// What the server (or the connection) said about one item of a request.
+struct Verdict {
+  enum Kind { delivered, rejected, retry } kind = retry;
+  FieldErrors errors;
+};
+
+// A random UUID (version 4), the `_event_id` of events added without one.
+std::string generate_event_id() {
+  thread_local std::mt19937_64 random([] {
+    std::random_device device;
+    return (std::uint64_t{device()} << 32) ^ device();
+  }());
+  const std::uint64_t high = (random() & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL;
+  const std::uint64_t low = (random() & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;
+  char text[37];
+  std::snprintf(text, sizeof text, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(high >> 32),
+                static_cast<unsigned>((high >> 16) & 0xFFFF), static_cast<unsigned>(high & 0xFFFF),
+                static_cast<unsigned>(low >> 48),
+                static_cast<unsigned long long>(low & 0xFFFFFFFFFFFFULL));
+  return text;
+}
+
+ItemOutcome outcome_of(const Item& item, FinalState state) {
+  ItemOutcome outcome;
+  outcome.operation = item.op;
+  outcome.user_id = item.user_id;
+  outcome.event_id = item.event_id;
+  outcome.state = state;
+  return outcome;
+}
+
+}  // namespace
+
+const char* to_string(AddStatus status) noexcept {
+  switch (status) {
+    case AddStatus::accepted:
+      return "accepted";
+    case AddStatus::queue_full:
+      return "queue_full";
+    case AddStatus::invalid:
+      return "invalid";
+    case AddStatus::closed:
+      return "closed";
+  }
+  return "unknown";
+}
+
+const char* to_string(FinalState state) noexcept {
+  switch (state) {
+    case FinalState::delivered:
+      return "delivered";
+    case FinalState::rejected:
+      return "rejected";
+    case FinalState::dropped:
+      return "dropped";
+  }
+  return "unknown";
+}
+
+const char* to_string(DropReason reason) noexcept {
+  switch (reason) {
+    case DropReason::none:
+      return "none";
+    case DropReason::queue_full:
+      return "queue_full";
+    case DropReason::invalid:
+      return "invalid";
+    case DropReason::retries_exhausted:
+      return "retries_exhausted";
+    case DropReason::shutdown:
+      return "shutdown";
+  }
+  return "unknown";
+}
+
+class Ingestor::State : public std::enable_shared_from_this<Ingestor::State> {
+ public:
+  State(std::shared_ptr<Client::Impl> client, IngestorOptions options)
+      : client_(std::move(client)), options_(std::move(options)) {
+    options_.batch_items = std::clamp<std::size_t>(options_.batch_items, 1, kMaxBatchItems);
+    options_.batch_bytes = std::max<std::size_t>(options_.batch_bytes, 64);
+    options_.max_in_flight = std::max(options_.max_in_flight, 1);
+    options_.max_attempts = std::max(options_.max_attempts, 1);
+    backoff_.initial_backoff = options_.initial_backoff;
+    backoff_.max_backoff = options_.max_backoff;
+    jitter_.seed(std::random_device{}());
+  }
+
+  void start() {
+    for (int i = 0; i < options_.max_in_flight; ++i) {
+      workers_.emplace_back([self = shared_from_this()] { self->work(); });
+    }
+  }
+
+  AddResult add(Item item) noexcept {
+    try {
+      return add_item(std::move(item));
+    } catch (const std::exception& error) {  // allocation failure: refuse, never throw
+      return {AddStatus::invalid, error.what()};
+    }
+  }
+
+  AddResult refuse(const Item& item, AddStatus status, DropReason reason, std::string why) {
+    ItemOutcome outcome = outcome_of(item, FinalState::dropped);
+    outcome.drop_reason = reason;
+    outcome.message = why;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      count_drop(reason);
+    }
+    report({std::move(outcome)});
+    return {status, std::move(why)};
+  }
+
+  bool flush(milliseconds timeout) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    const std::uint64_t target = next_seq_ - 1;
+    flush_target_ = std::max(flush_target_, target);
+    work_cv_.notify_all();
+    return done_cv_.wait_for(lock, timeout,
+                             [&] { return unfinished_.empty() || *unfinished_.begin() > target; });
+  }
+
+  std::vector<ItemOutcome> close(milliseconds timeout) {
+    const auto deadline = SteadyClock::now() + timeout;
+    std::vector<ItemOutcome> left;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      if (closed_) return {};
+      closed_ = true;
+      closing_ = true;
+      flush_target_ = next_seq_ - 1;
+      work_cv_.notify_all();
+      space_cv_.notify_all();
+      done_cv_.wait_until(lock, deadline, [&] { return unfinished_.empty(); });
+      stopping_ = true;
+      // What is left, queued or in flight, is given up now; a request still in flight when its
+      // answer comes later finds its items already final and reports nothing.
+      for (auto& queue : queues_) {
+        for (const Item& item : queue) drop_shutdown(item, left);
+        queue.clear();
+      }
+      queued_bytes_ = 0;
+      for (const auto& [seq, item] : in_flight_) drop_shutdown(item, left);
+      work_cv_.notify_all();
+    }
+    report(left);
+    // Senders still waiting for an answer are left to finish on their own: they hold this
+    // state, so nothing they touch goes away.
+    for (auto& worker : workers_) {
+      if (SteadyClock::now() < deadline) {
+        join_until(worker, deadline);
+      }
+      if (worker.joinable()) worker.detach();
+    }
+    return left;
+  }
+
+  IngestorStats stats() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return stats_;
+  }
+
+  milliseconds shutdown_deadline() const { return options_.shutdown_deadline; }
+  std::size_t max_item_bytes() const { return options_.batch_bytes - 2; }
+
+ private:
+  AddResult add_item(Item item) {
+    const std::size_t bytes = item.bytes();
+    std::vector<ItemOutcome> pushed_out;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      if (closing_) {
+        lock.unlock();
+        return refuse(item, AddStatus::closed, DropReason::shutdown, "the ingestor is closed");
+      }
+      const auto has_room = [&] {
+        return queued_items() + 1 <= options_.max_queue_items &&
+               queued_bytes_ + bytes <= options_.max_queue_bytes;
+      };
+      if (!has_room()) {
+        if (options_.overflow == OverflowPolicy::drop_oldest) {
+          while (!has_room() && drop_oldest(pushed_out)) {
+          }
+        } else if (options_.overflow == OverflowPolicy::block) {
+          space_cv_.wait_for(lock, options_.block_timeout, [&] { return closing_ || has_room(); });
+        }
+        if (closing_ || !has_room()) {
+          lock.unlock();
+          report(pushed_out);
+          return refuse(item, closing_ ? AddStatus::closed : AddStatus::queue_full,
+                        closing_ ? DropReason::shutdown : DropReason::queue_full,
+                        closing_ ? "the ingestor is closed" : "the queue is full");
+        }
+      }
+
+      item.seq = next_seq_++;
+      item.enqueued_at = SteadyClock::now();
+      const auto last = last_contact_operation_.find(item.user_id);
+      if (last != last_contact_operation_.end() && unfinished_.count(last->second) > 0) {
+        item.depends_on = last->second;
+      }
+      if (is_contact_operation(item.op)) last_contact_operation_[item.user_id] = item.seq;
+      unfinished_.insert(item.seq);
+      ++stats_.enqueued;
+      ++stats_.queued;
+      queued_bytes_ += bytes;
+      auto& queue = queues_[queue_of(item.op)];
+      queue.push_back(std::move(item));
+      // A sender is woken when a queue gets its first item (to start the flush timer) and when
+      // it holds a full batch; in between, adding costs no wake-up.
+      if (queue.size() == 1 || queue.size() % options_.batch_items == 0) work_cv_.notify_one();
+    }
+    report(pushed_out);
+    return {};
+  }
+
+  std::size_t queued_items() const {
+    return queues_[0].size() + queues_[1].size() + queues_[2].size();
+  }
+
+  // Drops the oldest queued item (lowest sequence number) to make room; false when none is left.
+  bool drop_oldest(std::vector<ItemOutcome>& outcomes) {
+    std::deque<Item>* oldest = nullptr;
+    for (auto& queue : queues_) {
+      if (!queue.empty() && (oldest == nullptr || queue.front().seq < oldest->front().seq)) {
+        oldest = &queue;
+      }
+    }
+    if (oldest == nullptr) return false;
+    Item item = std::move(oldest->front());
+    oldest->pop_front();
+    --stats_.queued;
+    queued_bytes_ -= item.bytes();
+    finish(item, FinalState::dropped, outcomes, DropReason::queue_full,
+           "pushed out of a full queue by a newer item");
+    return true;
+  }
+
+  void drop_shutdown(const Item& item, std::vector<ItemOutcome>& outcomes) {
+    finish(item, FinalState::dropped, outcomes, DropReason::shutdown,
+           "not delivered by the close deadline");
+  }
+
+  // Records an item's final state, once: an item already final is left as it is.
+  void finish(const Item& item, FinalState state, std::vector<ItemOutcome>& outcomes,
+              DropReason reason = DropReason::none, std::string message = {},
+              FieldErrors errors = {}) {
+    if (unfinished_.erase(item.seq) == 0) return;
+    if (is_contact_operation(item.op)) {
+      const auto last = last_contact_operation_.find(item.user_id);
+      if (last != last_contact_operation_.end() && last->second == item.seq) {
+        last_contact_operation_.erase(last);
+      }
+    }
+    switch (state) {
+      case FinalState::delivered:
+        ++stats_.delivered;
+        break;
+      case FinalState::rejected:
+        ++stats_.rejected;
+        break;
+      case FinalState::dropped:
+        count_drop(reason);
+        break;
+    }
+    ItemOutcome outcome = outcome_of(item, state);
+    outcome.drop_reason = reason;
+    outcome.message = std::move(message);
+    outcome.errors = std::move(errors);
+    outcomes.push_back(std::move(outcome));
+  }
+
+  void count_drop(DropReason reason) {
+    switch (reason) {
+      case DropReason::queue_full:
+        ++stats_.dropped_queue_full;
+        break;
+      case DropReason::invalid:
+        ++stats_.dropped_invalid;
+        break;
+      case DropReason::retries_exhausted:
+        ++stats_.dropped_retries_exhausted;
+        break;
+      case DropReason::shutdown:
+        ++stats_.dropped_shutdown;
+        break;
+      case DropReason::none:
+        break;
+    }
+  }
+
+  void report(const std::vector<ItemOutcome>& outcomes) const {
+    if (!options_.on_outcome) return;
+    for (const ItemOutcome& outcome : outcomes) {
+      try {
+        options_.on_outcome(outcome);
+      } catch (...) {  // a throwing callback must not take a sender down
+      }
+    }
+  }
+
+  void join_until(std::thread& worker, SteadyClock::time_point deadline) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    exit_cv_.wait_until(lock, deadline, [&] { return exited_workers_ == workers_.size(); });
+    if (exited_workers_ == workers_.size()) {
+      lock.unlock();
+      worker.join();
+    }
+  }
+
+  // The sender loop: take a batch that is due, send it, apply the answer; until stopped.
+  void work() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!stopping_) {
+      std::vector<Item> batch;
+      auto wake = SteadyClock::now() + std::chrono::hours(1);
+      const std::size_t queue = take_batch(batch, wake);
+      if (batch.empty()) {
+        work_cv_.wait_until(lock, wake);
+        continue;
+      }
+      const bool retry = std::any_of(batch.begin(), batch.end(),
+                                     [](const Item& item) { return item.attempts > 0; });
+      ++stats_.requests;
+      if (retry) {
+        ++stats_.retries;
+        retry_tokens_ = std::max(0.0, retry_tokens_ - 1);
+      } else {
+        retry_tokens_ = std::min(kMaxRetryTokens, retry_tokens_ + options_.retry_budget);
+      }
+      for (Item& item : batch) {
+        ++item.attempts;
+        Item record;  // what close() needs to report it, without the payload
+        record.seq = item.seq;
+        record.op = item.op;
+        record.user_id = item.user_id;
+        record.event_id = item.event_id;
+        in_flight_.emplace(item.seq, std::move(record));
+      }
+      stats_.queued -= batch.size();
+      stats_.in_flight += batch.size();
+      space_cv_.notify_all();
+
+      lock.unlock();
+      std::vector<Verdict> verdicts;
+      std::optional<milliseconds> pause;
+      bool request_failed = false;
+      const std::size_t body_bytes = send(queue, batch, verdicts, pause, request_failed);
+      lock.lock();
+
+      std::vector<ItemOutcome> outcomes;
+      apply(queue, batch, verdicts, pause, request_failed, outcomes);
+      stats_.bytes_sent += body_bytes;
+      stats_.in_flight -= batch.size();
+      lock.unlock();
+      report(outcomes);
+      lock.lock();
+      done_cv_.notify_all();
+      work_cv_.notify_all();
+    }
+    ++exited_workers_;
+    exit_cv_.notify_all();
+  }
+
+  // Moves a batch that is due from one queue into `batch` and returns that queue; leaves `batch`
+  // empty (and `wake` at the next time something may be due) when nothing is.
+  std::size_t take_batch(std::vector<Item>& batch, SteadyClock::time_point& wake) {
+    const auto now = SteadyClock::now();
+    for (std::size_t turn = 0; turn < kQueues; ++turn) {
+      const std::size_t q = (next_queue_ + turn) % kQueues;
+      auto& queue = queues_[q];
+      if (queue.empty()) continue;
+      const auto ready_at = std::max(gate_, resume_at_[q]);
+      if (now < ready_at) {
+        wake = std::min(wake, ready_at);
+        continue;
+      }
+      const Item& head = queue.front();
+      if (head.attempts > 0 && retry_tokens_ < 1) {
+        // Over the retry budget: one retry per max_backoff until new traffic earns more.
+        resume_at_[q] = now + options_.max_backoff;
+        retry_tokens_ = 1;
+        wake = std::min(wake, resume_at_[q]);
+        continue;
+      }
+      const bool due = q == queue_of(Operation::delete_contact) || closing_ ||
+                       queue.size() >= options_.batch_items || head.attempts > 0 ||
+                       head.seq <= flush_target_ ||
+                       now >= head.enqueued_at + options_.flush_interval;
+      if (!due) {
+        wake = std::min(wake, head.enqueued_at + options_.flush_interval);
+        continue;
+      }
+      collect(q, batch);
+      if (!batch.empty()) {
+        next_queue_ = (q + 1) % kQueues;
+        return q;
+      }
+    }
+    return 0;
+  }
+
+  // Takes the sendable items from the front of queue `q`, in order, up to a batch.
+  void collect(std::size_t q, std::vector<Item>& batch) {
+    auto& queue = queues_[q];
+    const std::size_t limit = q == queue_of(Operation::delete_contact) ? 1 : options_.batch_items;
+    std::size_t body_bytes = 2;
+    std::set<std::uint64_t> taken;
+    std::deque<Item> kept;
+    std::size_t scanned = 0;
+    while (!queue.empty() && scanned < kScanLimit && batch.size() < limit) {
+      Item& item = queue.front();
+      ++scanned;
+      const bool waiting =
+          item.depends_on != 0 && unfinished_.count(item.depends_on) > 0 &&
+          !(q == queue_of(Operation::upsert_contact) && taken.count(item.depends_on) > 0);
+      const std::size_t size = item.json.size() + (batch.empty() ? 0 : 1);
+      if (!waiting && !batch.empty() && body_bytes + size > options_.batch_bytes) break;
+      if (waiting) {
+        kept.push_back(std::move(item));
+      } else {
+        body_bytes += size;
+        taken.insert(item.seq);
+        queued_bytes_ -= item.bytes();
+        batch.push_back(std::move(item));
+      }
+      queue.pop_front();
+    }
+    while (!kept.empty()) {
+      queue.push_front(std::move(kept.back()));
+      kept.pop_back();
+    }
+  }
+
+  // Sends one request (no lock held) and says what became of each item.
+  std::size_t send(std::size_t q, const std::vector<Item>& batch, std::vector<Verdict>& verdicts,
+                   std::optional<milliseconds>& pause, bool& request_failed) {
+    HttpRequest request;
+    if (q == queue_of(Operation::delete_contact)) {
+      request = client_->make_request(
+          "DELETE", "/stream/contacts/" + detail::encode_path_segment(batch.front().user_id), {});
+    } else {
+      std::string body = "[";
+      for (const Item& item : batch) {
+        if (body.size() > 1) body.push_back(',');
+        body.append(item.json);
+      }
+      body.push_back(']');
+      request = client_->make_request(
+          "POST", q == queue_of(Operation::record_event) ? "/stream/events" : "/stream/contacts",
+          std::move(body));
+    }
+    const std::size_t body_bytes = request.body.size();
+    verdicts.assign(batch.size(), Verdict{});
+    const detail::Outcome outcome = client_->send_once(request);
+    if (!outcome.response) {
+      request_failed = true;  // connection failure or timeout: resend (idempotent)
+      return body_bytes;
+    }
+    const HttpResponse& response = *outcome.response;
+    const int status = response.status;
+    if (status == 429) {
+      // The server's time when it gave one; otherwise the usual backoff (never a tight loop).
+      pause = detail::rate_limit_delay(response.headers, client_->clock()->system_now())
+                  .value_or(milliseconds(0));
+      request_failed = true;
+      return body_bytes;
+    }
+    if (detail::is_retryable_status(status)) {
+      request_failed = true;
+      return body_bytes;
+    }
+    if (q == queue_of(Operation::delete_contact)) {
+      if (detail::is_success(status)) {
+        verdicts.front().kind = Verdict::delivered;
+      } else {
+        reject_all(response, verdicts);
+      }
+      return body_bytes;
+    }
+    if (!detail::is_success(status) && status != 422) {
+      reject_all(response, verdicts);
+      return body_bytes;
+    }
+    std::vector<std::string_view> ids;
+    ids.reserve(batch.size());
+    const BatchKind kind =
+        q == queue_of(Operation::record_event) ? BatchKind::events : BatchKind::contacts;
+    for (const Item& item : batch)
+      ids.emplace_back(kind == BatchKind::events ? item.event_id : item.user_id);
+    std::vector<ItemResult> results;
+    Client::Impl::read_answer(response.body, kind, ids, 0, results);
+    for (std::size_t i = 0; i < results.size() && i < verdicts.size(); ++i) {
+      if (results[i].status == ItemStatus::accepted) {
+        verdicts[i].kind = Verdict::delivered;
+      } else if (results[i].status == ItemStatus::rejected) {
+        verdicts[i].kind = Verdict::rejected;
+        verdicts[i].errors = std::move(results[i].errors);
+      }  // unknown: resend
+    }
+    return body_bytes;
+  }
+
+  void reject_all(const HttpResponse& response, std::vector<Verdict>& verdicts) const {
+    std::string message = "request refused with HTTP " + std::to_string(response.status);
+    const std::string server = detail::server_message(response, client_->token());
+    if (!server.empty()) message += ": " + server;
+    for (Verdict& verdict : verdicts) {
+      verdict.kind = Verdict::rejected;
+      verdict.errors[""].push_back(message);
+    }
+  }
+
+  // Applies a request's verdicts (lock held): final states, or back to the front of the queue.
+  void apply(std::size_t q, std::vector<Item>& batch, const std::vector<Verdict>& verdicts,
+             const std::optional<milliseconds>& pause, bool request_failed,
+             std::vector<ItemOutcome>& outcomes) {
+    const auto now = SteadyClock::now();
+    if (pause) {
+      ++stats_.rate_limited;
+      gate_ = std::max(gate_, now + std::min(*pause, options_.max_rate_limit_wait));
+    }
+    if (request_failed) {
+      ++failures_[q];
+      if (!pause || pause->count() == 0) {
+        std::uniform_int_distribution<std::uint64_t> draw;
+        resume_at_[q] = now + detail::backoff_delay(backoff_, failures_[q], draw(jitter_));
+      }
+    } else {
+      failures_[q] = 0;
+    }
+    std::vector<Item> again;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      Item& item = batch[i];
+      in_flight_.erase(item.seq);
+      const Verdict& verdict = verdicts[i];
+      if (verdict.kind == Verdict::delivered) {
+        finish(item, FinalState::delivered, outcomes);
+      } else if (verdict.kind == Verdict::rejected) {
+        finish(item, FinalState::rejected, outcomes, DropReason::none, {}, verdict.errors);
+      } else if (unfinished_.count(item.seq) == 0) {
+        continue;  // given up by close() while it was in flight
+      } else if (item.attempts >= options_.max_attempts) {
+        finish(item, FinalState::dropped, outcomes, DropReason::retries_exhausted,
+               "no answer accepted it after " + std::to_string(item.attempts) + " attempts");
+      } else {
+        again.push_back(std::move(item));
+      }
+    }
+    // Resent first, in their order, ahead of newer items.
+    auto& queue = queues_[q];
+    for (auto it = again.rbegin(); it != again.rend(); ++it) {
+      queued_bytes_ += it->bytes();
+      ++stats_.queued;
+      queue.push_front(std::move(*it));
+    }
+  }
+
+  const std::shared_ptr<Client::Impl> client_;
+  IngestorOptions options_;
+  RetryPolicy backoff_;  // only its backoff fields are used
+
+  mutable std::mutex mutex_;
+  std::condition_variable work_cv_;   // senders: something may be due
+  std::condition_variable done_cv_;   // flush/close: items reached final states
+  std::condition_variable space_cv_;  // add (block policy): room freed
+  std::condition_variable exit_cv_;   // close: senders exited
+
+  std::array<std::deque<Item>, kQueues> queues_;
+  std::size_t queued_bytes_ = 0;
+  std::unordered_map<std::uint64_t, Item> in_flight_;
+  std::set<std::uint64_t> unfinished_;  // every accepted item without a final state
+  std::unordered_map<std::string, std::uint64_t> last_contact_operation_;  // by user id
+  std::uint64_t next_seq_ = 1;
+  std::uint64_t flush_target_ = 0;  // items up to here are sent without waiting
+  std::size_t next_queue_ = 0;
+
+  std::array<SteadyClock::time_point, kQueues> resume_at_{};  // backoff per queue
+  std::array<int, kQueues> failures_{};                       // consecutive failed requests
+  SteadyClock::time_point gate_{};                            // 429: nobody sends before
+  double retry_tokens_ = kInitialRetryTokens;
+  std::mt19937_64 jitter_;
+
+  bool closing_ = false;
+  bool closed_ = false;
+  bool stopping_ = false;
+  IngestorStats stats_;
+  std::vector<std::thread> workers_;
+  std::size_t exited_workers_ = 0;
+};
+
+Ingestor::Ingestor(const Client& client, IngestorOptions options)
+    : state_(std::make_shared<State>(client.impl_, std::move(options))) {
+  state_->start();
+}
+
+Ingestor::~Ingestor() { close(state_->shutdown_deadline()); }
+
+AddResult Ingestor::add(Contact contact) noexcept {
+  try {
+    Item item;
+    item.op = Operation::upsert_contact;
+    item.user_id = contact.user_id();
+    if (item.user_id.empty()) {
+      return state_->refuse(item, AddStatus::invalid, DropReason::invalid,
+                            "_user_id is empty (a moved-from contact?)");
+    }
+    item.json = contact.to_json();
+    if (item.json.size() > state_->max_item_bytes()) {
+      return state_->refuse(item, AddStatus::invalid, DropReason::invalid,
+                            "the contact is larger than batch_bytes allows");
+    }
+    return state_->add(std::move(item));
+  } catch (const std::exception& error) {
+    return {AddStatus::invalid, error.what()};
+  }
+}
+
+AddResult Ingestor::add(Event event) noexcept {
+  try {
+    Item item;
+    item.op = Operation::record_event;
+    item.user_id = event.user_id();
+    if (item.user_id.empty() || event.event_type().empty()) {
+      return state_->refuse(item, AddStatus::invalid, DropReason::invalid,
+                            "_user_id or _event_type is empty (a moved-from event?)");
+    }
+    if (event.event_id().empty()) event.event_id(generate_event_id());
+    item.event_id = event.event_id();
+    item.json = event.to_json();
+    if (item.json.size() > state_->max_item_bytes()) {
+      return state_->refuse(item, AddStatus::invalid, DropReason::invalid,
+                            "the event is larger than batch_bytes allows");
+    }
+    return state_->add(std::move(item));
+  } catch (const std::exception& error) {
+    return {AddStatus::invalid, error.what()};
+  }
+}
+
+AddResult Ingestor::delete_contact(std::string user_id) noexcept {
+  try {
+    Item item;
+    item.op = Operation::delete_contact;
+    item.user_id = std::move(user_id);
+    if (item.user_id.empty() || !detail::is_valid_utf8(item.user_id)) {
+      return state_->refuse(item, AddStatus::invalid, DropReason::invalid,
+                            "user id is empty or not valid UTF-8");
+    }
+    return state_->add(std::move(item));
+  } catch (const std::exception& error) {
+    return {AddStatus::invalid, error.what()};
+  }
+}
+
+bool Ingestor::flush(std::chrono::milliseconds timeout) { return state_->flush(timeout); }
+
+std::vector<ItemOutcome> Ingestor::close(std::chrono::milliseconds timeout) {
+  return state_->close(timeout);
+}
+
+IngestorStats Ingestor::stats() const { return state_->stats(); }
+
+}  // namespace instasent

@@ -1,0 +1,306 @@
+// SPDX-License-Identifier: Apache-2.0
+// The Ingestor against the emulator (in this process), with and without its faults.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include "emulator/emulator_fixture.hpp"
+#include "instasent/instasent.hpp"
+
+namespace instasent {
+namespace {
+
+using emulator::Config;
+using emulator::testing::kDatasource;
+using emulator::testing::kProject;
+using emulator::testing::kToken;
+using emulator::testing::RunningEmulator;
+using emulator::testing::test_config;
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+Client client_for(int port, std::shared_ptr<Transport> transport = nullptr) {
+  ClientOptions options;
+  options.project = kProject;
+  options.datasource = kDatasource;
+  options.token = kToken;
+  options.base_url = "http://127.0.0.1:" + std::to_string(port) + "/v1";
+  options.curl.request_timeout = milliseconds(5'000);
+  options.transport = std::move(transport);
+  return Client(options);
+}
+
+// Every outcome the callback saw, by item key ("c:" user id, "e:" event id, "d:" user id).
+struct Outcomes {
+  std::mutex mutex;
+  std::map<std::string, std::vector<ItemOutcome>> by_key;
+
+  std::function<void(const ItemOutcome&)> callback() {
+    return [this](const ItemOutcome& outcome) {
+      std::lock_guard<std::mutex> lock(mutex);
+      const char* prefix = outcome.operation == Operation::record_event     ? "e:"
+                           : outcome.operation == Operation::delete_contact ? "d:"
+                                                                            : "c:";
+      const std::string& id =
+          outcome.operation == Operation::record_event ? outcome.event_id : outcome.user_id;
+      by_key[prefix + id].push_back(outcome);
+    };
+  }
+  std::size_t count(FinalState state) {
+    std::lock_guard<std::mutex> lock(mutex);
+    std::size_t n = 0;
+    for (const auto& [key, list] : by_key) {
+      for (const auto& outcome : list) n += outcome.state == state ? 1 : 0;
+    }
+    return n;
+  }
+};
+
+// The stored events' ids, each with how often it is stored.
+std::map<std::string, int> stored_event_ids(const RunningEmulator& server) {
+  std::map<std::string, int> ids;
+  const nlohmann::json state = server.state();  // kept: the loop reads inside it
+  for (const auto& entry : state["events"]) ids[entry["event"]["_event_id"]] += 1;
+  return ids;
+}
+
+TEST(Ingestor, DeliversEverythingOnceWithoutFaults) {
+  RunningEmulator server;
+  Outcomes seen;
+  IngestorOptions options;
+  options.on_outcome = seen.callback();
+  Ingestor ingestor(client_for(server.port()), options);
+  for (int i = 0; i < 1'000; ++i) {
+    ASSERT_TRUE(ingestor.add(Contact("U" + std::to_string(i)).attribute("n", i)));
+    ASSERT_TRUE(ingestor.add(Event("U" + std::to_string(i), "E" + std::to_string(i), "purchase")));
+  }
+  ASSERT_TRUE(ingestor.flush(milliseconds(30'000)));
+  const IngestorStats stats = ingestor.stats();
+  EXPECT_EQ(stats.enqueued, 2'000u);
+  EXPECT_EQ(stats.delivered, 2'000u);
+  EXPECT_EQ(stats.queued, 0u);
+  EXPECT_EQ(stats.in_flight, 0u);
+  EXPECT_EQ(seen.count(FinalState::delivered), 2'000u);
+  for (const auto& [key, list] : seen.by_key) EXPECT_EQ(list.size(), 1u) << key;
+  const auto ids = stored_event_ids(server);
+  EXPECT_EQ(ids.size(), 1'000u);
+  EXPECT_EQ(server.state()["contacts"].size(), 1'000u);
+  EXPECT_TRUE(ingestor.close(milliseconds(1'000)).empty());
+}
+
+TEST(Ingestor, EveryEventStoredExactlyOnceThroughFaults) {
+  Config config = test_config();
+  config.faults.server_error = 0.10;
+  config.faults.rate_limited = 0.10;
+  config.faults.drop_connection = 0.05;
+  config.faults.slow = 0.05;
+  config.faults.slow_ms = 30;
+  config.faults.seed = 42;
+  RunningEmulator server(config);
+  Outcomes seen;
+  IngestorOptions options;
+  options.on_outcome = seen.callback();
+  options.initial_backoff = milliseconds(5);
+  options.max_backoff = milliseconds(50);
+  options.max_rate_limit_wait = milliseconds(20);  // the emulator's 429 asks for 1 s
+  options.max_attempts = 50;
+  options.retry_budget = 1.0;
+  options.flush_interval = milliseconds(20);
+  constexpr int kEvents = 100'000;
+  {
+    Ingestor ingestor(client_for(server.port()), options);
+    for (int i = 0; i < kEvents; ++i) {
+      // Half with an id of their own, half with one the ingestor makes.
+      Event event = i % 2 == 0
+                        ? Event("U" + std::to_string(i % 97), "E" + std::to_string(i), "purchase")
+                        : Event("U" + std::to_string(i % 97), "purchase");
+      ASSERT_TRUE(ingestor.add(event.parameter("i", i)));
+    }
+    ASSERT_TRUE(ingestor.flush(milliseconds(120'000)));
+    const IngestorStats stats = ingestor.stats();
+    EXPECT_EQ(stats.delivered, static_cast<std::uint64_t>(kEvents));
+    EXPECT_GT(stats.retries, 0u);
+    EXPECT_GT(stats.rate_limited, 0u);
+    EXPECT_EQ(stats.enqueued, stats.delivered + stats.rejected + stats.dropped_queue_full +
+                                  stats.dropped_invalid + stats.dropped_retries_exhausted +
+                                  stats.dropped_shutdown + stats.queued + stats.in_flight);
+  }
+  // Every callback once, every id stored exactly once, none missing.
+  ASSERT_EQ(seen.by_key.size(), static_cast<std::size_t>(kEvents));
+  const auto ids = stored_event_ids(server);
+  EXPECT_EQ(ids.size(), static_cast<std::size_t>(kEvents));
+  for (const auto& [key, list] : seen.by_key) {
+    ASSERT_EQ(list.size(), 1u) << key;
+    EXPECT_EQ(list.front().state, FinalState::delivered) << key;
+    EXPECT_EQ(ids.count(list.front().event_id), 1u) << key;
+  }
+  for (const auto& [id, times] : ids) EXPECT_EQ(times, 1) << id;
+  EXPECT_GT(server.admin("stats")["duplicateEvents"].get<int>(), 0);  // drops were resent
+}
+
+TEST(Ingestor, ServerDownCloseReturnsOnTimeAndReportsEveryItem) {
+  int closed_port = 0;
+  {
+    RunningEmulator gone;
+    closed_port = gone.port();
+  }
+  Outcomes seen;
+  IngestorOptions options;
+  options.on_outcome = seen.callback();
+  options.initial_backoff = milliseconds(20);
+  Ingestor ingestor(client_for(closed_port), options);
+  for (int i = 0; i < 250; ++i) ASSERT_TRUE(ingestor.add(Contact("U" + std::to_string(i))));
+  const auto started = steady_clock::now();
+  const auto left = ingestor.close(milliseconds(300));
+  const auto took = steady_clock::now() - started;
+  EXPECT_LT(took, milliseconds(1'500));
+  EXPECT_EQ(left.size(), 250u);
+  for (const auto& outcome : left) {
+    EXPECT_EQ(outcome.state, FinalState::dropped);
+    EXPECT_EQ(outcome.drop_reason, DropReason::shutdown);
+  }
+  EXPECT_EQ(seen.by_key.size(), 250u);
+  for (const auto& [key, list] : seen.by_key) EXPECT_EQ(list.size(), 1u) << key;
+  EXPECT_EQ(ingestor.stats().dropped_shutdown, 250u);
+  EXPECT_EQ(ingestor.add(Contact("late")).status, AddStatus::closed);
+}
+
+IngestorOptions held_queue(std::size_t max_items, OverflowPolicy policy, Outcomes& seen) {
+  IngestorOptions options;
+  options.max_queue_items = max_items;
+  options.overflow = policy;
+  options.flush_interval = milliseconds(3'600'000);  // nothing is due until flush
+  options.block_timeout = milliseconds(50);
+  options.on_outcome = seen.callback();
+  return options;
+}
+
+TEST(Ingestor, QueueFullRejectsTheNewItemByDefault) {
+  RunningEmulator server;
+  Outcomes seen;
+  Ingestor ingestor(client_for(server.port()), held_queue(10, OverflowPolicy::reject_new, seen));
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(ingestor.add(Contact("U" + std::to_string(i))));
+  const AddResult refused = ingestor.add(Contact("U10"));
+  EXPECT_EQ(refused.status, AddStatus::queue_full);
+  EXPECT_EQ(seen.by_key["c:U10"].at(0).drop_reason, DropReason::queue_full);
+  ASSERT_TRUE(ingestor.flush(milliseconds(10'000)));
+  EXPECT_EQ(ingestor.stats().delivered, 10u);
+  EXPECT_EQ(ingestor.stats().dropped_queue_full, 1u);
+}
+
+TEST(Ingestor, QueueFullDropsTheOldestWhenAsked) {
+  RunningEmulator server;
+  Outcomes seen;
+  Ingestor ingestor(client_for(server.port()), held_queue(10, OverflowPolicy::drop_oldest, seen));
+  for (int i = 0; i < 12; ++i) ASSERT_TRUE(ingestor.add(Contact("U" + std::to_string(i))));
+  EXPECT_EQ(seen.by_key["c:U0"].at(0).drop_reason, DropReason::queue_full);
+  EXPECT_EQ(seen.by_key["c:U1"].at(0).drop_reason, DropReason::queue_full);
+  ASSERT_TRUE(ingestor.flush(milliseconds(10'000)));
+  EXPECT_EQ(ingestor.stats().delivered, 10u);
+  EXPECT_EQ(server.state()["contacts"].count("U0"), 0u);
+  EXPECT_EQ(server.state()["contacts"].count("U11"), 1u);
+}
+
+TEST(Ingestor, QueueFullBlocksUpToTheTimeout) {
+  RunningEmulator server;
+  Outcomes seen;
+  Ingestor ingestor(client_for(server.port()), held_queue(10, OverflowPolicy::block, seen));
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(ingestor.add(Contact("U" + std::to_string(i))));
+  const auto started = steady_clock::now();
+  EXPECT_EQ(ingestor.add(Contact("U10")).status, AddStatus::queue_full);
+  EXPECT_GE(steady_clock::now() - started, milliseconds(50));
+  ASSERT_TRUE(ingestor.flush(milliseconds(10'000)));
+  EXPECT_TRUE(ingestor.add(Contact("U10")));  // room again
+}
+
+TEST(Ingestor, InvalidItemsAreRefusedAndReported) {
+  RunningEmulator server;
+  Outcomes seen;
+  IngestorOptions options;
+  options.on_outcome = seen.callback();
+  options.batch_bytes = 200;
+  Ingestor ingestor(client_for(server.port()), options);
+  const AddResult big = ingestor.add(Contact("U1").attribute("note", std::string(500, 'x')));
+  EXPECT_EQ(big.status, AddStatus::invalid);
+  EXPECT_FALSE(big.reason.empty());
+  EXPECT_EQ(ingestor.delete_contact("").status, AddStatus::invalid);
+  EXPECT_EQ(ingestor.stats().dropped_invalid, 2u);
+}
+
+// Records when each request started and ended, to check per-user order.
+class RecordingTransport final : public Transport {
+ public:
+  struct Exchange {
+    std::string method;
+    std::string url;
+    std::string body;
+    steady_clock::time_point started;
+    steady_clock::time_point ended;
+  };
+  HttpResponse send(const HttpRequest& request) override {
+    Exchange exchange{request.method, request.url, request.body, steady_clock::now(), {}};
+    HttpResponse response = inner_->send(request);
+    exchange.ended = steady_clock::now();
+    std::lock_guard<std::mutex> lock(mutex_);
+    exchanges_.push_back(std::move(exchange));
+    return response;
+  }
+  std::vector<Exchange> exchanges() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return exchanges_;
+  }
+
+ private:
+  std::shared_ptr<Transport> inner_ = make_curl_transport();
+  std::mutex mutex_;
+  std::vector<Exchange> exchanges_;
+};
+
+TEST(Ingestor, AnEventNeverOvertakesTheContactAddedBeforeIt) {
+  Config config = test_config();
+  config.faults.server_error = 0.3;
+  config.faults.seed = 7;
+  RunningEmulator server(config);
+  auto recorder = std::make_shared<RecordingTransport>();
+  IngestorOptions options;
+  options.initial_backoff = milliseconds(5);
+  options.max_backoff = milliseconds(20);
+  options.max_attempts = 50;
+  options.retry_budget = 1.0;
+  options.batch_items = 7;  // many small requests, several in flight
+  Ingestor ingestor(client_for(server.port(), recorder), options);
+  for (int i = 0; i < 60; ++i) {
+    const std::string user = "U" + std::to_string(i);
+    ASSERT_TRUE(ingestor.add(Contact(user).attribute("step", 1)));
+    ASSERT_TRUE(ingestor.add(Event(user, "E" + std::to_string(i), "purchase")));
+    ASSERT_TRUE(ingestor.add(Contact(user).attribute("step", 2)));
+  }
+  ASSERT_TRUE(ingestor.flush(milliseconds(60'000)));
+  EXPECT_EQ(ingestor.stats().delivered, 180u);
+
+  // For each user: every request carrying its first upsert ended before the first request with
+  // its event started, and the contact kept the value added last.
+  const auto exchanges = recorder->exchanges();
+  for (int i = 0; i < 60; ++i) {
+    const std::string user = "\"_user_id\":\"U" + std::to_string(i) + "\"";
+    steady_clock::time_point first_event_start = steady_clock::time_point::max();
+    steady_clock::time_point last_contact_step1_end{};
+    for (const auto& exchange : exchanges) {
+      if (exchange.body.find(user) == std::string::npos) continue;
+      const bool events = exchange.url.find("/stream/events") != std::string::npos;
+      if (events) {
+        first_event_start = std::min(first_event_start, exchange.started);
+      } else if (exchange.body.find(user + ",\"step\":1") != std::string::npos) {
+        last_contact_step1_end = std::max(last_contact_step1_end, exchange.ended);
+      }
+    }
+    EXPECT_LE(last_contact_step1_end, first_event_start) << "U" << i;
+    EXPECT_EQ(server.state()["contacts"]["U" + std::to_string(i)]["step"], 2) << "U" << i;
+  }
+}
+
+}  // namespace
+}  // namespace instasent
