@@ -265,6 +265,11 @@ void Emulator::handle_admin(const std::string& path, const httplib::Request& req
     const std::string key = project.empty() && datasource.empty() ? "" : project + "/" + datasource;
     return reply(200, store_.snapshot(key));
   }
+  if (path == "event-ids" && get) {
+    const std::string key =
+        request.get_param_value("project") + "/" + request.get_param_value("datasource");
+    return reply(200, store_.event_ids(key));
+  }
   if (path == "stats" && get) {
     const Counters counters = store_.counters();
     json by_status = json::object();

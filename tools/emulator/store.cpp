@@ -69,6 +69,16 @@ json Store::snapshot(const std::string& datasource_key) const {
   return all;
 }
 
+std::vector<std::string> Store::event_ids(const std::string& datasource_key) const {
+  std::vector<std::string> ids;
+  std::lock_guard<std::mutex> lock(mutex_);
+  const auto ds = datasources_.find(datasource_key);
+  if (ds == datasources_.end()) return ids;
+  ids.reserve(ds->second.events.size());
+  for (const auto& [event_id, stored] : ds->second.events) ids.push_back(event_id);
+  return ids;
+}
+
 void Store::count_response(int status) {
   std::lock_guard<std::mutex> lock(mutex_);
   ++counters_.requests;

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -44,6 +45,9 @@ class Store {
   /// {"contacts": {user_id: data}, "events": [...]} for one datasource, or every datasource
   /// (keyed by "project/datasource") when `datasource_key` is empty.
   nlohmann::json snapshot(const std::string& datasource_key) const;
+
+  /// The `_event_id`s stored for one datasource, in order.
+  std::vector<std::string> event_ids(const std::string& datasource_key) const;
 
   void count_response(int status);
   void count_items(std::uint64_t accepted, std::uint64_t rejected, std::uint64_t duplicates);
