@@ -70,6 +70,7 @@ Client::Impl::Impl(ClientOptions options) : options_(std::move(options)) {
   rng_.seed(options_.retry.jitter_seed != 0
                 ? options_.retry.jitter_seed
                 : (std::uint64_t{std::random_device{}()} << 32) ^ std::random_device{}());
+  detail::register_fork_aware(this);
 }
 
 Client::Client(ClientOptions options) : impl_(std::make_shared<Impl>(std::move(options))) {}

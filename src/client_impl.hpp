@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "batch_reader.hpp"
+#include "fork_guard.hpp"
 #include "instasent/client.hpp"
 #include "instasent/error.hpp"
 #include "outcome.hpp"
@@ -19,9 +20,12 @@
 
 namespace instasent {
 
-class Client::Impl {
+class Client::Impl : private detail::ForkAware {
  public:
   explicit Impl(ClientOptions options);
+  ~Impl() override { detail::unregister_fork_aware(this); }
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
 
   // GET or DELETE `path`; throws unless the final answer is 2xx.
   HttpResponse call(const char* operation, const char* method, const std::string& path) {
@@ -154,6 +158,10 @@ class Client::Impl {
   }
 
  private:
+  void before_fork() override { mutex_.lock(); }
+  void after_fork_in_parent() override { mutex_.unlock(); }
+  void after_fork_in_child() override { mutex_.unlock(); }
+
   // One request with retries, as RetryPolicy describes.
   detail::Outcome execute(const HttpRequest& request) {
     const RetryPolicy& policy = options_.retry;

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <vector>
 
+#include "fork_guard.hpp"
 #include "instasent/error.hpp"
 #include "instasent/version.hpp"
 #include "strings.hpp"
@@ -111,16 +112,18 @@ class CurlHeaderList {
   curl_slist* list_ = nullptr;
 };
 
-class CurlTransport final : public Transport {
+class CurlTransport final : public Transport, private detail::ForkAware {
  public:
   explicit CurlTransport(const CurlTransportOptions& options)
       : options_(options),
         user_agent_(std::string("instasent-cpp/") + kVersion +
                     (options.user_agent_suffix.empty() ? "" : " " + options.user_agent_suffix)) {
     initialise_curl_once();
+    detail::register_fork_aware(this);
   }
 
   ~CurlTransport() override {
+    detail::unregister_fork_aware(this);
     for (CURL* handle : idle_) curl_easy_cleanup(handle);
   }
 
@@ -166,6 +169,15 @@ class CurlTransport final : public Transport {
   }
 
  private:
+  void before_fork() override { mutex_.lock(); }
+  void after_fork_in_parent() override { mutex_.unlock(); }
+  void after_fork_in_child() override {
+    // The pooled connections are the parent's sockets: a child must not talk over them, nor
+    // close them in a way the server would see. They are left alone; the child opens its own.
+    idle_.clear();
+    mutex_.unlock();
+  }
+
   // A pooled handle for one exchange; it goes back to the pool however the exchange ends, without
   // pointers into that exchange's objects.
   struct Lease {

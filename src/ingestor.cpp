@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "client_impl.hpp"
+#include "fork_guard.hpp"
 #include "json_text.hpp"
 #include "retry_logic.hpp"
 #include "url.hpp"
@@ -126,7 +127,8 @@ const char* to_string(DropReason reason) noexcept {
   return "unknown";
 }
 
-class Ingestor::State : public std::enable_shared_from_this<Ingestor::State> {
+class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
+                        private detail::ForkAware {
  public:
   State(std::shared_ptr<Client::Impl> client, IngestorOptions options)
       : client_(std::move(client)), options_(std::move(options)) {
@@ -139,7 +141,12 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State> {
     jitter_.seed(std::random_device{}());
   }
 
+  ~State() override { detail::unregister_fork_aware(this); }
+  State(const State&) = delete;
+  State& operator=(const State&) = delete;
+
   void start() {
+    detail::register_fork_aware(this);
     for (int i = 0; i < options_.max_in_flight; ++i) {
       workers_.emplace_back([self = shared_from_this()] { self->work(); });
     }
@@ -167,6 +174,7 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State> {
 
   bool flush(milliseconds timeout) {
     std::unique_lock<std::mutex> lock(mutex_);
+    if (stopping_) return unfinished_.empty();  // closed (or a forked child's copy)
     const std::uint64_t target = next_seq_ - 1;
     flush_target_ = std::max(flush_target_, target);
     work_cv_.notify_all();
@@ -218,6 +226,26 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State> {
   std::size_t max_item_bytes() const { return options_.batch_bytes - 2; }
 
  private:
+  void before_fork() override { mutex_.lock(); }
+  void after_fork_in_parent() override { mutex_.unlock(); }
+  void after_fork_in_child() override {
+    // The child has none of the parent's sender threads, and the items queued are the parent's
+    // to deliver: the child's copy is closed (add() answers `closed`) and holds nothing. Its
+    // condition variables may still count the parent's waiters, so the child never touches them.
+    closing_ = closed_ = stopping_ = true;
+    for (auto& queue : queues_) queue.clear();
+    queued_bytes_ = 0;
+    in_flight_.clear();
+    unfinished_.clear();
+    last_contact_operation_.clear();
+    for (auto& worker : workers_) {
+      if (worker.joinable()) worker.detach();  // those threads do not exist here
+    }
+    workers_.clear();
+    stats_.queued = stats_.in_flight = 0;
+    mutex_.unlock();
+  }
+
   AddResult add_item(Item item) {
     const std::size_t bytes = item.bytes();
     std::vector<ItemOutcome> pushed_out;

@@ -7,6 +7,9 @@
 #include <mutex>
 #include <set>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "emulator/emulator_fixture.hpp"
 #include "instasent/instasent.hpp"
 
@@ -303,6 +306,61 @@ TEST(Ingestor, AnEventNeverOvertakesTheContactAddedBeforeIt) {
     }
     EXPECT_LE(last_contact_step1_end, first_event_start) << "U" << i;
     EXPECT_EQ(server.state()["contacts"]["U" + std::to_string(i)]["step"], 2) << "U" << i;
+  }
+}
+
+}  // namespace
+}  // namespace instasent
+
+namespace instasent {
+namespace {
+
+// fork() while senders run and another thread adds: the child never deadlocks, its copy of the
+// ingestor refuses items (closed), a fresh client and ingestor in the child work over their own
+// connections, and the parent goes on delivering.
+TEST(IngestorFork, ChildNeverDeadlocksAndParentGoesOn) {
+  RunningEmulator server;
+  IngestorOptions options;
+  options.flush_interval = milliseconds(1);
+  Ingestor ingestor(client_for(server.port()), options);
+  std::atomic<bool> adding{true};
+  std::atomic<int> added{0};
+  std::thread producer([&] {
+    for (int i = 0; adding; ++i) {
+      if (ingestor.add(Event("P" + std::to_string(i % 50), "F" + std::to_string(i), "purchase"))) {
+        ++added;
+      }
+    }
+  });
+  for (int round = 0; round < 5; ++round) {
+    std::this_thread::sleep_for(milliseconds(20));
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      alarm(10);  // a deadlock ends the child with SIGALRM instead of hanging the test
+      int code = 0;
+      if (ingestor.add(Contact("child")).status != AddStatus::closed) code = 2;
+      if (!ingestor.flush(milliseconds(100))) code = 3;
+      Ingestor fresh(client_for(server.port()));
+      if (!fresh.add(
+              Event("C" + std::to_string(round), "child-" + std::to_string(round), "purchase"))) {
+        code = 4;
+      }
+      if (!fresh.flush(milliseconds(5'000)) || fresh.stats().delivered != 1) code = 5;
+      std::_Exit(code);
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFEXITED(status)) << "child ended by signal " << WTERMSIG(status);
+    EXPECT_EQ(WEXITSTATUS(status), 0);
+  }
+  adding = false;
+  producer.join();
+  ASSERT_TRUE(ingestor.flush(milliseconds(30'000)));
+  EXPECT_EQ(ingestor.stats().delivered, static_cast<std::uint64_t>(added.load()));
+  const auto ids = stored_event_ids(server);
+  for (int round = 0; round < 5; ++round) {
+    EXPECT_EQ(ids.count("child-" + std::to_string(round)), 1u) << round;
   }
 }
 
