@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "instasent/batch_result.hpp"
 
+#include "outcome.hpp"
+
 namespace instasent {
 
 namespace {
@@ -115,6 +117,8 @@ const char* to_string(ItemStatus status) noexcept {
   }
   return "unknown";
 }
+
+json BatchRequest::parsed_body() const { return detail::parse_body(body); }
 
 std::size_t BatchResult::count(ItemStatus status) const noexcept {
   std::size_t n = 0;

@@ -45,11 +45,7 @@ struct BatchRequest {
   std::string body;  ///< The answer's body as received (empty when there was none).
 
   /// `body` parsed; null when it is empty or not JSON.
-  nlohmann::json parsed_body() const {
-    if (body.empty()) return nullptr;
-    nlohmann::json parsed = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
-    return parsed.is_discarded() ? nlohmann::json() : parsed;
-  }
+  nlohmann::json parsed_body() const;
 };
 
 /// The outcome of a batch write: `items()[i]` is the fate of input item `i`, however many requests

@@ -121,6 +121,20 @@ std::string http_date(system_clock::time_point now) {
   return buffer;
 }
 
+// X-Request-Id and Date, which every answer carries.
+void set_common_headers(httplib::Response& response, const std::string& request_id,
+                        system_clock::time_point now) {
+  response.set_header("X-Request-Id", request_id);
+  response.set_header("Date", http_date(now));
+}
+
+// X-RateLimit-Limit, -Remaining and -Reset.
+void set_rate_limit_headers(httplib::Response& response, const RateDecision& rate) {
+  response.set_header("X-RateLimit-Limit", std::to_string(rate.limit));
+  response.set_header("X-RateLimit-Remaining", std::to_string(rate.remaining));
+  response.set_header("X-RateLimit-Reset", std::to_string(rate.reset));
+}
+
 }  // namespace
 
 struct Emulator::Call {
@@ -166,7 +180,7 @@ Emulator::Emulator(Config config)
       [this](const httplib::Request&, httplib::Response& response) {
         if (response.has_header("X-Request-Id")) return httplib::Server::HandlerResponse::Unhandled;
         const auto now = system_clock::now();
-        set_common_headers(response, "req-" + std::to_string(next_request_id_++), now);
+        set_common_headers(response, next_request_id(), now);
         const RateDecision rate = limiter_.check("-", now);
         set_rate_limit_headers(response, rate);
         const char* text = response.status == 413   ? "Body too large"
@@ -181,7 +195,7 @@ Emulator::Emulator(Config config)
       [this](const httplib::Request&, httplib::Response& response, std::exception_ptr) {
         response.status = 500;
         if (!response.has_header("X-Request-Id")) {
-          response.set_header("X-Request-Id", "req-" + std::to_string(next_request_id_++));
+          response.set_header("X-Request-Id", next_request_id());
         }
         response.set_content(message("Internal error").dump(), "application/json");
       });
@@ -215,17 +229,7 @@ void Emulator::stop() {
   }
 }
 
-void set_common_headers(httplib::Response& response, const std::string& request_id,
-                        system_clock::time_point now) {
-  response.set_header("X-Request-Id", request_id);
-  response.set_header("Date", http_date(now));
-}
-
-void set_rate_limit_headers(httplib::Response& response, const RateDecision& rate) {
-  response.set_header("X-RateLimit-Limit", std::to_string(rate.limit));
-  response.set_header("X-RateLimit-Remaining", std::to_string(rate.remaining));
-  response.set_header("X-RateLimit-Reset", std::to_string(rate.reset));
-}
+std::string Emulator::next_request_id() { return "req-" + std::to_string(next_request_id_++); }
 
 void Emulator::send_json(Call& call, int status, const json& body) {
   call.response.status = status;
@@ -233,7 +237,7 @@ void Emulator::send_json(Call& call, int status, const json& body) {
 }
 
 void Emulator::handle(const httplib::Request& request, httplib::Response& response) {
-  Call call{request, response, "req-" + std::to_string(next_request_id_++), {}, {}, {}, {}};
+  Call call{request, response, next_request_id(), {}, {}, {}, {}};
   set_common_headers(response, call.request_id, system_clock::now());
   const std::string& target = request.target;
   const std::size_t question = target.find('?');

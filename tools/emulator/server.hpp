@@ -22,12 +22,6 @@ struct Response;
 
 namespace instasent::emulator {
 
-/// Sets the X-Request-Id and Date headers every answer carries.
-void set_common_headers(httplib::Response& response, const std::string& request_id,
-                        std::chrono::system_clock::time_point now);
-/// Sets X-RateLimit-Limit, -Remaining and -Reset.
-void set_rate_limit_headers(httplib::Response& response, const RateDecision& rate);
-
 class Emulator {
  public:
   explicit Emulator(Config config);
@@ -54,6 +48,7 @@ class Emulator {
   void handle_api(Call& call);
   void write_batch(Call& call, bool events);
   void send_json(Call& call, int status, const nlohmann::json& body);
+  std::string next_request_id();
   nlohmann::json stream_info(const Call& call) const;
 
   const Config config_;
