@@ -2,15 +2,19 @@
 // Figures for the Ingestor: nanoseconds per add() on the calling thread (median and p99), memory
 // per queued item, and items per second end to end to an emulator with faults off.
 //
-//   ingestor_bench [events=200000]
-// The emulator runs in this process (its own threads), so the end-to-end figure is a floor.
+//   ingestor_bench [events=200000] [spool parent directory=/tmp]
+// add() includes serializing the event. The emulator runs in this process (its own threads), so the
+// end-to-end figure is a floor.
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "config.hpp"
@@ -40,11 +44,46 @@ instasent::Event make_event(int i) {
       .parameter("currency", "EUR");
 }
 
+void run(const char* label, int port, int count, const instasent::SpoolOptions& spool) {
+  using Clock = std::chrono::steady_clock;
+  instasent::IngestorOptions options;
+  options.max_queue_items = static_cast<std::size_t>(count);  // measure add(), not refusals
+  options.max_queue_bytes = std::size_t{1} << 32;
+  options.spool = spool;
+  instasent::Ingestor ingestor(client_for(port), options);
+  std::vector<std::int64_t> nanos;
+  nanos.reserve(static_cast<std::size_t>(count));
+  const auto started = Clock::now();
+  for (int i = 0; i < count; ++i) {
+    instasent::Event event = make_event(i);
+    const auto t0 = Clock::now();
+    const auto result = ingestor.add(std::move(event));
+    const auto t1 = Clock::now();
+    if (!result) {
+      std::fprintf(stderr, "add refused: %s\n", result.reason.c_str());
+      break;
+    }
+    nanos.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count());
+  }
+  const bool flushed = ingestor.flush(std::chrono::minutes(5));
+  const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  std::sort(nanos.begin(), nanos.end());
+  const auto stats = ingestor.stats();
+  std::printf(
+      "%s: add() median %lld ns, p99 %lld ns; end to end %.0f events/s (%llu delivered, "
+      "%llu requests, flushed: %s)\n",
+      label, static_cast<long long>(nanos[nanos.size() / 2]),
+      static_cast<long long>(nanos[nanos.size() * 99 / 100]),
+      static_cast<double>(stats.delivered) / seconds,
+      static_cast<unsigned long long>(stats.delivered),
+      static_cast<unsigned long long>(stats.requests), flushed ? "yes" : "no");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  using Clock = std::chrono::steady_clock;
   const int count = argc > 1 ? std::atoi(argv[1]) : 200'000;
+  const std::string spool_parent = argc > 2 ? argv[2] : "/tmp";
 
   instasent::emulator::Config config;
   config.specs = instasent::emulator::default_specs();
@@ -68,38 +107,22 @@ int main(int argc, char** argv) {
     ingestor.close(std::chrono::seconds(30));
   }
 
-  // 2. add() latency on the calling thread and end-to-end throughput, senders running.
-  {
-    instasent::IngestorOptions options;
-    options.max_queue_items = static_cast<std::size_t>(count);  // measure add(), not refusals
-    options.max_queue_bytes = std::size_t{1} << 32;
-    instasent::Ingestor ingestor(client_for(port), options);
-    std::vector<std::int64_t> nanos;
-    nanos.reserve(static_cast<std::size_t>(count));
-    const auto started = Clock::now();
-    for (int i = 0; i < count; ++i) {
-      instasent::Event event = make_event(i);
-      const auto t0 = Clock::now();
-      const auto result = ingestor.add(std::move(event));
-      const auto t1 = Clock::now();
-      if (!result) {
-        std::fprintf(stderr, "add refused: %s\n", result.reason.c_str());
-        break;
-      }
-      nanos.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count());
-    }
-    const bool flushed = ingestor.flush(std::chrono::minutes(5));
-    const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
-    std::sort(nanos.begin(), nanos.end());
-    std::printf("add(): median %lld ns, p99 %lld ns (includes serializing the event)\n",
-                static_cast<long long>(nanos[nanos.size() / 2]),
-                static_cast<long long>(nanos[nanos.size() * 99 / 100]));
-    const auto stats = ingestor.stats();
-    std::printf("end to end: %.0f events/s (%llu delivered, %llu requests, flushed: %s)\n",
-                static_cast<double>(stats.delivered) / seconds,
-                static_cast<unsigned long long>(stats.delivered),
-                static_cast<unsigned long long>(stats.requests), flushed ? "yes" : "no");
+  // 2. add() latency on the calling thread and end-to-end throughput, senders running: in
+  // memory, then with a spool under each sync policy ("always" flushes the disk on every add, so
+  // it gets fewer events).
+  run("in memory", port, count, {});
+  const std::string spool = spool_parent + "/instasent-bench-spool";
+  for (const auto& [name, sync, n] :
+       {std::tuple{"spool, sync none", instasent::SpoolSync::none, count},
+        std::tuple{"spool, sync interval", instasent::SpoolSync::interval, count},
+        std::tuple{"spool, sync always", instasent::SpoolSync::always, count / 20}}) {
+    std::filesystem::remove_all(spool);
+    instasent::SpoolOptions options;
+    options.directory = spool;
+    options.sync = sync;
+    run(name, port, n, options);
   }
+  std::filesystem::remove_all(spool);
   emulator.stop();
   server.join();
   return 0;

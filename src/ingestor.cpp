@@ -3,10 +3,12 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <thread>
@@ -16,6 +18,7 @@
 #include "fork_guard.hpp"
 #include "json_text.hpp"
 #include "retry_logic.hpp"
+#include "spool.hpp"
 #include "url.hpp"
 
 namespace instasent {
@@ -46,6 +49,7 @@ struct Item {
   std::uint64_t depends_on = 0;  // a contact operation that must be final first; 0: none
   int attempts = 0;
   SteadyClock::time_point enqueued_at;
+  detail::SpoolRef spool;  // its record in the spool, when there is one
 
   std::size_t bytes() const {
     return sizeof(Item) + json.size() + user_id.size() + event_id.size();
@@ -139,6 +143,7 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
     backoff_.initial_backoff = options_.initial_backoff;
     backoff_.max_backoff = options_.max_backoff;
     jitter_.seed(std::random_device{}());
+    if (!options_.spool.directory.empty()) spool_ = std::make_unique<detail::Spool>(options_.spool);
   }
 
   ~State() override { detail::unregister_fork_aware(this); }
@@ -146,6 +151,7 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
   State& operator=(const State&) = delete;
 
   void start() {
+    if (spool_) replay();
     detail::register_fork_aware(this);
     for (int i = 0; i < options_.max_in_flight; ++i) {
       workers_.emplace_back([self = shared_from_this()] { self->work(); });
@@ -190,6 +196,7 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
       if (closed_) return {};
       closed_ = true;
       closing_ = true;
+      closing_flag_ = true;
       flush_target_ = next_seq_ - 1;
       work_cv_.notify_all();
       space_cv_.notify_all();
@@ -205,6 +212,8 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
       for (const auto& [seq, item] : in_flight_) drop_shutdown(item, left);
       work_cv_.notify_all();
     }
+    // What was given up stays in the spool for the next ingestor; nothing is written after this.
+    if (spool_) spool_->close();
     report(left);
     // Senders still waiting for an answer are left to finish on their own: they hold this
     // state, so nothing they touch goes away.
@@ -219,16 +228,29 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
 
   IngestorStats stats() const {
     std::lock_guard<std::mutex> lock(mutex_);
-    return stats_;
+    IngestorStats stats = stats_;
+    if (spool_) stats.spool_bytes = spool_->bytes();
+    return stats;
   }
 
   milliseconds shutdown_deadline() const { return options_.shutdown_deadline; }
   std::size_t max_item_bytes() const { return options_.batch_bytes - 2; }
 
  private:
-  void before_fork() override { mutex_.lock(); }
-  void after_fork_in_parent() override { mutex_.unlock(); }
+  void before_fork() override {
+    mutex_.lock();
+    if (spool_) spool_->lock_for_fork();
+  }
+  void after_fork_in_parent() override {
+    if (spool_) spool_->unlock_after_fork();
+    mutex_.unlock();
+  }
   void after_fork_in_child() override {
+    if (spool_) {
+      spool_->abandon_in_child();
+      spool_->unlock_after_fork();
+    }
+    closing_flag_ = true;
     // The child has none of the parent's sender threads, and the items queued are the parent's
     // to deliver: the child's copy is closed (add() answers `closed`) and holds nothing. Its
     // condition variables may still count the parent's waiters, so the child never touches them.
@@ -248,11 +270,19 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
 
   AddResult add_item(Item item) {
     const std::size_t bytes = item.bytes();
+    const auto deadline = SteadyClock::now() + options_.block_timeout;
     std::vector<ItemOutcome> pushed_out;
+    if (spool_) {
+      if (closing_flag_.load(std::memory_order_relaxed)) {
+        return refuse(item, AddStatus::closed, DropReason::shutdown, "the ingestor is closed");
+      }
+      if (auto refused = write_to_spool(item, deadline, pushed_out)) return *refused;
+    }
     {
       std::unique_lock<std::mutex> lock(mutex_);
       if (closing_) {
         lock.unlock();
+        forget_spooled(item);
         return refuse(item, AddStatus::closed, DropReason::shutdown, "the ingestor is closed");
       }
       const auto has_room = [&] {
@@ -264,10 +294,11 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
           while (!has_room() && drop_oldest(pushed_out)) {
           }
         } else if (options_.overflow == OverflowPolicy::block) {
-          space_cv_.wait_for(lock, options_.block_timeout, [&] { return closing_ || has_room(); });
+          space_cv_.wait_until(lock, deadline, [&] { return closing_ || has_room(); });
         }
         if (closing_ || !has_room()) {
           lock.unlock();
+          forget_spooled(item);
           report(pushed_out);
           return refuse(item, closing_ ? AddStatus::closed : AddStatus::queue_full,
                         closing_ ? DropReason::shutdown : DropReason::queue_full,
@@ -275,25 +306,113 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
         }
       }
 
-      item.seq = next_seq_++;
-      item.enqueued_at = SteadyClock::now();
-      const auto last = last_contact_operation_.find(item.user_id);
-      if (last != last_contact_operation_.end() && unfinished_.count(last->second) > 0) {
-        item.depends_on = last->second;
-      }
-      if (is_contact_operation(item.op)) last_contact_operation_[item.user_id] = item.seq;
-      unfinished_.insert(item.seq);
-      ++stats_.enqueued;
-      ++stats_.queued;
-      queued_bytes_ += bytes;
-      auto& queue = queues_[queue_of(item.op)];
-      queue.push_back(std::move(item));
-      // A sender is woken when a queue gets its first item (to start the flush timer) and when
-      // it holds a full batch; in between, adding costs no wake-up.
-      if (queue.size() == 1 || queue.size() % options_.batch_items == 0) work_cv_.notify_one();
+      enqueue(std::move(item));
     }
     report(pushed_out);
+    if (spool_ && !pushed_out.empty()) spool_->write_done();
     return {};
+  }
+
+  // Queues an accepted item (lock held).
+  void enqueue(Item item) {
+    item.seq = next_seq_++;
+    item.enqueued_at = SteadyClock::now();
+    const auto last = last_contact_operation_.find(item.user_id);
+    if (last != last_contact_operation_.end() && unfinished_.count(last->second) > 0) {
+      item.depends_on = last->second;
+    }
+    if (is_contact_operation(item.op)) last_contact_operation_[item.user_id] = item.seq;
+    unfinished_.insert(item.seq);
+    ++stats_.enqueued;
+    ++stats_.queued;
+    queued_bytes_ += item.bytes();
+    auto& queue = queues_[queue_of(item.op)];
+    queue.push_back(std::move(item));
+    // A sender is woken when a queue gets its first item (to start the flush timer) and when
+    // it holds a full batch; in between, adding costs no wake-up.
+    if (queue.size() == 1 || queue.size() % options_.batch_items == 0) work_cv_.notify_one();
+  }
+
+  // Queues what a previous ingestor left in the spool without a final state, oldest first and
+  // past the queue's bounds (they were accepted already). Called before the senders start.
+  void replay() {
+    std::vector<detail::SpooledItem> recovered = spool_->take_recovered();
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (detail::SpooledItem& record : recovered) {
+      Item item;
+      item.op = record.op;
+      item.user_id = std::move(record.user_id);
+      item.event_id = std::move(record.event_id);
+      item.json = std::move(record.json);
+      item.spool = record.ref;
+      enqueue(std::move(item));
+    }
+    stats_.replayed = recovered.size();
+    stats_.spool_skipped_bytes = spool_->skipped_bytes();
+  }
+
+  // Writes an accepted item to the spool before it is queued; the refusal when it cannot be.
+  std::optional<AddResult> write_to_spool(Item& item, SteadyClock::time_point deadline,
+                                          std::vector<ItemOutcome>& pushed_out) {
+    using Append = detail::Spool::Append;
+    std::string error;
+    Append result =
+        spool_->append(item.op, item.user_id, item.event_id, item.json, item.spool, error);
+    if (result == Append::full && options_.overflow == OverflowPolicy::block) {
+      result = spool_->append_until(deadline, item.op, item.user_id, item.event_id, item.json,
+                                    item.spool, error);
+    } else if (result == Append::full && options_.overflow == OverflowPolicy::drop_oldest &&
+               drop_oldest_segment(pushed_out)) {
+      spool_->write_done();
+      result = spool_->append(item.op, item.user_id, item.event_id, item.json, item.spool, error);
+    }
+    if (result == Append::ok) return std::nullopt;
+    report(pushed_out);
+    return refuse(
+        item, AddStatus::queue_full, DropReason::queue_full,
+        result == Append::full ? "the spool is full" : "the spool cannot be written: " + error);
+  }
+
+  // Drops the queued items of the oldest spool segment, when that frees it (none of its items
+  // is in a request); false when it would not.
+  bool drop_oldest_segment(std::vector<ItemOutcome>& outcomes) {
+    const auto [segment, live] = spool_->oldest_segment();
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::vector<Item> dropped;
+    std::uint64_t queued = 0;
+    for (const auto& queue : queues_) {
+      queued += static_cast<std::uint64_t>(
+          std::count_if(queue.begin(), queue.end(),
+                        [&](const Item& item) { return item.spool.segment == segment; }));
+    }
+    if (queued == 0 || queued != live) return false;
+    for (auto& queue : queues_) {
+      std::deque<Item> kept;
+      for (Item& item : queue) {
+        if (item.spool.segment == segment) {
+          dropped.push_back(std::move(item));
+        } else {
+          kept.push_back(std::move(item));
+        }
+      }
+      queue.swap(kept);
+    }
+    std::sort(dropped.begin(), dropped.end(),
+              [](const Item& a, const Item& b) { return a.seq < b.seq; });
+    for (const Item& item : dropped) {
+      --stats_.queued;
+      queued_bytes_ -= item.bytes();
+      finish(item, FinalState::dropped, outcomes, DropReason::queue_full,
+             "pushed out of a full spool by a newer item");
+    }
+    return true;
+  }
+
+  // An item written to the spool and then refused: its record is not to be replayed.
+  void forget_spooled(const Item& item) {
+    if (!spool_ || item.spool.id == 0) return;
+    spool_->done(item.spool);
+    spool_->write_done();
   }
 
   std::size_t queued_items() const {
@@ -320,7 +439,9 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
 
   void drop_shutdown(const Item& item, std::vector<ItemOutcome>& outcomes) {
     finish(item, FinalState::dropped, outcomes, DropReason::shutdown,
-           "not delivered by the close deadline");
+           spool_ && item.spool.id != 0
+               ? "not delivered by the close deadline; kept in the spool for the next ingestor"
+               : "not delivered by the close deadline");
   }
 
   // Records an item's final state, once: an item already final is left as it is.
@@ -328,6 +449,12 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
               DropReason reason = DropReason::none, std::string message = {},
               FieldErrors errors = {}) {
     if (unfinished_.erase(item.seq) == 0) return;
+    bool kept_in_spool = false;
+    if (spool_ && item.spool.id != 0) {
+      // Given up at shutdown, it stays in the spool to be sent by the next ingestor.
+      kept_in_spool = state == FinalState::dropped && reason == DropReason::shutdown;
+      if (!kept_in_spool) spool_->done(item.spool);
+    }
     if (is_contact_operation(item.op)) {
       const auto last = last_contact_operation_.find(item.user_id);
       if (last != last_contact_operation_.end() && last->second == item.seq) {
@@ -349,6 +476,7 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
     outcome.drop_reason = reason;
     outcome.message = std::move(message);
     outcome.errors = std::move(errors);
+    outcome.kept_in_spool = kept_in_spool;
     outcomes.push_back(std::move(outcome));
   }
 
@@ -417,6 +545,7 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
         record.op = item.op;
         record.user_id = item.user_id;
         record.event_id = item.event_id;
+        record.spool = item.spool;
         in_flight_.emplace(item.seq, std::move(record));
       }
       stats_.queued -= batch.size();
@@ -435,6 +564,7 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
       stats_.bytes_sent += body_bytes;
       stats_.in_flight -= batch.size();
       lock.unlock();
+      if (spool_) spool_->write_done();
       report(outcomes);
       lock.lock();
       done_cv_.notify_all();
@@ -640,7 +770,9 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
 
   const std::shared_ptr<Client::Impl> client_;
   IngestorOptions options_;
-  RetryPolicy backoff_;  // only its backoff fields are used
+  std::unique_ptr<detail::Spool> spool_;   // null without a spool
+  std::atomic<bool> closing_flag_{false};  // closing_, readable without the lock
+  RetryPolicy backoff_;                    // only its backoff fields are used
 
   mutable std::mutex mutex_;
   std::condition_variable work_cv_;   // senders: something may be due

@@ -64,13 +64,43 @@ struct ItemOutcome {
   DropReason drop_reason = DropReason::none;
   FieldErrors errors;   ///< For rejected items: field -> messages ("" for the whole request).
   std::string message;  ///< A short description for dropped items.
+  /// Dropped at shutdown but still in the spool: the next ingestor opened on the same spool
+  /// directory sends it (and reports its final state then).
+  bool kept_in_spool = false;
 };
 
-/// What `add` does when the queue is full.
+/// What `add` does when the queue (or the spool) is full.
 enum class OverflowPolicy {
-  reject_new,   ///< Refuse the new item (`AddStatus::queue_full`). The default.
-  drop_oldest,  ///< Drop the oldest queued item (reported as dropped, queue_full) to make room.
-  block,        ///< Wait up to `block_timeout` for room, then refuse.
+  reject_new,  ///< Refuse the new item (`AddStatus::queue_full`). The default.
+  /// Drop the oldest queued item (reported as dropped, queue_full) to make room. When the spool
+  /// is full, queued items are dropped only if that frees the oldest spool segment (none of its
+  /// items is in a request); otherwise the new item is refused.
+  drop_oldest,
+  block,  ///< Wait up to `block_timeout` for room, then refuse.
+};
+
+/// When the spool forces its writes to the disk (fdatasync). In every mode an item's record
+/// reaches the operating system before `add` returns accepted, so a process that is killed (even
+/// with SIGKILL) loses nothing; the modes differ only on a power failure or a kernel crash.
+enum class SpoolSync {
+  always,    ///< Before `add` returns: nothing accepted is lost, at the price of a disk flush each.
+  interval,  ///< At most every `sync_interval` (at the next add after it), and at close.
+  none,      ///< Left to the operating system.
+};
+
+/// The durable spool (opt-in): every accepted item is written to an append-only, checksummed log
+/// in `directory` before `add` returns, and forgotten once it has its final state. An ingestor
+/// opened on a directory sends the items a previous one left without a final state (it crashed,
+/// or `close` gave up on them), before anything added to it; delivery is then at least once,
+/// which the API makes harmless (events are deduplicated by `_event_id`, upserts are idempotent).
+/// One ingestor (one process) uses a directory at a time.
+struct SpoolOptions {
+  std::string directory;  ///< Empty: no spool.
+  /// The most the log may take on disk. Full: `add` applies the overflow policy (see
+  /// `OverflowPolicy`).
+  std::uint64_t max_bytes = 1ull << 30;
+  SpoolSync sync = SpoolSync::interval;
+  std::chrono::milliseconds sync_interval{1'000};
 };
 
 struct IngestorOptions {
@@ -100,6 +130,9 @@ struct IngestorOptions {
   /// an outage does not turn into a retry storm; past it, retries wait `max_backoff`.
   double retry_budget = 0.2;
 
+  /// Opt-in durability across crashes and restarts.
+  SpoolOptions spool;
+
   /// How long the destructor may take to deliver what is queued before dropping it.
   std::chrono::milliseconds shutdown_deadline{5'000};
 
@@ -123,6 +156,9 @@ struct IngestorStats {
   std::uint64_t retries = 0;       ///< Requests that resent items.
   std::uint64_t rate_limited = 0;  ///< 429 answers.
   std::uint64_t bytes_sent = 0;    ///< Request body bytes.
+  std::uint64_t replayed = 0;      ///< Items found in the spool at start (also in `enqueued`).
+  std::uint64_t spool_bytes = 0;   ///< The spool's size on disk now.
+  std::uint64_t spool_skipped_bytes = 0;  ///< Torn or corrupt records skipped at start.
 };
 
 /// Sends contacts, events and deletes in the background: `add` never blocks (unless the block
@@ -136,7 +172,9 @@ struct IngestorStats {
 class Ingestor {
  public:
   /// Sends through `client`'s transport and connections; `client`'s own retry policy is not
-  /// used (the ingestor schedules its retries itself).
+  /// used (the ingestor schedules its retries itself). With a spool, opens it and queues what it
+  /// holds; throws InvalidInputError (field "spool.directory") when the directory cannot be
+  /// used (not creatable, or in use by another ingestor).
   explicit Ingestor(const Client& client, IngestorOptions options = {});
   /// `close(options.shutdown_deadline)`: never blocks longer than that.
   ~Ingestor();

@@ -136,10 +136,12 @@ class RunningEmulator {
   std::thread thread_;
 };
 
-/// The `instasent-emulator` binary as a child process, with its stdout and stderr in pipes.
+/// The `instasent-emulator` binary (or another `program`) as a child process, with its stdout
+/// and stderr in pipes.
 class EmulatorProcess {
  public:
-  explicit EmulatorProcess(const std::vector<std::string>& args) {
+  explicit EmulatorProcess(const std::vector<std::string>& args,
+                           const std::string& program = EMULATOR_PATH) {
     int out[2];
     int err[2];
     if (pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe2");
@@ -164,13 +166,13 @@ class EmulatorProcess {
     posix_spawnattr_setsigdefault(&attributes, &defaults);
     posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 
-    std::vector<std::string> words{EMULATOR_PATH};
+    std::vector<std::string> words{program};
     words.insert(words.end(), args.begin(), args.end());
     std::vector<char*> argv;
     for (std::string& word : words) argv.push_back(word.data());
     argv.push_back(nullptr);
     const int spawned =
-        posix_spawn(&pid_, EMULATOR_PATH, &actions, &attributes, argv.data(), environ);
+        posix_spawn(&pid_, program.c_str(), &actions, &attributes, argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attributes);
     close(out[1]);
@@ -181,7 +183,7 @@ class EmulatorProcess {
       pid_ = -1;
       close(out_);
       close(err_);
-      throw std::runtime_error("cannot start " EMULATOR_PATH);
+      throw std::runtime_error("cannot start " + program);
     }
   }
   ~EmulatorProcess() {

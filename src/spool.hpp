@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: Apache-2.0
+// The Ingestor's durable spool: an append-only log of checksummed records in a directory.
+//
+// Layout: `LOCK` (held with flock by the one process using the directory) and segment files
+// `segment-<number>.log`, each starting with an 8-byte magic and then records:
+//
+//   u32 payload length | u32 CRC-32 of the payload | payload        (integers little-endian)
+//   payload of an item: 'A' | u64 id | u8 operation | u32+bytes user id | u32+bytes event id
+//                       | u32+bytes JSON
+//   payload of a final state: 'D' | u64 id
+//
+// An item is live from its 'A' record until a 'D' record with its id. A 'D' record is always in
+// the segment of its item or a newer one, so segments are deleted oldest first, once every item
+// in them is final; a newer segment's 'D' records for deleted items are then merely ignored.
+// Each process writes a new segment; a record torn by a crash (short, or a checksum mismatch) ends
+// the reading of its segment and is counted, never trusted.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "instasent/ingestor.hpp"
+
+namespace instasent::detail {
+
+/// Where an item's record is: its id and the segment holding it (0, 0 for none).
+struct SpoolRef {
+  std::uint64_t id = 0;
+  std::uint64_t segment = 0;
+};
+
+/// An item found live when the spool was opened.
+struct SpooledItem {
+  SpoolRef ref;
+  Operation op = Operation::upsert_contact;
+  std::string user_id;
+  std::string event_id;
+  std::string json;
+};
+
+class Spool {
+ public:
+  /// Opens (creating if needed) and locks the directory and reads what is live in it. Throws
+  /// InvalidInputError (field "spool.directory") when it cannot be used.
+  explicit Spool(const SpoolOptions& options);
+  ~Spool();
+  Spool(const Spool&) = delete;
+  Spool& operator=(const Spool&) = delete;
+
+  /// The live items found at open, oldest first (moved out by the first call).
+  std::vector<SpooledItem> take_recovered();
+  /// Bytes of torn or corrupt records skipped at open.
+  std::uint64_t skipped_bytes() const { return skipped_bytes_; }
+
+  enum class Append { ok, full, failed };
+  /// Writes an item's record (and syncs it as the options say) before returning `ok`; `full` when
+  /// it would take the spool past `max_bytes`; `failed` (with `error`) when the write failed.
+  Append append(Operation op, std::string_view user_id, std::string_view event_id,
+                std::string_view json, SpoolRef& ref, std::string& error);
+  /// Waits until `deadline` for an append to fit, and makes it.
+  Append append_until(std::chrono::steady_clock::time_point deadline, Operation op,
+                      std::string_view user_id, std::string_view event_id, std::string_view json,
+                      SpoolRef& ref, std::string& error);
+
+  /// Notes that an item is final; written by the next `write_done`.
+  void done(const SpoolRef& ref);
+  /// Writes the final states noted since the last call and deletes the segments left with
+  /// nothing live.
+  void write_done();
+
+  /// The oldest segment and how many live items it holds; {0, 0} when the oldest is the one
+  /// being written (it cannot be deleted).
+  std::pair<std::uint64_t, std::uint64_t> oldest_segment() const;
+  std::uint64_t bytes() const;
+
+  /// Writes what is noted, syncs, releases the directory; later calls do nothing.
+  void close();
+
+  /// fork(): the forking thread holds the lock across it; in the child the spool stops writing.
+  void lock_for_fork() { mutex_.lock(); }
+  void unlock_after_fork() { mutex_.unlock(); }
+  void abandon_in_child();
+
+ private:
+  struct Segment {
+    std::uint64_t bytes = 0;
+    std::uint64_t live = 0;
+  };
+
+  void read_segment(std::uint64_t number, std::map<std::uint64_t, SpooledItem>& live);
+  void open_active_segment();
+  Append append_locked(std::string_view record, std::string& error);
+  bool write_locked(std::string_view bytes, std::string& error);
+  void sync_locked(bool force);
+  void write_done_locked();
+  void delete_free_segments_locked();
+  std::string segment_path(std::uint64_t number) const;
+
+  SpoolOptions options_;
+  std::uint64_t segment_bytes_;  // a segment is closed after this many bytes
+
+  mutable std::mutex mutex_;
+  std::condition_variable room_cv_;
+  int lock_fd_ = -1;
+  int fd_ = -1;  // the active segment
+  bool open_ = false;
+  std::map<std::uint64_t, Segment> segments_;  // by number; the last is the active one
+  std::uint64_t active_ = 0;
+  std::uint64_t total_bytes_ = 0;
+  std::uint64_t next_id_ = 1;
+  std::vector<SpoolRef> pending_done_;
+  bool unsynced_ = false;
+  std::chrono::steady_clock::time_point last_sync_;
+  std::vector<SpooledItem> recovered_;
+  std::uint64_t skipped_bytes_ = 0;
+};
+
+/// CRC-32 (IEEE 802.3, as zlib computes it).
+std::uint32_t crc32(std::string_view bytes);
+
+}  // namespace instasent::detail
