@@ -93,7 +93,9 @@ enum class SpoolSync {
 /// opened on a directory sends the items a previous one left without a final state (it crashed,
 /// or `close` gave up on them), before anything added to it; delivery is then at least once,
 /// which the API makes harmless (events are deduplicated by `_event_id`, upserts are idempotent).
-/// One ingestor (one process) uses a directory at a time.
+/// The items left are read into memory and queued at start, past `max_queue_items` and
+/// `max_queue_bytes` (they were accepted already). One ingestor (one process) uses a directory
+/// at a time.
 struct SpoolOptions {
   std::string directory;  ///< Empty: no spool.
   /// The most the log may take on disk. Full: `add` applies the overflow policy (see
