@@ -38,13 +38,14 @@ std::array<std::uint32_t, 256> make_crc_table() {
   return table;
 }
 
-void put_u32(std::string& out, std::uint32_t v) {
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+template <typename T>
+void put_little_endian(std::string& out, T v) {
+  for (std::size_t i = 0; i < sizeof(T); ++i)
+    out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
 }
 
-void put_u64(std::string& out, std::uint64_t v) {
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
-}
+void put_u32(std::string& out, std::uint32_t v) { put_little_endian(out, v); }
+void put_u64(std::string& out, std::uint64_t v) { put_little_endian(out, v); }
 
 void put_bytes(std::string& out, std::string_view bytes) {
   put_u32(out, static_cast<std::uint32_t>(bytes.size()));
@@ -55,26 +56,9 @@ void put_bytes(std::string& out, std::string_view bytes) {
 class Reader {
  public:
   explicit Reader(std::string_view data) : data_(data) {}
-  bool u8(std::uint8_t& v) {
-    if (data_.size() < 1) return false;
-    v = static_cast<std::uint8_t>(data_[0]);
-    data_.remove_prefix(1);
-    return true;
-  }
-  bool u32(std::uint32_t& v) {
-    if (data_.size() < 4) return false;
-    v = 0;
-    for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<std::uint8_t>(data_[i]);
-    data_.remove_prefix(4);
-    return true;
-  }
-  bool u64(std::uint64_t& v) {
-    if (data_.size() < 8) return false;
-    v = 0;
-    for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<std::uint8_t>(data_[i]);
-    data_.remove_prefix(8);
-    return true;
-  }
+  bool u8(std::uint8_t& v) { return little_endian(v); }
+  bool u32(std::uint32_t& v) { return little_endian(v); }
+  bool u64(std::uint64_t& v) { return little_endian(v); }
   bool bytes(std::string& v) {
     std::uint32_t size = 0;
     if (!u32(size) || data_.size() < size) return false;
@@ -82,9 +66,19 @@ class Reader {
     data_.remove_prefix(size);
     return true;
   }
-  bool empty() const { return data_.empty(); }
 
  private:
+  template <typename T>
+  bool little_endian(T& v) {
+    if (data_.size() < sizeof(T)) return false;
+    v = 0;
+    for (std::size_t i = sizeof(T); i-- > 0;) {
+      v = static_cast<T>((v << 8) | static_cast<std::uint8_t>(data_[i]));
+    }
+    data_.remove_prefix(sizeof(T));
+    return true;
+  }
+
   std::string_view data_;
 };
 
