@@ -6,7 +6,7 @@
 INSTASENT_PACKAGES=(
   g++ cmake make pkg-config
   libcurl4-openssl-dev nlohmann-json3-dev
-  libgtest-dev libgmock-dev libcpp-httplib-dev
+  libgtest-dev libgmock-dev libcpp-httplib-dev libcli11-dev
   libssl-dev zlib1g-dev libbrotli-dev
   ca-certificates
 )

@@ -1,0 +1,295 @@
+// SPDX-License-Identifier: Apache-2.0
+// Helpers for the command-line tool's tests: a scratch directory, the `instasent` binary run as a
+// child process (stdout and stderr captured in files, stdin from a file), and the emulator binary
+// with its admin API.
+#pragma once
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <netinet/in.h>
+#include <nlohmann/json.hpp>
+
+#include "emulator/emulator_fixture.hpp"
+
+extern char** environ;
+
+namespace instasent::cli::testing {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+/// A directory of its own under $TMPDIR (or /tmp), removed with what it holds.
+class ScratchDir {
+ public:
+  ScratchDir() {
+    const char* base = std::getenv("TMPDIR");
+    std::string pattern = std::string(base != nullptr && *base != '\0' ? base : "/tmp") +
+                          "/instasent-cli-test-XXXXXX";
+    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp");
+    path_ = pattern;
+  }
+  ~ScratchDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+inline void write_file(const std::string& path, const std::string& content) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << content;
+  if (!out) throw std::runtime_error("cannot write " + path);
+}
+
+inline std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+inline bool file_exists(const std::string& path) {
+  struct stat info {};
+  return stat(path.c_str(), &info) == 0;
+}
+
+inline std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::stringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+inline void write_gzip(const std::string& path, const std::string& content) {
+  gzFile file = gzopen(path.c_str(), "wb");
+  if (file == nullptr) throw std::runtime_error("gzopen " + path);
+  gzwrite(file, content.data(), static_cast<unsigned>(content.size()));
+  gzclose(file);
+}
+
+/// A loopback port nothing listens on (bound, then closed).
+inline int closed_port() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = 0;
+  socklen_t length = sizeof address;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    close(fd);
+    throw std::runtime_error("cannot find a free port");
+  }
+  close(fd);
+  return ntohs(address.sin_port);
+}
+
+/// How a run of the CLI ended.
+struct CliResult {
+  int status = -1;  ///< The exit code, or 128 + signal when a signal ended it.
+  bool signaled = false;
+  std::string out;
+  std::string err;
+
+  /// The last line of stdout parsed as JSON (the --json summary).
+  json summary() const {
+    const auto lines = lines_of(out);
+    if (lines.empty()) return json();
+    return json::parse(lines.back(), nullptr, /*allow_exceptions=*/false);
+  }
+};
+
+/// The `instasent` binary as a child process: stdout and stderr go to files in `dir`, stdin
+/// comes from `stdin_path` (or /dev/null). The environment is ours without any INSTASENT_*
+/// variable, plus `env`.
+class CliProcess {
+ public:
+  CliProcess(const ScratchDir& dir, const std::vector<std::string>& args,
+             const std::map<std::string, std::string>& env, const std::string& stdin_path = "")
+      : out_path_(dir.file("stdout-" + std::to_string(++counter()))),
+        err_path_(dir.file("stderr-" + std::to_string(counter()))) {
+    std::vector<std::string> words{CLI_PATH};
+    words.insert(words.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (std::string& word : words) argv.push_back(word.data());
+    argv.push_back(nullptr);
+
+    std::vector<std::string> variables;
+    for (char** entry = environ; *entry != nullptr; ++entry) {
+      if (std::string(*entry).rfind("INSTASENT_", 0) != 0) variables.emplace_back(*entry);
+    }
+    for (const auto& [name, value] : env) variables.push_back(name + "=" + value);
+    std::vector<char*> envp;
+    for (std::string& variable : variables) envp.push_back(variable.data());
+    envp.push_back(nullptr);
+
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(
+        &actions, STDIN_FILENO, stdin_path.empty() ? "/dev/null" : stdin_path.c_str(), O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_path_.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_path_.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawnattr_t attributes;
+    posix_spawnattr_init(&attributes);
+    sigset_t none;
+    sigemptyset(&none);
+    posix_spawnattr_setsigmask(&attributes, &none);
+    sigset_t defaults;
+    sigemptyset(&defaults);
+    for (const int signal_number : {SIGINT, SIGTERM, SIGPIPE}) sigaddset(&defaults, signal_number);
+    posix_spawnattr_setsigdefault(&attributes, &defaults);
+    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    const int spawned =
+        posix_spawn(&pid_, CLI_PATH, &actions, &attributes, argv.data(), envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attributes);
+    if (spawned != 0) throw std::runtime_error("cannot start " CLI_PATH);
+  }
+  ~CliProcess() {
+    if (!result_) {
+      kill(pid_, SIGKILL);
+      int status = 0;
+      waitpid(pid_, &status, 0);
+    }
+  }
+  CliProcess(const CliProcess&) = delete;
+  CliProcess& operator=(const CliProcess&) = delete;
+
+  void send_signal(int signal_number) const { kill(pid_, signal_number); }
+
+  /// The result once the child ended; nullopt when it still runs after `timeout`.
+  std::optional<CliResult> wait(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!result_) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        CliResult result;
+        result.signaled = WIFSIGNALED(status);
+        result.status = result.signaled ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+        result.out = read_file(out_path_);
+        result.err = read_file(err_path_);
+        result_ = std::move(result);
+      } else if (std::chrono::steady_clock::now() >= deadline) {
+        return std::nullopt;
+      } else {
+        std::this_thread::sleep_for(5ms);  // there is no timed waitpid
+      }
+    }
+    return result_;
+  }
+
+ private:
+  static int& counter() {
+    static int count = 0;
+    return count;
+  }
+
+  std::string out_path_;
+  std::string err_path_;
+  pid_t pid_ = -1;
+  std::optional<CliResult> result_;
+};
+
+/// Runs the CLI to its end (failing the test after `timeout`).
+inline CliResult run_cli(const ScratchDir& dir, const std::vector<std::string>& args,
+                         const std::map<std::string, std::string>& env,
+                         const std::string& stdin_path = "",
+                         std::chrono::milliseconds timeout = 60s) {
+  CliProcess process(dir, args, env, stdin_path);
+  auto result = process.wait(timeout);
+  if (!result) throw std::runtime_error("the CLI did not finish in time");
+  return *result;
+}
+
+/// The `instasent-emulator` binary on a free port, with one tenant whose token is `token`.
+class Emulator {
+ public:
+  static constexpr const char* kProject = "proj_cli";
+  static constexpr const char* kDatasource = "ds_cli";
+
+  explicit Emulator(const std::string& token = "cli-test-token",
+                    const std::vector<std::string>& extra = {})
+      : token_(token),
+        process_(arguments(token, extra)),
+        port_(emulator::testing::read_port(process_)) {}
+
+  int port() const { return port_; }
+  const std::string& token() const { return token_; }
+  std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1"; }
+
+  /// INSTASENT_* for this emulator.
+  std::map<std::string, std::string> env() const {
+    return {{"INSTASENT_PROJECT", kProject},
+            {"INSTASENT_DATASOURCE", kDatasource},
+            {"INSTASENT_TOKEN", token_},
+            {"INSTASENT_BASE_URL", base_url()}};
+  }
+
+  json get(const std::string& path) const {
+    return emulator::testing::body_json(
+        emulator::testing::loopback_client(port_).Get(("/_emulator/" + path).c_str()));
+  }
+  json post(const std::string& path, const json& body) const {
+    return emulator::testing::body_json(emulator::testing::loopback_client(port_).Post(
+        ("/_emulator/" + path).c_str(), body.dump(), "application/json"));
+  }
+  json stats() const { return get("stats"); }
+  json state() const {
+    return get(std::string("state?project=") + kProject + "&datasource=" + kDatasource);
+  }
+  std::vector<std::string> event_ids() const {
+    const json ids =
+        get(std::string("event-ids?project=") + kProject + "&datasource=" + kDatasource);
+    std::vector<std::string> out;
+    const json& list = ids.is_object() && ids.contains("eventIds") ? ids["eventIds"] : ids;
+    for (const json& id : list) out.push_back(id.get<std::string>());
+    return out;
+  }
+  std::uint64_t accepted() const { return stats().value("itemsAccepted", std::uint64_t{0}); }
+
+ private:
+  static std::vector<std::string> arguments(const std::string& token,
+                                            const std::vector<std::string>& extra) {
+    std::vector<std::string> args{"--port",       "0",         "--project", kProject,
+                                  "--datasource", kDatasource, "--token",   token};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  }
+
+  std::string token_;
+  emulator::testing::EmulatorProcess process_;
+  int port_;
+};
+
+}  // namespace instasent::cli::testing

@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "checkpoint.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include <nlohmann/json.hpp>
+
+#include "exit_codes.hpp"
+#include "instasent/event.hpp"
+
+namespace instasent::cli {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr int kFormatVersion = 1;
+
+[[noreturn]] void fail(const std::string& what, const std::string& path) {
+  throw std::runtime_error("cannot " + what + " " + path + ": " + std::strerror(errno));
+}
+
+void write_all(int fd, const std::string& text, const std::string& path) {
+  std::size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t wrote = write(fd, text.data() + done, text.size() - done);
+    if (wrote < 0 && errno == EINTR) continue;
+    if (wrote < 0) fail("write", path);
+    done += static_cast<std::size_t>(wrote);
+  }
+}
+
+std::string directory_of(const std::string& path) {
+  const auto slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+}  // namespace
+
+std::string InputIdentity::difference(const InputIdentity& other) const {
+  if (size && other.size && *size != *other.size) {
+    return "its size is " + std::to_string(*other.size) + " bytes, the checkpoint's input had " +
+           std::to_string(*size);
+  }
+  if (head_hash != other.head_hash || head_bytes != other.head_bytes) {
+    return "its first " + std::to_string(std::max(head_bytes, other.head_bytes)) +
+           " bytes differ from the checkpoint's input";
+  }
+  return {};
+}
+
+std::optional<Checkpoint> Checkpoint::load(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    struct stat info {};
+    if (stat(path.c_str(), &info) != 0 && errno == ENOENT) return std::nullopt;
+    throw UsageError("cannot read checkpoint " + path);
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  const json j = json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+  const auto bad = [&]() {
+    return UsageError(path + " is not a checkpoint of this tool (delete it to start over)");
+  };
+  Checkpoint checkpoint;
+  try {
+    if (!j.is_object() || j.at("instasent_checkpoint") != kFormatVersion) throw bad();
+    const std::string kind = j.at("kind").get<std::string>();
+    if (kind != "contacts" && kind != "events") throw bad();
+    checkpoint.kind = kind == "contacts" ? ItemKind::contacts : ItemKind::events;
+    const json& input = j.at("input");
+    checkpoint.input.path = input.at("path").get<std::string>();
+    if (!input.at("size").is_null()) checkpoint.input.size = input.at("size").get<std::uint64_t>();
+    checkpoint.input.head_hash = input.at("head_hash").get<std::string>();
+    checkpoint.input.head_bytes = input.at("head_bytes").get<std::uint64_t>();
+    checkpoint.line = j.at("line").get<std::uint64_t>();
+  } catch (const json::exception&) {
+    throw bad();
+  }
+  return checkpoint;
+}
+
+void Checkpoint::save(const std::string& path) const {
+  const json j = {
+      {"instasent_checkpoint", kFormatVersion},
+      {"kind", to_string(kind)},
+      {"input",
+       {{"path", input.path},
+        {"size", input.size ? json(*input.size) : json(nullptr)},
+        {"head_hash", input.head_hash},
+        {"head_bytes", input.head_bytes}}},
+      {"line", line},
+      {"updated", format_iso8601(std::chrono::system_clock::now())},
+  };
+  const std::string text = j.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+  const std::string temporary = path + ".tmp";
+  const int fd = open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) fail("create", temporary);
+  try {
+    write_all(fd, text, temporary);
+    if (fsync(fd) != 0) fail("sync", temporary);
+  } catch (...) {
+    close(fd);
+    throw;
+  }
+  if (close(fd) != 0) fail("close", temporary);
+  if (std::rename(temporary.c_str(), path.c_str()) != 0) fail("rename into", path);
+  // The rename itself reaches the disk with the directory.
+  const int directory = open(directory_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (directory >= 0) {
+    fsync(directory);
+    close(directory);
+  }
+}
+
+DeliveryTracker::DeliveryTracker(std::uint64_t confirmed) : read_through_(confirmed) {}
+
+void DeliveryTracker::settled(std::uint64_t last_line) {
+  read_through_ = std::max(read_through_, last_line);
+}
+
+void DeliveryTracker::sent(PendingItem item) {
+  read_through_ = std::max(read_through_, item.last_line);
+  by_key_[item.key].push_back(item.first_line);
+  const std::uint64_t line = item.first_line;
+  pending_.emplace(line, std::move(item));
+}
+
+std::optional<PendingItem> DeliveryTracker::take(const std::string& key) {
+  const auto lines = by_key_.find(key);
+  if (lines == by_key_.end()) return std::nullopt;
+  const std::uint64_t line = lines->second.front();
+  lines->second.erase(lines->second.begin());  // short: one entry per key, as a rule
+  if (lines->second.empty()) by_key_.erase(lines);
+  const auto it = pending_.find(line);
+  PendingItem item = std::move(it->second);
+  pending_.erase(it);
+  return item;
+}
+
+std::optional<PendingItem> DeliveryTracker::withdraw_newest(const std::string& key) {
+  const auto lines = by_key_.find(key);
+  if (lines == by_key_.end()) return std::nullopt;
+  const std::uint64_t line = lines->second.back();
+  lines->second.pop_back();
+  if (lines->second.empty()) by_key_.erase(lines);
+  const auto it = pending_.find(line);
+  PendingItem item = std::move(it->second);
+  pending_.erase(it);
+  return item;
+}
+
+void DeliveryTracker::unconfirmed(std::uint64_t first_line) {
+  if (first_unconfirmed_ == 0 || first_line < first_unconfirmed_) first_unconfirmed_ = first_line;
+}
+
+std::uint64_t DeliveryTracker::confirmed_through() const noexcept {
+  std::uint64_t through = pending_.empty() ? read_through_ : pending_.begin()->first - 1;
+  if (first_unconfirmed_ != 0) through = std::min(through, first_unconfirmed_ - 1);
+  return through;
+}
+
+}  // namespace instasent::cli

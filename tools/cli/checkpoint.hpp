@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: Apache-2.0
+// Resumable imports: the checkpoint file, and the bookkeeping of which lines have reached a final
+// state, so that the checkpoint never claims a line that might still be lost.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "items.hpp"
+
+namespace instasent::cli {
+
+/// What a checkpoint records about its input, so that it is not applied to another one.
+struct InputIdentity {
+  std::string path;                   ///< As given; shown in messages, not compared.
+  std::optional<std::uint64_t> size;  ///< Stored bytes, for a regular file.
+  std::string head_hash;              ///< See `LineSource::head_hash`.
+  std::uint64_t head_bytes = 0;
+
+  /// Why `other` is not this input (size or head differ), or empty when it is.
+  std::string difference(const InputIdentity& other) const;
+};
+
+/// How far an import of one input is confirmed: every line up to `line` has a final state
+/// (delivered, rejected and written to the rejects file, or unreadable and written there).
+struct Checkpoint {
+  ItemKind kind = ItemKind::contacts;
+  InputIdentity input;
+  std::uint64_t line = 0;
+
+  /// The checkpoint in `path`; nullopt when there is no such file. Throws `UsageError` when the
+  /// file cannot be read or is not a checkpoint.
+  static std::optional<Checkpoint> load(const std::string& path);
+  /// Replaces `path` atomically: writes a temporary file beside it, syncs it to disk and renames
+  /// it over `path`. Throws `std::runtime_error`.
+  void save(const std::string& path) const;
+};
+
+/// One record handed to the ingestor, waiting for its final state.
+struct PendingItem {
+  std::uint64_t first_line = 0;
+  std::uint64_t last_line = 0;
+  std::string key;        ///< `_user_id` (contacts) or `_event_id` (events): what outcomes name.
+  std::string item_json;  ///< What the rejects file shows as its `item` should it be rejected.
+};
+
+/// Tracks which records have a final state and computes the confirmed prefix: the highest line L
+/// such that every line up to L is final. Records are reported in input order. Not thread-safe.
+///
+/// Outcomes name an item only by its key, so records sent with the same key are matched to
+/// outcomes in the order they were sent (the ingestor keeps that order per user, except when a
+/// server answer leaves an earlier one unknown while settling a later one; both are still
+/// matched to a final state).
+class DeliveryTracker {
+ public:
+  /// Lines up to `confirmed` are final already (a resumed import skips them).
+  explicit DeliveryTracker(std::uint64_t confirmed = 0);
+
+  /// A record that needs nothing more: blank, skipped, validated, or unreadable and written to
+  /// the rejects file.
+  void settled(std::uint64_t last_line);
+  /// A record handed to the ingestor.
+  void sent(PendingItem item);
+  /// The oldest record sent with `key`, removed; nullopt when none is pending.
+  std::optional<PendingItem> take(const std::string& key);
+  /// The newest record sent with `key`, removed (the ingestor refused it at once).
+  std::optional<PendingItem> withdraw_newest(const std::string& key);
+  /// A record whose final state is not a confirmation (dropped, or refused for the credentials):
+  /// the confirmed prefix stays below it from now on.
+  void unconfirmed(std::uint64_t first_line);
+
+  std::uint64_t confirmed_through() const noexcept;
+  std::size_t pending() const noexcept { return pending_.size(); }
+
+ private:
+  std::map<std::uint64_t, PendingItem> pending_;                        // by first line
+  std::unordered_map<std::string, std::vector<std::uint64_t>> by_key_;  // first lines, oldest first
+  std::uint64_t read_through_ = 0;
+  std::uint64_t first_unconfirmed_ = 0;  // 0: none
+};
+
+}  // namespace instasent::cli

@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: Apache-2.0
+// The single-call commands: stream, get, delete and specs. Each prints the server's JSON on
+// stdout and returns the exit code.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "instasent/options.hpp"
+
+namespace instasent::cli {
+
+/// `instasent stream`: GET /stream, the credential check, and the stream's metadata.
+int run_stream(const ClientOptions& options);
+/// `instasent get USER_ID`: the stored contact.
+int run_get(const ClientOptions& options, const std::string& user_id);
+/// `instasent delete USER_ID...`: deletes each; a missing contact does not stop the others.
+int run_delete(const ClientOptions& options, const std::vector<std::string>& user_ids);
+
+enum class SpecsKind { attributes, events, event_parameters };
+/// `instasent specs attributes|events|event-parameters TYPE`.
+int run_specs(const ClientOptions& options, SpecsKind kind, const std::string& event_type);
+
+/// `text` with every occurrence of `token` (raw or JSON-escaped) replaced by "***": whatever the
+/// server echoes, the token is not printed.
+std::string mask_token(std::string text, const std::string& token);
+
+}  // namespace instasent::cli

@@ -1,0 +1,295 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "import_state.hpp"
+
+#include <chrono>
+
+#include "text.hpp"
+
+namespace instasent::cli {
+
+namespace {
+
+thread_local bool t_adding = false;
+
+// The status of a request the server refused as a whole: the Ingestor reports it as every item
+// rejected with errors[""] = "request refused with HTTP <status>[: <server message>]".
+std::optional<int> refused_status(const FieldErrors& errors) {
+  const auto it = errors.find("");
+  if (it == errors.end()) return std::nullopt;
+  static const std::string prefix = "request refused with HTTP ";
+  for (const std::string& message : it->second) {
+    if (message.rfind(prefix, 0) != 0) continue;
+    int status = 0;
+    for (std::size_t i = prefix.size();
+         i < message.size() && message[i] >= '0' && message[i] <= '9'; ++i) {
+      status = status * 10 + (message[i] - '0');
+    }
+    return status;
+  }
+  return std::nullopt;
+}
+
+// "_email: Invalid format; plan: too long", for a message on stderr.
+std::string describe(const FieldErrors& errors) {
+  std::string text;
+  for (const auto& [field, messages] : errors) {
+    if (!text.empty()) text += "; ";
+    if (!field.empty()) text += field + ": ";
+    for (std::size_t i = 0; i < messages.size(); ++i) {
+      if (i > 0) text += ", ";
+      text += messages[i];
+    }
+  }
+  return printable(text, 300);
+}
+
+std::string line_message(std::uint64_t line, const std::string& field, const std::string& problem) {
+  const std::string where = "line " + std::to_string(line);
+  return field.empty() ? where + " " + problem : where + ": " + printable(field) + " " + problem;
+}
+
+}  // namespace
+
+ImportState::ImportState(ItemKind kind, ImportMode mode, int max_reported, std::uint64_t confirmed,
+                         std::unique_ptr<RejectsWriter> rejects, bool terminal)
+    : kind_(kind),
+      max_reported_(max_reported),
+      console_(terminal),
+      tracker_(confirmed),
+      rejects_(std::move(rejects)) {
+  counts_.mode = mode;
+}
+
+void ImportState::set_adding(bool adding) noexcept { t_adding = adding; }
+
+void ImportState::settled(const Record& record, bool count_as_read, bool skipped, bool valid) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (count_as_read) ++counts_.read;
+  if (skipped) ++counts_.skipped_by_checkpoint;
+  if (valid) ++counts_.valid;
+  tracker_.settled(record.last_line);
+}
+
+void ImportState::unreadable(const Record& record, const std::string& field,
+                             const std::string& problem, const std::string& item_json) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++counts_.read;
+  ++counts_.unreadable;
+  tracker_.settled(record.last_line);
+  if (!write_reject(record.first_line, item_json, {{field, {problem}}})) {
+    tracker_.unconfirmed(record.first_line);
+  }
+  report(line_message(record.first_line, field, problem));
+}
+
+void ImportState::sent(PendingItem item) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++counts_.read;
+  ++counts_.valid;
+  ++counts_.sent;
+  tracker_.sent(std::move(item));
+}
+
+void ImportState::batched() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++counts_.read;
+  ++counts_.valid;
+  ++counts_.sent;
+}
+
+void ImportState::refused_at_add(const std::string& key, const AddResult& result) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const auto item = tracker_.withdraw_newest(key);
+  if (!item) return;
+  if (result.status == AddStatus::invalid) {
+    // Too large for a request, for instance: the record is as bad as an unreadable one.
+    --counts_.sent;
+    --counts_.valid;
+    ++counts_.unreadable;
+    if (!write_reject(item->first_line, item->item_json, {{"", {result.reason}}})) {
+      tracker_.unconfirmed(item->first_line);
+    }
+    report(line_message(item->first_line, "", "cannot be sent: " + result.reason));
+  } else {
+    drop(*item);  // the queue stayed full or the ingestor closed while stopping
+  }
+  room_.notify_all();
+}
+
+bool ImportState::wait_for_room(std::size_t max_pending, const std::function<bool()>& stop) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (tracker_.pending() >= max_pending) {
+    if (stop()) return false;
+    room_.wait_for(lock, std::chrono::milliseconds(100));
+  }
+  return !stop();
+}
+
+void ImportState::on_outcome(const ItemOutcome& outcome) {
+  if (t_adding) return;
+  const std::string& key = kind_ == ItemKind::contacts ? outcome.user_id : outcome.event_id;
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (closed_) return;
+  const auto item = tracker_.take(key);
+  if (!item) return;  // every item sent is tracked; nothing else reaches here
+  switch (outcome.state) {
+    case FinalState::delivered:
+      ++counts_.delivered;
+      break;
+    case FinalState::rejected:
+      if (const auto status = refused_status(outcome.errors); status == 401 || status == 404) {
+        // The credentials, not the item: not a rejection to write down, and the next requests
+        // would be refused the same way.
+        drop(*item);
+        if (stops_.access_denied.empty()) stops_.access_denied = describe(outcome.errors);
+        stop_ = true;
+      } else {
+        reject(*item, outcome.errors);
+      }
+      break;
+    case FinalState::dropped:
+      drop(*item);
+      if (outcome.drop_reason == DropReason::retries_exhausted) {
+        if (stops_.gave_up.empty()) stops_.gave_up = printable(outcome.message, 300);
+        stop_ = true;
+      }
+      break;
+  }
+  room_.notify_all();
+}
+
+void ImportState::batch_item(const PendingItem& item, const ItemResult& result) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  switch (result.status) {
+    case ItemStatus::accepted:
+      ++counts_.delivered;
+      break;
+    case ItemStatus::rejected:
+      reject(item, result.errors);
+      break;
+    case ItemStatus::unknown:
+    case ItemStatus::not_sent:
+      drop(item);
+      if (stops_.gave_up.empty()) stops_.gave_up = "the server's answer did not settle every item";
+      break;
+  }
+}
+
+void ImportState::batch_failed(const std::vector<PendingItem>& items, const Error& error) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const BatchResult* partial = error.partial_result();
+  const ErrorKind kind = error.kind();
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const ItemStatus status = partial != nullptr && i < partial->size() ? partial->items()[i].status
+                                                                        : ItemStatus::not_sent;
+    if (status == ItemStatus::accepted) {
+      ++counts_.delivered;
+    } else if (status == ItemStatus::rejected) {
+      reject(items[i], partial->items()[i].errors);
+    } else if (kind == ErrorKind::bad_request) {
+      reject(items[i], {{"", {error.what()}}});
+    } else {
+      drop(items[i]);
+    }
+  }
+  if (kind == ErrorKind::unauthorized || kind == ErrorKind::not_found) {
+    if (stops_.access_denied.empty()) stops_.access_denied = error.what();
+    stop_ = true;
+  } else if (kind != ErrorKind::bad_request) {
+    if (stops_.gave_up.empty()) stops_.gave_up = error.what();
+    stop_ = true;
+  }
+}
+
+void ImportState::not_sent(const std::vector<PendingItem>& items) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (const PendingItem& item : items) drop(item);
+}
+
+void ImportState::close() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  closed_ = true;
+}
+
+void ImportState::fatal(const std::string& message) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  set_fatal(message);
+}
+
+void ImportState::set_fatal(const std::string& message) {
+  if (stops_.fatal.empty()) stops_.fatal = message;
+  halted_ = true;
+}
+
+std::optional<std::uint64_t> ImportState::confirmed_for_checkpoint() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const std::uint64_t line = tracker_.confirmed_through();
+  if (rejects_) {
+    try {
+      rejects_->sync();
+    } catch (const std::exception& error) {
+      set_fatal(error.what());
+      return std::nullopt;
+    }
+  }
+  return line;
+}
+
+ProgressSnapshot ImportState::progress() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ProgressSnapshot snapshot;
+  snapshot.done = counts_.delivered + counts_.rejected + counts_.dropped + counts_.unreadable;
+  if (counts_.mode == ImportMode::validate) snapshot.done += counts_.valid;
+  snapshot.skipped = counts_.skipped_by_checkpoint;
+  snapshot.read = counts_.read;
+  snapshot.failed = counts_.rejected + counts_.dropped + counts_.unreadable;
+  return snapshot;
+}
+
+ImportSummary ImportState::summary() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return counts_;
+}
+
+std::size_t ImportState::reported() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return static_cast<std::size_t>(reported_);
+}
+
+ImportState::Stops ImportState::stops() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return stops_;
+}
+
+void ImportState::reject(const PendingItem& item, const FieldErrors& errors) {
+  ++counts_.rejected;
+  if (!write_reject(item.first_line, item.item_json, errors)) {
+    tracker_.unconfirmed(item.first_line);
+  }
+  report("line " + std::to_string(item.first_line) +
+         " rejected by the server: " + describe(errors));
+}
+
+void ImportState::drop(const PendingItem& item) {
+  ++counts_.dropped;
+  tracker_.unconfirmed(item.first_line);
+}
+
+bool ImportState::write_reject(std::uint64_t line, const std::string& item_json,
+                               const FieldErrors& errors) {
+  if (!rejects_) return true;  // only counted
+  try {
+    rejects_->write(line, item_json, errors);
+    return true;
+  } catch (const std::exception& error) {
+    set_fatal(error.what());
+    return false;
+  }
+}
+
+void ImportState::report(const std::string& message) {
+  if (reported_ < max_reported_) console_.message("instasent: " + message);
+  ++reported_;
+}
+
+}  // namespace instasent::cli

@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: Apache-2.0
+// What the reading thread, the Ingestor's sender threads and the progress ticker share during an
+// import: the delivery tracker, the counters, the rejects file and the reasons to stop.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "checkpoint.hpp"
+#include "import.hpp"
+#include "instasent/error.hpp"
+#include "instasent/ingestor.hpp"
+#include "progress.hpp"
+#include "records.hpp"
+#include "rejects.hpp"
+
+namespace instasent::cli {
+
+/// Thread-safe. Held by `shared_ptr` so that the outcome callback stays valid however late a
+/// sender calls it; after `close()` outcomes are ignored (their records stay unconfirmed, which
+/// only means that a resumed import sends them again).
+class ImportState {
+ public:
+  ImportState(ItemKind kind, ImportMode mode, int max_reported, std::uint64_t confirmed,
+              std::unique_ptr<RejectsWriter> rejects, bool terminal);
+
+  Console& console() noexcept { return console_; }
+
+  // --- The reading thread -----------------------------------------------------------------
+  /// A record that needs nothing (blank), was skipped by the checkpoint, or passed `--validate`.
+  void settled(const Record& record, bool count_as_read, bool skipped, bool valid);
+  /// A record that cannot be sent: reported, written to the rejects file, counted unreadable.
+  void unreadable(const Record& record, const std::string& field, const std::string& problem,
+                  const std::string& item_json);
+  /// A valid record handed to the Ingestor; its outcome will come through `on_outcome`.
+  void sent(PendingItem item);
+  /// A valid record put in a dry-run batch; its verdict will come through `batch_item`.
+  void batched();
+  /// The Ingestor refused the record `sent` last with `key` at once (`AddResult` not accepted).
+  void refused_at_add(const std::string& key, const AddResult& result);
+  /// Waits until fewer than `max_pending` records are in the Ingestor's hands, or `stop()` says
+  /// to stop; false in that case.
+  bool wait_for_room(std::size_t max_pending, const std::function<bool()>& stop);
+
+  // --- Outcomes -------------------------------------------------------------------------------
+  /// `IngestorOptions::on_outcome`. An outcome reported on the thread that is inside
+  /// `Ingestor::add` is that item's refusal, which `refused_at_add` handles instead.
+  void on_outcome(const ItemOutcome& outcome);
+  /// Marks the thread as inside `Ingestor::add` (see `on_outcome`).
+  static void set_adding(bool adding) noexcept;
+  /// A dry-run batch: the server's verdict on one item, or an error that ended its request.
+  void batch_item(const PendingItem& item, const ItemResult& result);
+  void batch_failed(const std::vector<PendingItem>& items, const Error& error);
+  /// Items of a dry-run batch that was never sent (the import stopped first).
+  void not_sent(const std::vector<PendingItem>& items);
+  /// Outcomes after this are ignored.
+  void close();
+
+  // --- Stopping -------------------------------------------------------------------------------
+  /// A reason to stop sending has come: unauthorized or retries exhausted.
+  bool should_stop() const noexcept { return stop_.load(); }
+  /// A reason to stop reading has come: one to stop sending, or a fatal error (after which what
+  /// was read is still delivered).
+  bool should_stop_reading() const noexcept { return stop_.load() || halted_.load(); }
+  /// A problem that ends the import with exit code 2 (e.g. the rejects file cannot be written).
+  void fatal(const std::string& message);
+
+  // --- Reading the state ----------------------------------------------------------------------
+  /// The confirmed line for a checkpoint, after syncing the rejects file that it counts on;
+  /// nullopt when the rejects file cannot be synced.
+  std::optional<std::uint64_t> confirmed_for_checkpoint();
+  ProgressSnapshot progress() const;
+  ImportSummary summary() const;
+  std::size_t reported() const;
+  /// Why the import stopped early, for the exit code and the last words.
+  struct Stops {
+    std::string access_denied;  ///< 401/404: exit 3.
+    std::string gave_up;        ///< Retries exhausted: exit 4.
+    std::string fatal;          ///< Exit 2.
+  };
+  Stops stops() const;
+
+ private:
+  // All with mutex_ held.
+  void reject(const PendingItem& item, const FieldErrors& errors);
+  void drop(const PendingItem& item);
+  bool write_reject(std::uint64_t line, const std::string& item_json, const FieldErrors& errors);
+  void report(const std::string& message);
+  void set_fatal(const std::string& message);
+
+  const ItemKind kind_;
+  const int max_reported_;
+  Console console_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable room_;
+  DeliveryTracker tracker_;
+  std::unique_ptr<RejectsWriter> rejects_;
+  ImportSummary counts_;
+  int reported_ = 0;
+  bool closed_ = false;
+  Stops stops_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> halted_{false};
+};
+
+}  // namespace instasent::cli

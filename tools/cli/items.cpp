@@ -1,0 +1,286 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "items.hpp"
+
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "hash.hpp"
+#include "instasent/error.hpp"
+
+namespace instasent::cli {
+
+using nlohmann::json;
+
+namespace {
+
+// Deeper values are refused before they are walked (the walk is recursive). The API's values
+// are flat or nearly so.
+constexpr int kMaxDepth = 32;
+
+// The problem part of an SDK error, whose what() reads "instasent: invalid input: FIELD PROBLEM".
+std::string problem_of(const InvalidInputError& error) {
+  const std::string what = error.what();
+  const std::string marker = error.field() + " ";
+  const auto at = what.find(marker);
+  return at == std::string::npos ? what : what.substr(at + marker.size());
+}
+
+// Runs `step`, turning the SDK's InvalidInputError into an ItemError for `field`.
+template <typename Step>
+auto checked(const std::string& field, Step&& step) {
+  try {
+    return step();
+  } catch (const InvalidInputError& error) {
+    throw ItemError(field, problem_of(error));
+  }
+}
+
+Value to_value(const json& value, int depth) {
+  if (depth > kMaxDepth) throw ItemError("", "is nested too deeply");
+  switch (value.type()) {
+    case json::value_t::null:
+      return nullptr;
+    case json::value_t::boolean:
+      return value.get<bool>();
+    case json::value_t::number_integer:
+      return value.get<std::int64_t>();
+    case json::value_t::number_unsigned:
+      return value.get<std::uint64_t>();
+    case json::value_t::number_float:
+      return value.get<double>();
+    case json::value_t::string:
+      return Value(value.get_ref<const std::string&>());
+    case json::value_t::array: {
+      std::vector<Value> items;
+      items.reserve(value.size());
+      for (const json& item : value) items.push_back(to_value(item, depth + 1));
+      return Value::array(items);
+    }
+    case json::value_t::object: {
+      std::vector<std::pair<std::string, Value>> members;
+      members.reserve(value.size());
+      for (auto it = value.begin(); it != value.end(); ++it) {
+        members.emplace_back(it.key(), to_value(it.value(), depth + 1));
+      }
+      return Value::object(members);
+    }
+    default:  // binary or discarded: never produced by the JSON parser
+      throw ItemError("", "holds a value that is not JSON");
+  }
+}
+
+// The value of `key` as a non-empty string, or an ItemError.
+std::string required_string(const json& object, const char* key) {
+  const auto it = object.find(key);
+  if (it == object.end() || it->is_null()) throw ItemError(key, "is missing");
+  if (!it->is_string()) throw ItemError(key, "must be a string");
+  return it->get<std::string>();
+}
+
+Contact contact_from_object(const json& object, const std::string& prefix) {
+  if (!object.is_object()) throw ItemError(prefix, "must be a JSON object");
+  const std::string user_id_field = prefix + "_user_id";
+  const auto id = object.find("_user_id");
+  if (id == object.end() || id->is_null()) throw ItemError(user_id_field, "is missing");
+  if (!id->is_string()) throw ItemError(user_id_field, "must be a string");
+  Contact contact = checked(user_id_field, [&] { return Contact(id->get<std::string>()); });
+  for (auto it = object.begin(); it != object.end(); ++it) {
+    const std::string& key = it.key();
+    if (key == "_user_id") continue;
+    const std::string field = prefix + key;
+    try {
+      checked(field, [&] {
+        if (!key.empty() && key.front() == '_') {
+          if (it->is_boolean()) {
+            contact.reserved(key, it->get<bool>() ? "1" : "0");
+          } else {
+            contact.reserved(key, to_value(*it, 1));
+          }
+        } else {
+          contact.attribute(key, to_value(*it, 1));
+        }
+      });
+    } catch (const ItemError& error) {
+      if (!error.field().empty()) throw;
+      throw ItemError(field, error.problem());  // from to_value, which knows no field name
+    }
+  }
+  return contact;
+}
+
+// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
+std::int64_t days_from_civil(std::int64_t year, unsigned month, unsigned day) {
+  year -= month <= 2 ? 1 : 0;
+  const std::int64_t era = (year >= 0 ? year : year - 399) / 400;
+  const auto year_of_era = static_cast<unsigned>(year - era * 400);
+  const unsigned day_of_year = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1;
+  const unsigned day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+  return era * 146097 + static_cast<std::int64_t>(day_of_era) - 719468;
+}
+
+unsigned days_in_month(int year, int month) {
+  static constexpr unsigned kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  return month == 2 && leap ? 29 : kDays[month - 1];
+}
+
+}  // namespace
+
+const char* to_string(ItemKind kind) noexcept {
+  return kind == ItemKind::contacts ? "contacts" : "events";
+}
+
+ItemError::ItemError(std::string field, std::string problem)
+    : std::runtime_error(field.empty() ? problem : field + ": " + problem),
+      field_(std::move(field)),
+      problem_(std::move(problem)) {}
+
+Value value_from_json(const json& value) { return to_value(value, 0); }
+
+Contact contact_from_json(const json& object) {
+  if (!object.is_object()) throw ItemError("", "is not a JSON object");
+  return contact_from_object(object, "");
+}
+
+std::string derived_event_id(const json& object) { return fnv1a128_uuid(dump_json(object)); }
+
+Event event_from_json(const json& object) {
+  if (!object.is_object()) throw ItemError("", "is not a JSON object");
+  for (auto it = object.begin(); it != object.end(); ++it) {
+    const std::string& key = it.key();
+    if (key != "_user_id" && key != "_event_type" && key != "_event_id" && key != "_event_date" &&
+        key != "_event_parameters" && key != "_user_data") {
+      throw ItemError(key, "is not a field of an event (parameters go in _event_parameters)");
+    }
+  }
+  const std::string user_id = required_string(object, "_user_id");
+  const std::string event_type = required_string(object, "_event_type");
+  Event event = [&] {
+    try {
+      return Event(user_id, event_type);
+    } catch (const InvalidInputError& error) {  // its field says which of the two it refused
+      throw ItemError(error.field(), problem_of(error));
+    }
+  }();
+
+  bool has_id = false;
+  if (const auto id = object.find("_event_id"); id != object.end() && !id->is_null()) {
+    if (!id->is_string()) throw ItemError("_event_id", "must be a string");
+    checked("_event_id", [&] { event.event_id(id->get<std::string>()); });
+    has_id = true;
+  }
+  if (const auto date = object.find("_event_date"); date != object.end() && !date->is_null()) {
+    const auto when =
+        date->is_string() ? parse_iso8601(date->get_ref<const std::string&>()) : std::nullopt;
+    if (!when) throw ItemError("_event_date", "is not an ISO 8601 date-time with a time zone");
+    event.date(*when);
+  }
+  if (const auto parameters = object.find("_event_parameters");
+      parameters != object.end() && !parameters->is_null()) {
+    if (!parameters->is_object()) throw ItemError("_event_parameters", "must be a JSON object");
+    for (auto it = parameters->begin(); it != parameters->end(); ++it) {
+      const std::string field = "_event_parameters." + it.key();
+      try {
+        checked(field, [&] { event.parameter(it.key(), to_value(it.value(), 1)); });
+      } catch (const ItemError& error) {
+        if (!error.field().empty()) throw;
+        throw ItemError(field, error.problem());
+      }
+    }
+  }
+  if (const auto user_data = object.find("_user_data");
+      user_data != object.end() && !user_data->is_null()) {
+    if (!user_data->is_object()) throw ItemError("_user_data", "must be a JSON object");
+    Contact contact = [&] {
+      if (user_data->contains("_user_id")) return contact_from_object(*user_data, "_user_data.");
+      json with_id = *user_data;
+      with_id["_user_id"] = user_id;
+      return contact_from_object(with_id, "_user_data.");
+    }();
+    checked("_user_data._user_id", [&] { event.user_data(std::move(contact)); });
+  }
+  if (!has_id) event.event_id(derived_event_id(object));
+  return event;
+}
+
+std::optional<std::chrono::system_clock::time_point> parse_iso8601(std::string_view text) {
+  std::size_t at = 0;
+  const auto number = [&](std::size_t digits, int& out) {
+    if (at + digits > text.size()) return false;
+    out = 0;
+    for (std::size_t k = 0; k < digits; ++k) {
+      const char c = text[at + k];
+      if (c < '0' || c > '9') return false;
+      out = out * 10 + (c - '0');
+    }
+    at += digits;
+    return true;
+  };
+  const auto accept = [&](char c) {
+    if (at < text.size() && text[at] == c) {
+      ++at;
+      return true;
+    }
+    return false;
+  };
+
+  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
+  if (!number(4, year) || !accept('-') || !number(2, month) || !accept('-') || !number(2, day)) {
+    return std::nullopt;
+  }
+  if (!accept('T') && !accept('t') && !accept(' ')) return std::nullopt;
+  if (!number(2, hour) || !accept(':') || !number(2, minute)) return std::nullopt;
+  int millis = 0;
+  if (accept(':')) {
+    if (!number(2, second)) return std::nullopt;
+    if (accept('.') || accept(',')) {
+      int scale = 100;
+      std::size_t digits = 0;
+      while (at < text.size() && text[at] >= '0' && text[at] <= '9') {
+        millis += (text[at] - '0') * scale;  // digits past the third add nothing
+        scale /= 10;
+        ++at;
+        ++digits;
+      }
+      if (digits == 0) return std::nullopt;
+    }
+  }
+  int offset_minutes = 0;
+  if (accept('Z') || accept('z')) {
+    offset_minutes = 0;
+  } else if (at < text.size() && (text[at] == '+' || text[at] == '-')) {
+    const int sign = text[at] == '-' ? -1 : 1;
+    ++at;
+    int offset_hours = 0, offset_rest = 0;
+    if (!number(2, offset_hours)) return std::nullopt;
+    if (accept(':')) {
+      if (!number(2, offset_rest)) return std::nullopt;
+    } else if (at < text.size() && !number(2, offset_rest)) {
+      return std::nullopt;
+    }
+    if (offset_hours > 23 || offset_rest > 59) return std::nullopt;
+    offset_minutes = sign * (offset_hours * 60 + offset_rest);
+  } else {
+    return std::nullopt;  // no time zone: the instant is unknown
+  }
+  if (at != text.size()) return std::nullopt;
+  if (month < 1 || month > 12 || day < 1 ||
+      static_cast<unsigned>(day) > days_in_month(year, month) || hour > 23 || minute > 59 ||
+      second > 60) {
+    return std::nullopt;
+  }
+  const std::int64_t days =
+      days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
+  const std::int64_t ms =
+      (((days * 24 + hour) * 60 + minute - offset_minutes) * 60 + second) * 1000 + millis;
+  return std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          std::chrono::milliseconds(ms)));
+}
+
+std::string dump_json(const json& value) {
+  return value.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+}  // namespace instasent::cli

@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "progress.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "text.hpp"
+
+namespace instasent::cli {
+
+namespace {
+
+void write_stderr(const std::string& text) {
+  std::fwrite(text.data(), 1, text.size(), stderr);
+  std::fflush(stderr);
+}
+
+}  // namespace
+
+void Console::message(const std::string& text) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  // On a terminal, "\r" and "clear to the end of the line" remove the progress line first; the
+  // next tick draws it again below the message.
+  write_stderr((progress_shown_ ? "\r\x1b[K" : "") + text + "\n");
+  progress_shown_ = false;
+}
+
+void Console::progress(const std::string& text) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (terminal_) {
+    write_stderr("\r" + text + "\x1b[K");
+    progress_shown_ = true;
+  } else {
+    write_stderr(text + "\n");
+  }
+}
+
+void Console::end_progress() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (progress_shown_) write_stderr("\r\x1b[K");  // the summary that follows says it all
+  progress_shown_ = false;
+}
+
+std::string format_duration(double seconds) {
+  const auto total = static_cast<long long>(std::llround(seconds < 0 ? 0 : seconds));
+  char text[32];
+  if (total >= 3600) {
+    std::snprintf(text, sizeof text, "%lld:%02lld:%02lld", total / 3600, total / 60 % 60,
+                  total % 60);
+  } else if (total >= 60) {
+    std::snprintf(text, sizeof text, "%lld:%02lld", total / 60, total % 60);
+  } else {
+    std::snprintf(text, sizeof text, "%lld s", total);
+  }
+  return text;
+}
+
+std::string format_progress(const ProgressSnapshot& s, bool terminal) {
+  const std::uint64_t done = s.done + s.skipped;
+  // The total: exact once everything is read; estimated from the bytes read before that.
+  std::optional<std::uint64_t> total;
+  bool estimated = false;
+  if (s.input_finished) {
+    total = s.read;
+  } else if (s.bytes_total && s.bytes_read > 0 && s.read > 0) {
+    const double share = static_cast<double>(s.bytes_read) / static_cast<double>(*s.bytes_total);
+    total = std::max<std::uint64_t>(
+        s.read, static_cast<std::uint64_t>(std::llround(static_cast<double>(s.read) / share)));
+    estimated = true;
+  }
+  std::optional<double> eta;
+  if (total && s.items_per_second > 0 && *total >= done) {
+    eta = static_cast<double>(*total - done) / s.items_per_second;
+  }
+  const std::string rate = with_thousands(static_cast<unsigned long long>(s.items_per_second));
+  std::string text;
+  if (terminal) {
+    text = with_thousands(done);
+    if (total) text += "/" + std::string(estimated ? "~" : "") + with_thousands(*total);
+    text += " items";
+    if (total && *total > 0) text += " (" + std::to_string(done * 100 / *total) + "%)";
+    text += "  " + rate + "/s  failed " + with_thousands(s.failed);
+    if (eta) text += "  ETA " + format_duration(*eta);
+  } else {
+    text = "instasent: " + with_thousands(done);
+    if (total) text += " of " + std::string(estimated ? "about " : "") + with_thousands(*total);
+    text += " items done, " + rate + "/s, " + with_thousands(s.failed) + " failed";
+    if (eta) text += ", ETA " + format_duration(*eta);
+  }
+  return text;
+}
+
+double RateMeter::update(Clock::time_point now, std::uint64_t done) {
+  samples_.emplace_back(now, done);
+  while (samples_.size() > 2 && now - samples_[1].first >= window_) samples_.pop_front();
+  const auto& [then, done_then] = samples_.front();
+  const double seconds = std::chrono::duration<double>(now - then).count();
+  if (seconds < 0.2) return 0;
+  return static_cast<double>(done - done_then) / seconds;
+}
+
+}  // namespace instasent::cli

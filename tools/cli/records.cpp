@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "records.hpp"
+
+#include "exit_codes.hpp"
+#include "text.hpp"
+
+namespace instasent::cli {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr std::string_view kByteOrderMark = "\xEF\xBB\xBF";
+
+bool ends_with(std::string_view text, std::string_view suffix) {
+  return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
+}
+
+void strip_byte_order_mark(std::string& line) {
+  if (line.compare(0, kByteOrderMark.size(), kByteOrderMark) == 0) {
+    line.erase(0, kByteOrderMark.size());
+  }
+}
+
+std::string too_long_problem(std::size_t limit) {
+  return "is longer than " + std::to_string(limit) + " bytes";
+}
+
+// "syntax error while parsing value - invalid literal" out of nlohmann's message, without the
+// "last read: '...'" part, which quotes the input.
+std::string describe_parse_error(const json::parse_error& error) {
+  std::string what = error.what();
+  if (const auto colon = what.find(": ", what.find("column")); colon != std::string::npos) {
+    what.erase(0, colon + 2);
+  }
+  if (const auto quote = what.find("; last read"); quote != std::string::npos) what.erase(quote);
+  return "is not valid JSON (byte " + std::to_string(error.byte) + ": " + what + ")";
+}
+
+}  // namespace
+
+std::optional<InputFormat> parse_input_format(std::string_view name) {
+  if (name == "ndjson") return InputFormat::ndjson;
+  if (name == "csv") return InputFormat::csv;
+  if (name == "rejects") return InputFormat::rejects;
+  return std::nullopt;
+}
+
+std::optional<InputFormat> format_from_path(std::string_view path) {
+  if (ends_with(path, ".gz")) path.remove_suffix(3);
+  if (ends_with(path, ".ndjson") || ends_with(path, ".jsonl")) return InputFormat::ndjson;
+  if (ends_with(path, ".csv")) return InputFormat::csv;
+  return std::nullopt;
+}
+
+RecordReader::RecordReader(LineSource& source, InputFormat format, const CsvOptions& csv,
+                           ItemKind kind)
+    : source_(source), format_(format), delimiter_(csv.delimiter) {
+  if (format_ != InputFormat::csv) return;
+  Record header;
+  LineSource::Status status = LineSource::Status::end;
+  do {  // blank lines before the header are skipped
+    status = source_.next(line_);
+    if (status == LineSource::Status::end) {
+      throw UsageError("the CSV input has no header row");
+    }
+    if (source_.line_number() == 1) strip_byte_order_mark(line_);
+  } while (status == LineSource::Status::line && trim(line_).empty());
+  header.first_line = header.last_line = source_.line_number();
+  header.text = line_;
+  std::vector<std::string> names;
+  if (!assemble_csv(header, status, names)) {
+    throw UsageError("the CSV header (line " + std::to_string(header.first_line) + ") " +
+                     header.problem);
+  }
+  table_.emplace(names, csv, kind);
+}
+
+bool RecordReader::next(Record& record, std::uint64_t skip_through) {
+  record = Record{};
+  return format_ == InputFormat::csv ? next_csv(record, skip_through)
+                                     : next_json(record, skip_through);
+}
+
+bool RecordReader::next_json(Record& record, std::uint64_t skip_through) {
+  const LineSource::Status status = source_.next(record.text);
+  if (status == LineSource::Status::end) return false;
+  record.first_line = record.last_line = source_.line_number();
+  if (record.first_line == 1) strip_byte_order_mark(record.text);
+  if (status == LineSource::Status::line && trim(record.text).empty()) {
+    record.blank = true;
+    return true;
+  }
+  if (record.first_line <= skip_through) {
+    record.skipped = true;
+    return true;
+  }
+  if (status == LineSource::Status::too_long) {
+    record.problem = too_long_problem(source_.max_line_bytes());
+    return true;
+  }
+  if (!is_valid_utf8(record.text)) {
+    record.problem = "is not valid UTF-8";
+    return true;
+  }
+  if (json_nested_deeper_than(record.text, kMaxJsonNesting)) {
+    record.problem =
+        "nests arrays and objects deeper than " + std::to_string(kMaxJsonNesting) + " levels";
+    return true;
+  }
+  json parsed;
+  try {
+    parsed = json::parse(record.text);
+  } catch (const json::parse_error& error) {
+    record.problem = describe_parse_error(error);
+    return true;
+  }
+  if (!parsed.is_object()) {
+    record.problem = "is not a JSON object";
+    return true;
+  }
+  if (format_ == InputFormat::rejects) {
+    const auto item = parsed.find("item");
+    if (item == parsed.end() || !item->is_object()) {
+      record.field = "item";
+      record.problem =
+          "is not an object (this line is not a rejects record, or its item was "
+          "unreadable: write the fixed item as an object)";
+      return true;
+    }
+    record.object = std::move(*item);
+  } else {
+    record.object = std::move(parsed);
+  }
+  return true;
+}
+
+bool RecordReader::assemble_csv(Record& record, LineSource::Status first_status,
+                                std::vector<std::string>& fields) {
+  if (first_status == LineSource::Status::too_long) {
+    record.problem = too_long_problem(source_.max_line_bytes());
+    return false;
+  }
+  while (true) {
+    try {
+      if (split_csv_record(record.text, delimiter_, fields) == CsvSplit::complete) return true;
+    } catch (const ItemError& error) {
+      record.problem = error.what();
+      return false;
+    }
+    // A quoted field goes on in the next line.
+    const LineSource::Status status = source_.next(line_);
+    if (status == LineSource::Status::end) {
+      record.problem = "has a quoted field that is not closed at the end of the input";
+      return false;
+    }
+    record.last_line = source_.line_number();
+    if (status == LineSource::Status::too_long ||
+        record.text.size() + 1 + line_.size() > source_.max_line_bytes()) {
+      record.problem = "has a quoted field that is not closed within " +
+                       std::to_string(source_.max_line_bytes()) + " bytes (lines " +
+                       std::to_string(record.first_line) + "-" + std::to_string(record.last_line) +
+                       ")";
+      return false;
+    }
+    record.text.push_back('\n');
+    record.text.append(line_);
+  }
+}
+
+bool RecordReader::next_csv(Record& record, std::uint64_t skip_through) {
+  const LineSource::Status status = source_.next(record.text);
+  if (status == LineSource::Status::end) return false;
+  record.first_line = record.last_line = source_.line_number();
+  if (status == LineSource::Status::line && record.text.empty()) {
+    record.blank = true;
+    return true;
+  }
+  const bool complete = assemble_csv(record, status, fields_);
+  if (record.first_line <= skip_through) {
+    record.skipped = true;
+    record.problem.clear();
+    return true;
+  }
+  if (!complete) return true;
+  try {
+    record.object = table_->to_object(fields_);
+  } catch (const ItemError& error) {
+    record.field = error.field();
+    record.problem = error.problem();
+  }
+  return true;
+}
+
+}  // namespace instasent::cli

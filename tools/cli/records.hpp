@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: Apache-2.0
+// From input lines to records: one NDJSON line, or one CSV row (which quoted line breaks may
+// spread over several lines), each with its item's JSON object or the reason it has none.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "csv.hpp"
+#include "items.hpp"
+#include "line_source.hpp"
+
+namespace instasent::cli {
+
+enum class InputFormat {
+  ndjson,   ///< One JSON object per line: the API's object for one item.
+  csv,      ///< A header row, then one item per row.
+  rejects,  ///< A rejects file of an earlier import: the `item` of each line.
+};
+
+/// "ndjson", "csv" or "rejects".
+std::optional<InputFormat> parse_input_format(std::string_view name);
+/// The format the file name says: .ndjson, .jsonl or .csv, each optionally followed by .gz.
+std::optional<InputFormat> format_from_path(std::string_view path);
+
+struct Record {
+  std::uint64_t first_line = 0;  ///< Where the record starts (what messages name).
+  std::uint64_t last_line = 0;   ///< Where it ends (a CSV row may span lines).
+  std::string text;              ///< The record as read (cut at the line limit).
+  nlohmann::json object;         ///< The item's object, when `problem` is empty.
+  std::string field;             ///< The field `problem` is about; empty for the whole record.
+  std::string problem;           ///< Why it cannot be read; empty when it can.
+  bool skipped = false;          ///< It starts at or before the resume line; not parsed.
+  bool blank = false;            ///< An empty line: no item, nothing to report.
+
+  bool readable() const noexcept { return problem.empty() && !skipped && !blank; }
+};
+
+/// Reads records from a line source in one format.
+class RecordReader {
+ public:
+  /// For CSV, reads the header row at once; throws `UsageError` when there is none or when it
+  /// does not fit the options (see `CsvTable`).
+  RecordReader(LineSource& source, InputFormat format, const CsvOptions& csv, ItemKind kind);
+
+  /// The next record, or false at the end. A record starting at or before `skip_through` is
+  /// returned with `skipped` set and is not parsed. Throws `InputError` when the input cannot be
+  /// read any further.
+  bool next(Record& record, std::uint64_t skip_through);
+
+  InputFormat format() const noexcept { return format_; }
+
+ private:
+  bool next_csv(Record& record, std::uint64_t skip_through);
+  bool next_json(Record& record, std::uint64_t skip_through);
+  // Reads lines until the CSV record is complete; false (with `problem` set) when it never is.
+  bool assemble_csv(Record& record, LineSource::Status first_status,
+                    std::vector<std::string>& fields);
+
+  LineSource& source_;
+  InputFormat format_;
+  char delimiter_;
+  std::optional<CsvTable> table_;
+  std::string line_;
+  std::vector<std::string> fields_;
+};
+
+}  // namespace instasent::cli

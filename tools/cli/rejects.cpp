@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "rejects.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <stdexcept>
+
+#include <nlohmann/json.hpp>
+
+#include "exit_codes.hpp"
+
+namespace instasent::cli {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr std::size_t kBufferBytes = 64u << 10;
+
+// Keeps the records of lines up to `keep_through`; a record cut short by a crash, which cannot
+// belong to a confirmed line (those are synced before the checkpoint names them), is dropped.
+void keep_confirmed_records(const std::string& path, std::uint64_t keep_through) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return;  // no earlier rejects
+  const std::string temporary = path + ".tmp";
+  std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+  if (!out) throw UsageError("cannot write " + temporary + ": " + std::strerror(errno));
+  std::string line;
+  while (std::getline(in, line)) {
+    const json record = json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!record.is_object()) continue;
+    const auto number = record.find("line");
+    if (number == record.end() || !number->is_number_unsigned() ||
+        number->get<std::uint64_t>() > keep_through) {
+      continue;
+    }
+    out << line << '\n';
+  }
+  out.close();
+  if (!out || std::rename(temporary.c_str(), path.c_str()) != 0) {
+    throw UsageError("cannot rewrite " + path + ": " + std::strerror(errno));
+  }
+}
+
+}  // namespace
+
+RejectsWriter::RejectsWriter(const std::string& path, std::optional<std::uint64_t> keep_through)
+    : path_(path) {
+  int flags = O_WRONLY | O_CREAT | O_CLOEXEC;
+  if (keep_through) {
+    keep_confirmed_records(path, *keep_through);
+    flags |= O_APPEND;
+  } else {
+    flags |= O_TRUNC;
+  }
+  fd_ = open(path.c_str(), flags, 0644);
+  if (fd_ < 0) throw UsageError("cannot write " + path + ": " + std::strerror(errno));
+  buffer_.reserve(kBufferBytes);
+}
+
+RejectsWriter::~RejectsWriter() {
+  try {
+    flush();
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "instasent: %s\n", error.what());
+  }
+  close(fd_);
+}
+
+void RejectsWriter::write(std::uint64_t line, std::string_view item_json,
+                          const FieldErrors& errors) {
+  json error_object = json::object();
+  for (const auto& [field, messages] : errors) error_object[field] = messages;
+  buffer_ += "{\"line\":";
+  buffer_ += std::to_string(line);
+  buffer_ += ",\"item\":";
+  buffer_ += item_json;
+  buffer_ += ",\"errors\":";
+  buffer_ += error_object.dump(-1, ' ', false, json::error_handler_t::replace);
+  buffer_ += "}\n";
+  ++written_;
+  if (buffer_.size() >= kBufferBytes) flush();
+}
+
+void RejectsWriter::flush() {
+  std::size_t done = 0;
+  while (done < buffer_.size()) {
+    const ssize_t wrote = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
+    if (wrote < 0 && errno == EINTR) continue;
+    if (wrote < 0) {
+      buffer_.erase(0, done);
+      throw std::runtime_error("cannot write " + path_ + ": " + std::strerror(errno));
+    }
+    done += static_cast<std::size_t>(wrote);
+  }
+  buffer_.clear();
+}
+
+void RejectsWriter::sync() {
+  flush();
+  if (fsync(fd_) != 0 && errno != EINVAL) {  // EINVAL: a pipe or device, nothing to sync
+    throw std::runtime_error("cannot sync " + path_ + ": " + std::strerror(errno));
+  }
+}
+
+}  // namespace instasent::cli

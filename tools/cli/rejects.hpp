@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: Apache-2.0
+// The rejects file: every record the import could not read or the server rejected, as NDJSON
+// `{"line": N, "item": ..., "errors": {"field": ["message"]}}`, ready to be fixed and imported
+// again (`--format rejects`).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "instasent/batch_result.hpp"
+
+namespace instasent::cli {
+
+class RejectsWriter {
+ public:
+  /// Opens `path`. For a fresh import the file is emptied. Resuming after `keep_through`, the
+  /// records of lines up to it are kept and later ones dropped, since those lines are read again.
+  /// Throws `UsageError` when the file cannot be written.
+  RejectsWriter(const std::string& path, std::optional<std::uint64_t> keep_through);
+  ~RejectsWriter();
+  RejectsWriter(const RejectsWriter&) = delete;
+  RejectsWriter& operator=(const RejectsWriter&) = delete;
+
+  /// Appends one record. `item_json` is JSON text: the item's object, or a string holding a line
+  /// that could not be read. Throws `std::runtime_error` when the file cannot be written.
+  void write(std::uint64_t line, std::string_view item_json, const FieldErrors& errors);
+  /// Writes out what is buffered and syncs it to disk, so that a checkpoint may count on it.
+  void sync();
+
+  const std::string& path() const noexcept { return path_; }
+  std::uint64_t written() const noexcept { return written_; }
+
+ private:
+  void flush();
+
+  std::string path_;
+  int fd_ = -1;
+  std::string buffer_;
+  std::uint64_t written_ = 0;
+};
+
+}  // namespace instasent::cli
