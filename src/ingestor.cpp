@@ -43,6 +43,7 @@ bool is_contact_operation(Operation op) { return op != Operation::record_event; 
 struct Item {
   std::uint64_t seq = 0;
   Operation op = Operation::upsert_contact;
+  std::uint64_t tag = 0;
   std::string user_id;
   std::string event_id;
   std::string json;              // ready to send; empty for deletes
@@ -60,6 +61,7 @@ struct Item {
 struct Verdict {
   enum Kind { delivered, rejected, retry } kind = retry;
   FieldErrors errors;
+  int http_status = 0;  // of the answer, when there was one
 };
 
 // A random UUID (version 4), the `_event_id` of events added without one.
@@ -81,6 +83,7 @@ std::string generate_event_id() {
 ItemOutcome outcome_of(const Item& item, FinalState state) {
   ItemOutcome outcome;
   outcome.operation = item.op;
+  outcome.tag = item.tag;
   outcome.user_id = item.user_id;
   outcome.event_id = item.event_id;
   outcome.state = state;
@@ -341,6 +344,7 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
     for (detail::SpooledItem& record : recovered) {
       Item item;
       item.op = record.op;
+      item.tag = record.tag;
       item.user_id = std::move(record.user_id);
       item.event_id = std::move(record.event_id);
       item.json = std::move(record.json);
@@ -355,16 +359,15 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
   std::optional<AddResult> write_to_spool(Item& item, SteadyClock::time_point deadline,
                                           std::vector<ItemOutcome>& pushed_out) {
     using Append = detail::Spool::Append;
+    const detail::SpoolEntry entry{item.op, item.tag, item.user_id, item.event_id, item.json};
+    const auto at_once = SteadyClock::time_point::min();
     std::string error;
-    Append result =
-        spool_->append(item.op, item.user_id, item.event_id, item.json, item.spool, error);
-    if (result == Append::full && options_.overflow == OverflowPolicy::block) {
-      result = spool_->append_until(deadline, item.op, item.user_id, item.event_id, item.json,
-                                    item.spool, error);
-    } else if (result == Append::full && options_.overflow == OverflowPolicy::drop_oldest &&
-               drop_oldest_segment(pushed_out)) {
+    Append result = spool_->append(
+        entry, options_.overflow == OverflowPolicy::block ? deadline : at_once, item.spool, error);
+    if (result == Append::full && options_.overflow == OverflowPolicy::drop_oldest &&
+        drop_oldest_segment(pushed_out)) {
       spool_->write_done();
-      result = spool_->append(item.op, item.user_id, item.event_id, item.json, item.spool, error);
+      result = spool_->append(entry, at_once, item.spool, error);
     }
     if (result == Append::ok) return std::nullopt;
     report(pushed_out);
@@ -447,7 +450,7 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
   // Records an item's final state, once: an item already final is left as it is.
   void finish(const Item& item, FinalState state, std::vector<ItemOutcome>& outcomes,
               DropReason reason = DropReason::none, std::string message = {},
-              FieldErrors errors = {}) {
+              FieldErrors errors = {}, int http_status = 0) {
     if (unfinished_.erase(item.seq) == 0) return;
     bool kept_in_spool = false;
     if (spool_ && item.spool.id != 0) {
@@ -477,6 +480,7 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
     outcome.message = std::move(message);
     outcome.errors = std::move(errors);
     outcome.kept_in_spool = kept_in_spool;
+    outcome.http_status = http_status;
     outcomes.push_back(std::move(outcome));
   }
 
@@ -545,6 +549,7 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
         record.op = item.op;
         record.user_id = item.user_id;
         record.event_id = item.event_id;
+        record.tag = item.tag;
         record.spool = item.spool;
         in_flight_.emplace(item.seq, std::move(record));
       }
@@ -671,6 +676,7 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
     }
     const HttpResponse& response = *outcome.response;
     const int status = response.status;
+    for (Verdict& verdict : verdicts) verdict.http_status = status;
     if (status == 429) {
       // The server's time when it gave one; otherwise the usual backoff (never a tight loop).
       pause = detail::rate_limit_delay(response.headers, client_->clock()->system_now())
@@ -747,14 +753,17 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
       in_flight_.erase(item.seq);
       const Verdict& verdict = verdicts[i];
       if (verdict.kind == Verdict::delivered) {
-        finish(item, FinalState::delivered, outcomes);
+        finish(item, FinalState::delivered, outcomes, DropReason::none, {}, {},
+               verdict.http_status);
       } else if (verdict.kind == Verdict::rejected) {
-        finish(item, FinalState::rejected, outcomes, DropReason::none, {}, verdict.errors);
+        finish(item, FinalState::rejected, outcomes, DropReason::none, {}, verdict.errors,
+               verdict.http_status);
       } else if (unfinished_.count(item.seq) == 0) {
         continue;  // given up by close() while it was in flight
       } else if (item.attempts >= options_.max_attempts) {
         finish(item, FinalState::dropped, outcomes, DropReason::retries_exhausted,
-               "no answer accepted it after " + std::to_string(item.attempts) + " attempts");
+               "no answer accepted it after " + std::to_string(item.attempts) + " attempts", {},
+               verdict.http_status);
       } else {
         again.push_back(std::move(item));
       }
@@ -810,10 +819,11 @@ Ingestor::Ingestor(const Client& client, IngestorOptions options)
 
 Ingestor::~Ingestor() { close(state_->shutdown_deadline()); }
 
-AddResult Ingestor::add(Contact contact) noexcept {
+AddResult Ingestor::add(Contact contact, std::uint64_t tag) noexcept {
   try {
     Item item;
     item.op = Operation::upsert_contact;
+    item.tag = tag;
     item.user_id = contact.user_id();
     if (item.user_id.empty()) {
       return state_->refuse(item, AddStatus::invalid, DropReason::invalid,
@@ -830,10 +840,11 @@ AddResult Ingestor::add(Contact contact) noexcept {
   }
 }
 
-AddResult Ingestor::add(Event event) noexcept {
+AddResult Ingestor::add(Event event, std::uint64_t tag) noexcept {
   try {
     Item item;
     item.op = Operation::record_event;
+    item.tag = tag;
     item.user_id = event.user_id();
     if (item.user_id.empty() || event.event_type().empty()) {
       return state_->refuse(item, AddStatus::invalid, DropReason::invalid,
@@ -852,10 +863,11 @@ AddResult Ingestor::add(Event event) noexcept {
   }
 }
 
-AddResult Ingestor::delete_contact(std::string user_id) noexcept {
+AddResult Ingestor::delete_contact(std::string user_id, std::uint64_t tag) noexcept {
   try {
     Item item;
     item.op = Operation::delete_contact;
+    item.tag = tag;
     item.user_id = std::move(user_id);
     if (item.user_id.empty() || !detail::is_valid_utf8(item.user_id)) {
       return state_->refuse(item, AddStatus::invalid, DropReason::invalid,

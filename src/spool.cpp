@@ -213,8 +213,8 @@ void Spool::read_segment(std::uint64_t number, std::map<std::uint64_t, SpooledIt
     SpooledItem item;
     std::uint8_t op = 0;
     if (type != 'A' || !reader.u8(op) ||
-        op > static_cast<std::uint8_t>(Operation::delete_contact) || !reader.bytes(item.user_id) ||
-        !reader.bytes(item.event_id) || !reader.bytes(item.json)) {
+        op > static_cast<std::uint8_t>(Operation::delete_contact) || !reader.u64(item.tag) ||
+        !reader.bytes(item.user_id) || !reader.bytes(item.event_id) || !reader.bytes(item.json)) {
       continue;  // checksummed but unknown: a newer writer's record type; skip it
     }
     item.ref = {id, number};
@@ -241,24 +241,19 @@ void Spool::open_active_segment() {
 
 std::vector<SpooledItem> Spool::take_recovered() { return std::move(recovered_); }
 
-Spool::Append Spool::append(Operation op, std::string_view user_id, std::string_view event_id,
-                            std::string_view json, SpoolRef& ref, std::string& error) {
-  return append_until(std::chrono::steady_clock::time_point::min(), op, user_id, event_id, json,
-                      ref, error);
-}
-
-Spool::Append Spool::append_until(std::chrono::steady_clock::time_point deadline, Operation op,
-                                  std::string_view user_id, std::string_view event_id,
-                                  std::string_view json, SpoolRef& ref, std::string& error) {
+Spool::Append Spool::append(const SpoolEntry& entry, std::chrono::steady_clock::time_point deadline,
+                            SpoolRef& ref, std::string& error) {
   std::string payload;
-  payload.reserve(1 + 8 + 1 + 12 + user_id.size() + event_id.size() + json.size());
+  payload.reserve(1 + 8 + 1 + 8 + 12 + entry.user_id.size() + entry.event_id.size() +
+                  entry.json.size());
   payload.push_back('A');
   const std::size_t id_at = payload.size();
   put_u64(payload, 0);  // the id, set under the lock
-  payload.push_back(static_cast<char>(op));
-  put_bytes(payload, user_id);
-  put_bytes(payload, event_id);
-  put_bytes(payload, json);
+  payload.push_back(static_cast<char>(entry.op));
+  put_u64(payload, entry.tag);
+  put_bytes(payload, entry.user_id);
+  put_bytes(payload, entry.event_id);
+  put_bytes(payload, entry.json);
   const std::uint64_t record_bytes = kHeaderBytes + payload.size();
 
   std::unique_lock<std::mutex> lock(mutex_);

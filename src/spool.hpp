@@ -5,8 +5,8 @@
 // `segment-<number>.log`, each starting with an 8-byte magic and then records:
 //
 //   u32 payload length | u32 CRC-32 of the payload | payload        (integers little-endian)
-//   payload of an item: 'A' | u64 id | u8 operation | u32+bytes user id | u32+bytes event id
-//                       | u32+bytes JSON
+//   payload of an item: 'A' | u64 id | u8 operation | u64 tag | u32+bytes user id
+//                       | u32+bytes event id | u32+bytes JSON
 //   payload of a final state: 'D' | u64 id
 //
 // An item is live from its 'A' record until a 'D' record with its id. A 'D' record is always in
@@ -35,10 +35,20 @@ struct SpoolRef {
   std::uint64_t segment = 0;
 };
 
+/// What an item's record holds.
+struct SpoolEntry {
+  Operation op = Operation::upsert_contact;
+  std::uint64_t tag = 0;
+  std::string_view user_id;
+  std::string_view event_id;
+  std::string_view json;
+};
+
 /// An item found live when the spool was opened.
 struct SpooledItem {
   SpoolRef ref;
   Operation op = Operation::upsert_contact;
+  std::uint64_t tag = 0;
   std::string user_id;
   std::string event_id;
   std::string json;
@@ -60,13 +70,10 @@ class Spool {
 
   enum class Append { ok, full, failed };
   /// Writes an item's record (and syncs it as the options say) before returning `ok`; `full` when
-  /// it would take the spool past `max_bytes`; `failed` (with `error`) when the write failed.
-  Append append(Operation op, std::string_view user_id, std::string_view event_id,
-                std::string_view json, SpoolRef& ref, std::string& error);
-  /// Waits until `deadline` for an append to fit, and makes it.
-  Append append_until(std::chrono::steady_clock::time_point deadline, Operation op,
-                      std::string_view user_id, std::string_view event_id, std::string_view json,
-                      SpoolRef& ref, std::string& error);
+  /// it would take the spool past `max_bytes` (after waiting until `deadline` for room);
+  /// `failed` (with `error`) when the write failed.
+  Append append(const SpoolEntry& entry, std::chrono::steady_clock::time_point deadline,
+                SpoolRef& ref, std::string& error);
 
   /// Notes that an item is final; written by the next `write_done`.
   void done(const SpoolRef& ref);

@@ -58,11 +58,15 @@ const char* to_string(DropReason reason) noexcept;
 /// `close()`.
 struct ItemOutcome {
   Operation operation = Operation::upsert_contact;
+  std::uint64_t tag = 0;  ///< What was passed to `add` (or `delete_contact`) with the item.
   std::string user_id;
   std::string event_id;  ///< Events only: the id sent (generated at `add` when it had none).
   FinalState state = FinalState::delivered;
   DropReason drop_reason = DropReason::none;
-  FieldErrors errors;   ///< For rejected items: field -> messages ("" for the whole request).
+  FieldErrors errors;  ///< For rejected items: field -> messages ("" for the whole request).
+  /// The status of the answer that settled it (e.g. 202, 422, or 401 for a request refused as a
+  /// whole); for dropped items, of the last answer; 0 when there was none.
+  int http_status = 0;
   std::string message;  ///< A short description for dropped items.
   /// Dropped at shutdown but still in the spool: the next ingestor opened on the same spool
   /// directory sends it (and reports its final state then).
@@ -183,17 +187,22 @@ class Ingestor {
   Ingestor(const Ingestor&) = delete;
   Ingestor& operator=(const Ingestor&) = delete;
 
-  AddResult add(Contact contact) noexcept;
+  /// `tag` is the caller's own reference for the item (a line number, a row id), given back in
+  /// its `ItemOutcome`; the ingestor does not look at it.
+  AddResult add(Contact contact, std::uint64_t tag = 0) noexcept;
   /// An event without `_event_id` gets one generated here, kept across every retry.
-  AddResult add(Event event) noexcept;
-  AddResult delete_contact(std::string user_id) noexcept;
+  AddResult add(Event event, std::uint64_t tag = 0) noexcept;
+  AddResult delete_contact(std::string user_id, std::uint64_t tag = 0) noexcept;
 
   /// Waits until every item accepted before this call has its final state, or `timeout`
   /// passes; true when all did.
   bool flush(std::chrono::milliseconds timeout);
   /// Stops accepting items, sends what is queued until `timeout`, then drops what is left
   /// (reported as dropped, shutdown) and returns the outcomes of every item not delivered or
-  /// rejected by then. Later calls return nothing.
+  /// rejected by then. Later calls return nothing. A sender still busy when the deadline passes
+  /// may yet pass outcomes of the items it settled to `on_outcome` after `close` returns, so the
+  /// callback must not use what the caller destroys right after (hold its state in a
+  /// `shared_ptr`, or give `close` time).
   std::vector<ItemOutcome> close(std::chrono::milliseconds timeout);
 
   IngestorStats stats() const;

@@ -15,51 +15,40 @@ using testing::read_file;
 using testing::ScratchDir;
 using testing::write_file;
 
-PendingItem pending(std::uint64_t line, const std::string& key, std::uint64_t last = 0) {
-  return PendingItem{line, last == 0 ? line : last, key, "{}"};
+PendingItem pending(std::uint64_t line, std::uint64_t last = 0) {
+  return PendingItem{line, last == 0 ? line : last, "{}"};
 }
 
 TEST(DeliveryTracker, ThePrefixStopsAtTheFirstLineWithoutAFinalState) {
   DeliveryTracker tracker;
   EXPECT_EQ(tracker.confirmed_through(), 0u);
   tracker.settled(1);  // e.g. a blank line
-  tracker.sent(pending(2, "a"));
-  tracker.sent(pending(3, "b"));
+  tracker.sent(pending(2));
+  tracker.sent(pending(3));
   tracker.settled(4);  // unreadable, written to the rejects file
-  tracker.sent(pending(5, "c"));
+  tracker.sent(pending(5));
   EXPECT_EQ(tracker.confirmed_through(), 1u);
-  ASSERT_TRUE(tracker.take("b"));  // later lines finish first
+  ASSERT_TRUE(tracker.take(3));  // later lines finish first
   EXPECT_EQ(tracker.confirmed_through(), 1u);
-  ASSERT_TRUE(tracker.take("a"));
+  ASSERT_TRUE(tracker.take(2));
   EXPECT_EQ(tracker.confirmed_through(), 4u);
-  ASSERT_TRUE(tracker.take("c"));
+  ASSERT_TRUE(tracker.take(5));
   EXPECT_EQ(tracker.confirmed_through(), 5u);
-  EXPECT_FALSE(tracker.take("c"));
-  EXPECT_EQ(tracker.pending(), 0u);
-}
-
-TEST(DeliveryTracker, RecordsWithOneKeyAreMatchedInTheOrderSent) {
-  DeliveryTracker tracker;
-  tracker.sent(pending(1, "u"));
-  tracker.sent(pending(2, "v"));
-  tracker.sent(pending(3, "u"));
-  EXPECT_EQ(tracker.take("u")->first_line, 1u);
-  EXPECT_EQ(tracker.take("u")->first_line, 3u);
-  EXPECT_EQ(tracker.withdraw_newest("v")->first_line, 2u);
+  EXPECT_FALSE(tracker.take(5));
   EXPECT_EQ(tracker.pending(), 0u);
 }
 
 TEST(DeliveryTracker, UnconfirmedLinesHoldThePrefixForGood) {
   DeliveryTracker tracker(10);  // resumed after line 10
   EXPECT_EQ(tracker.confirmed_through(), 10u);
-  tracker.sent(pending(11, "a"));
-  tracker.sent(pending(12, "b", 14));  // a CSV row over three lines
-  tracker.sent(pending(15, "c"));
-  tracker.take("a");
+  tracker.sent(pending(11));
+  tracker.sent(pending(12, 14));  // a CSV row over three lines
+  tracker.sent(pending(15));
+  tracker.take(11);
   EXPECT_EQ(tracker.confirmed_through(), 11u);
-  tracker.take("b");
+  tracker.take(12);
   tracker.unconfirmed(12);  // dropped: retries exhausted, say
-  tracker.take("c");
+  tracker.take(15);
   EXPECT_EQ(tracker.confirmed_through(), 11u);
   tracker.settled(20);
   EXPECT_EQ(tracker.confirmed_through(), 11u);

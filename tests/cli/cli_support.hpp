@@ -96,23 +96,6 @@ inline void write_gzip(const std::string& path, const std::string& content) {
   gzclose(file);
 }
 
-/// A loopback port nothing listens on (bound, then closed).
-inline int closed_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  socklen_t length = sizeof address;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    close(fd);
-    throw std::runtime_error("cannot find a free port");
-  }
-  close(fd);
-  return ntohs(address.sin_port);
-}
-
 /// How a run of the CLI ended.
 struct CliResult {
   int status = -1;  ///< The exit code, or 128 + signal when a signal ended it.

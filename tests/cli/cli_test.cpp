@@ -482,8 +482,8 @@ TEST(CliImport, ValidateSendsNothingAndNeedsNoCredentials) {
   write_file(dir.file("good.ndjson"), contacts_ndjson(100));
   write_file(dir.file("bad.ndjson"), contacts_ndjson(10) + "{\"n\": 1}\n");
   // Pointed at a closed port with no credentials: any request would fail.
-  const Env env{
-      {"INSTASENT_BASE_URL", "http://127.0.0.1:" + std::to_string(testing::closed_port()) + "/v1"}};
+  const emulator::testing::RefusingPort down;
+  const Env env{{"INSTASENT_BASE_URL", down.base_url()}};
   const CliResult good =
       run_cli(dir, {"import", "contacts", dir.file("good.ndjson"), "--validate", "--json"}, env);
   EXPECT_EQ(good.status, 0) << good.err;
@@ -591,11 +591,11 @@ TEST(CliExitCodes, UnauthorizedOrNotFoundAre3) {
 TEST(CliExitCodes, GivingUpAfterRetriesIs4) {
   ScratchDir dir;
   write_file(dir.file("c.ndjson"), contacts_ndjson(500));
-  Env closed{
-      {"INSTASENT_PROJECT", "p"},
-      {"INSTASENT_DATASOURCE", "d"},
-      {"INSTASENT_TOKEN", "t"},
-      {"INSTASENT_BASE_URL", "http://127.0.0.1:" + std::to_string(testing::closed_port()) + "/v1"}};
+  const emulator::testing::RefusingPort down;
+  Env closed{{"INSTASENT_PROJECT", "p"},
+             {"INSTASENT_DATASOURCE", "d"},
+             {"INSTASENT_TOKEN", "t"},
+             {"INSTASENT_BASE_URL", down.base_url()}};
   const CliResult refused = run_cli(dir,
                                     {"import", "contacts", dir.file("c.ndjson"), "--max-attempts",
                                      "2", "--json", "--shutdown-timeout", "1"},

@@ -98,16 +98,12 @@ TEST(Ingestor, EveryEventStoredExactlyOnceThroughFaults) {
 }
 
 TEST(Ingestor, ServerDownCloseReturnsOnTimeAndReportsEveryItem) {
-  int closed_port = 0;
-  {
-    RunningEmulator gone;
-    closed_port = gone.port();
-  }
+  const emulator::testing::RefusingPort down;
   Outcomes seen;
   IngestorOptions options;
   options.on_outcome = seen.callback();
   options.initial_backoff = milliseconds(20);
-  Ingestor ingestor(client_for(closed_port), options);
+  Ingestor ingestor(client_for(down.port()), options);
   for (int i = 0; i < 250; ++i) ASSERT_TRUE(ingestor.add(Contact("U" + std::to_string(i))));
   const auto started = steady_clock::now();
   const auto left = ingestor.close(milliseconds(300));
@@ -184,6 +180,44 @@ TEST(Ingestor, InvalidItemsAreRefusedAndReported) {
   EXPECT_FALSE(big.reason.empty());
   EXPECT_EQ(ingestor.delete_contact("").status, AddStatus::invalid);
   EXPECT_EQ(ingestor.stats().dropped_invalid, 2u);
+}
+
+TEST(Ingestor, OutcomesCarryTheCallersTagAndTheAnswersStatus) {
+  RunningEmulator server;
+  Outcomes seen;
+  IngestorOptions options;
+  options.on_outcome = seen.callback();
+  {
+    Ingestor ingestor(client_for(server.port()), options);
+    ASSERT_TRUE(ingestor.add(Contact("U1").first_name("Ada"), 41));
+    ASSERT_TRUE(ingestor.add(Contact("U2").email("not-an-address"), 42));
+    ASSERT_TRUE(ingestor.flush(milliseconds(10'000)));
+  }
+  {
+    // A request refused as a whole: every item says so, with the status.
+    ClientOptions wrong;
+    wrong.project = emulator::testing::kProject;
+    wrong.datasource = emulator::testing::kDatasource;
+    wrong.token = "not-the-token";
+    wrong.base_url = "http://127.0.0.1:" + std::to_string(server.port()) + "/v1";
+    Ingestor ingestor(Client(wrong), options);
+    ASSERT_TRUE(ingestor.add(Event("U3", "E3", "purchase"), 43));
+    ASSERT_TRUE(ingestor.flush(milliseconds(10'000)));
+  }
+  std::lock_guard<std::mutex> lock(seen.mutex);
+  const ItemOutcome& delivered = seen.by_key.at("c:U1").at(0);
+  EXPECT_EQ(delivered.tag, 41u);
+  EXPECT_EQ(delivered.state, FinalState::delivered);
+  EXPECT_EQ(delivered.http_status, 202);
+  const ItemOutcome& rejected = seen.by_key.at("c:U2").at(0);
+  EXPECT_EQ(rejected.tag, 42u);
+  EXPECT_EQ(rejected.state, FinalState::rejected);
+  EXPECT_EQ(rejected.http_status, 202);
+  EXPECT_EQ(rejected.errors.count("_email"), 1u);
+  const ItemOutcome& refused = seen.by_key.at("e:E3").at(0);
+  EXPECT_EQ(refused.tag, 43u);
+  EXPECT_EQ(refused.state, FinalState::rejected);
+  EXPECT_EQ(refused.http_status, 401);
 }
 
 // Records when each request started and ended, to check per-user order.

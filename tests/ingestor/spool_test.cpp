@@ -3,9 +3,7 @@
 // records, a full spool under each overflow policy, one ingestor per directory.
 #include <gtest/gtest.h>
 
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -19,6 +17,7 @@ namespace {
 namespace fs = std::filesystem;
 using emulator::Config;
 using emulator::testing::EmulatorProcess;
+using emulator::testing::RefusingPort;
 using emulator::testing::RunningEmulator;
 using emulator::testing::test_config;
 using ingestor_testing::client_for;
@@ -55,19 +54,6 @@ class TempDir {
   fs::path path_;
 };
 
-// A loopback port nothing listens on: every connection is refused at once.
-int closed_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t size = sizeof address;
-  bind(fd, reinterpret_cast<sockaddr*>(&address), size);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size);
-  close(fd);
-  return ntohs(address.sin_port);
-}
-
 IngestorOptions spool_options(const TempDir& dir) {
   IngestorOptions options;
   options.spool.directory = dir.path();
@@ -81,10 +67,12 @@ void leave_in_spool(const TempDir& dir, int first, int count) {
   Outcomes seen;
   options.on_outcome = seen.callback();
   {
-    Ingestor ingestor(client_for(closed_port()), options);
+    const RefusingPort down;
+    Ingestor ingestor(client_for(down.port()), options);
     for (int i = first; i < first + count; ++i) {
       ASSERT_TRUE(
-          ingestor.add(Event("U" + std::to_string(i % 7), "E" + std::to_string(i), "purchase")));
+          ingestor.add(Event("U" + std::to_string(i % 7), "E" + std::to_string(i), "purchase"),
+                       static_cast<std::uint64_t>(i)));
     }
     const std::uint64_t replayed = ingestor.stats().replayed;
     const auto left = ingestor.close(milliseconds(100));
@@ -99,8 +87,10 @@ void leave_in_spool(const TempDir& dir, int first, int count) {
 
 // Opens an ingestor on the spool against `server`, waits until everything is final, closes it;
 // returns its stats.
-IngestorStats drain(const TempDir& dir, const RunningEmulator& server) {
-  Ingestor ingestor(client_for(server.port()), spool_options(dir));
+IngestorStats drain(const TempDir& dir, const RunningEmulator& server, Outcomes* seen = nullptr) {
+  IngestorOptions options = spool_options(dir);
+  if (seen != nullptr) options.on_outcome = seen->callback();
+  Ingestor ingestor(client_for(server.port()), options);
   EXPECT_TRUE(ingestor.flush(milliseconds(60'000)));
   IngestorStats stats = ingestor.stats();
   EXPECT_TRUE(ingestor.close(milliseconds(1'000)).empty());
@@ -117,10 +107,19 @@ TEST(IngestorSpool, WhatCloseGaveUpIsSentByTheNextIngestor) {
   TempDir dir;
   leave_in_spool(dir, 0, 250);
   RunningEmulator server;
-  const IngestorStats stats = drain(dir, server);
+  Outcomes seen;
+  const IngestorStats stats = drain(dir, server, &seen);
   EXPECT_EQ(stats.replayed, 250u);
   EXPECT_EQ(stats.delivered, 250u);
   EXPECT_EQ(stored_event_ids(server), event_ids(0, 250));
+  {
+    // Each replayed item is reported with the tag it was added with.
+    std::lock_guard<std::mutex> lock(seen.mutex);
+    ASSERT_EQ(seen.by_key.size(), 250u);
+    for (const auto& [key, list] : seen.by_key) {
+      EXPECT_EQ("e:E" + std::to_string(list.at(0).tag), key);
+    }
+  }
   // Delivered items are forgotten: the next ingestor finds nothing, and old segments are gone.
   EXPECT_EQ(drain(dir, server).replayed, 0u);
   EXPECT_EQ(dir.segments().size(), 1u);
@@ -220,7 +219,8 @@ IngestorOptions small_spool(const TempDir& dir, OverflowPolicy policy) {
 
 TEST(IngestorSpool, AFullSpoolRejectsTheNewItem) {
   TempDir dir;
-  Ingestor ingestor(client_for(closed_port()), small_spool(dir, OverflowPolicy::reject_new));
+  const RefusingPort down;
+  Ingestor ingestor(client_for(down.port()), small_spool(dir, OverflowPolicy::reject_new));
   const int accepted = fill_spool(ingestor);
   EXPECT_GT(accepted, 1'000);
   const IngestorStats stats = ingestor.stats();
@@ -234,7 +234,8 @@ TEST(IngestorSpool, AFullSpoolBlocksUpToTheTimeout) {
   TempDir dir;
   IngestorOptions options = small_spool(dir, OverflowPolicy::block);
   options.block_timeout = milliseconds(150);
-  Ingestor ingestor(client_for(closed_port()), options);
+  const RefusingPort down;
+  Ingestor ingestor(client_for(down.port()), options);
   const auto start = steady_clock::now();
   fill_spool(ingestor);
   EXPECT_GE(steady_clock::now() - start, milliseconds(150));
@@ -245,7 +246,8 @@ TEST(IngestorSpool, AFullSpoolDropsTheOldestSegmentWhenAsked) {
   Outcomes seen;
   IngestorOptions options = small_spool(dir, OverflowPolicy::drop_oldest);
   options.on_outcome = seen.callback();
-  Ingestor ingestor(client_for(closed_port()), options);
+  const RefusingPort down;
+  Ingestor ingestor(client_for(down.port()), options);
   int accepted = 0;
   for (int i = 0; i < 5'000; ++i) {
     ASSERT_TRUE(ingestor.add(Event("U1", "E" + std::to_string(i), "purchase"))) << i;

@@ -131,30 +131,13 @@ void DeliveryTracker::settled(std::uint64_t last_line) {
 
 void DeliveryTracker::sent(PendingItem item) {
   read_through_ = std::max(read_through_, item.last_line);
-  by_key_[item.key].push_back(item.first_line);
   const std::uint64_t line = item.first_line;
   pending_.emplace(line, std::move(item));
 }
 
-std::optional<PendingItem> DeliveryTracker::take(const std::string& key) {
-  const auto lines = by_key_.find(key);
-  if (lines == by_key_.end()) return std::nullopt;
-  const std::uint64_t line = lines->second.front();
-  lines->second.erase(lines->second.begin());  // short: one entry per key, as a rule
-  if (lines->second.empty()) by_key_.erase(lines);
-  const auto it = pending_.find(line);
-  PendingItem item = std::move(it->second);
-  pending_.erase(it);
-  return item;
-}
-
-std::optional<PendingItem> DeliveryTracker::withdraw_newest(const std::string& key) {
-  const auto lines = by_key_.find(key);
-  if (lines == by_key_.end()) return std::nullopt;
-  const std::uint64_t line = lines->second.back();
-  lines->second.pop_back();
-  if (lines->second.empty()) by_key_.erase(lines);
-  const auto it = pending_.find(line);
+std::optional<PendingItem> DeliveryTracker::take(std::uint64_t first_line) {
+  const auto it = pending_.find(first_line);
+  if (it == pending_.end()) return std::nullopt;
   PendingItem item = std::move(it->second);
   pending_.erase(it);
   return item;

@@ -7,7 +7,6 @@
 #include <map>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "items.hpp"
@@ -44,17 +43,12 @@ struct Checkpoint {
 struct PendingItem {
   std::uint64_t first_line = 0;
   std::uint64_t last_line = 0;
-  std::string key;        ///< `_user_id` (contacts) or `_event_id` (events): what outcomes name.
   std::string item_json;  ///< What the rejects file shows as its `item` should it be rejected.
 };
 
 /// Tracks which records have a final state and computes the confirmed prefix: the highest line L
-/// such that every line up to L is final. Records are reported in input order. Not thread-safe.
-///
-/// Outcomes name an item only by its key, so records sent with the same key are matched to
-/// outcomes in the order they were sent (the ingestor keeps that order per user, except when a
-/// server answer leaves an earlier one unknown while settling a later one; both are still
-/// matched to a final state).
+/// such that every line up to L is final. Records are reported in input order, and named by their
+/// first line (the tag the Ingestor gives back with each outcome). Not thread-safe.
 class DeliveryTracker {
  public:
   /// Lines up to `confirmed` are final already (a resumed import skips them).
@@ -65,10 +59,8 @@ class DeliveryTracker {
   void settled(std::uint64_t last_line);
   /// A record handed to the ingestor.
   void sent(PendingItem item);
-  /// The oldest record sent with `key`, removed; nullopt when none is pending.
-  std::optional<PendingItem> take(const std::string& key);
-  /// The newest record sent with `key`, removed (the ingestor refused it at once).
-  std::optional<PendingItem> withdraw_newest(const std::string& key);
+  /// The pending record that starts at `first_line`, removed; nullopt when there is none.
+  std::optional<PendingItem> take(std::uint64_t first_line);
   /// A record whose final state is not a confirmation (dropped, or refused for the credentials):
   /// the confirmed prefix stays below it from now on.
   void unconfirmed(std::uint64_t first_line);
@@ -77,8 +69,7 @@ class DeliveryTracker {
   std::size_t pending() const noexcept { return pending_.size(); }
 
  private:
-  std::map<std::uint64_t, PendingItem> pending_;                        // by first line
-  std::unordered_map<std::string, std::vector<std::uint64_t>> by_key_;  // first lines, oldest first
+  std::map<std::uint64_t, PendingItem> pending_;  // by first line
   std::uint64_t read_through_ = 0;
   std::uint64_t first_unconfirmed_ = 0;  // 0: none
 };

@@ -42,9 +42,6 @@ std::string item_json_of(const Record& record, InputFormat format) {
 // An unreadable record is kept as a JSON string of its text.
 std::string text_json_of(const Record& record) { return dump_json(json(record.text)); }
 
-const std::string& key_of(const Contact& contact) { return contact.user_id(); }
-const std::string& key_of(const Event& event) { return event.event_id(); }
-
 template <typename Item>
 Item build(const json& object);
 template <>
@@ -88,7 +85,7 @@ class ImportRun {
   template <typename Item>
   void offer(const Record& record, Item item);
   template <typename Item>
-  AddResult add(Item item);
+  AddResult add(Item item, std::uint64_t first_line);
   void send_dry_run_batch(const Client& client);
   void finish_sending(const Client* client);
 
@@ -321,8 +318,8 @@ void ImportRun::dispatch(const Record& record, Item item, const Client* client) 
       return;
     case ImportMode::dry_run:
       state_->batched();
-      dry_run_items_.push_back(PendingItem{record.first_line, record.last_line, key_of(item),
-                                           item_json_of(record, format_)});
+      dry_run_items_.push_back(
+          PendingItem{record.first_line, record.last_line, item_json_of(record, format_)});
       if constexpr (std::is_same_v<Item, Contact>) {
         dry_run_contacts_.push_back(std::move(item));
       } else {
@@ -338,22 +335,20 @@ void ImportRun::dispatch(const Record& record, Item item, const Client* client) 
 
 template <typename Item>
 void ImportRun::offer(const Record& record, Item item) {
-  const std::string key = key_of(item);
-  state_->sent(
-      PendingItem{record.first_line, record.last_line, key, item_json_of(record, format_)});
-  AddResult result = add(std::move(item));
+  state_->sent(PendingItem{record.first_line, record.last_line, item_json_of(record, format_)});
+  AddResult result = add(std::move(item), record.first_line);
   // Full by bytes (very large items): `add` waited a second; offer it again while not stopping.
   // The item was moved, so it is built again, identically.
   while (result.status == AddStatus::queue_full && !stop_sending()) {
-    result = add(build<Item>(record.object));
+    result = add(build<Item>(record.object), record.first_line);
   }
-  if (!result.accepted()) state_->refused_at_add(key, result);
+  if (!result.accepted()) state_->refused_at_add(record.first_line, result);
 }
 
 template <typename Item>
-AddResult ImportRun::add(Item item) {
+AddResult ImportRun::add(Item item, std::uint64_t first_line) {
   ImportState::set_adding(true);
-  AddResult result = ingestor_->add(std::move(item));
+  AddResult result = ingestor_->add(std::move(item), first_line);
   ImportState::set_adding(false);
   return result;
 }

@@ -11,24 +11,6 @@ namespace {
 
 thread_local bool t_adding = false;
 
-// The status of a request the server refused as a whole: the Ingestor reports it as every item
-// rejected with errors[""] = "request refused with HTTP <status>[: <server message>]".
-std::optional<int> refused_status(const FieldErrors& errors) {
-  const auto it = errors.find("");
-  if (it == errors.end()) return std::nullopt;
-  static const std::string prefix = "request refused with HTTP ";
-  for (const std::string& message : it->second) {
-    if (message.rfind(prefix, 0) != 0) continue;
-    int status = 0;
-    for (std::size_t i = prefix.size();
-         i < message.size() && message[i] >= '0' && message[i] <= '9'; ++i) {
-      status = status * 10 + (message[i] - '0');
-    }
-    return status;
-  }
-  return std::nullopt;
-}
-
 // "_email: Invalid format; plan: too long", for a message on stderr.
 std::string describe(const FieldErrors& errors) {
   std::string text;
@@ -97,9 +79,9 @@ void ImportState::batched() {
   ++counts_.sent;
 }
 
-void ImportState::refused_at_add(const std::string& key, const AddResult& result) {
+void ImportState::refused_at_add(std::uint64_t first_line, const AddResult& result) {
   std::lock_guard<std::mutex> lock(mutex_);
-  const auto item = tracker_.withdraw_newest(key);
+  const auto item = tracker_.take(first_line);
   if (!item) return;
   if (result.status == AddStatus::invalid) {
     // Too large for a request, for instance: the record is as bad as an unreadable one.
@@ -127,17 +109,16 @@ bool ImportState::wait_for_room(std::size_t max_pending, const std::function<boo
 
 void ImportState::on_outcome(const ItemOutcome& outcome) {
   if (t_adding) return;
-  const std::string& key = kind_ == ItemKind::contacts ? outcome.user_id : outcome.event_id;
   std::lock_guard<std::mutex> lock(mutex_);
   if (closed_) return;
-  const auto item = tracker_.take(key);
+  const auto item = tracker_.take(outcome.tag);
   if (!item) return;  // every item sent is tracked; nothing else reaches here
   switch (outcome.state) {
     case FinalState::delivered:
       ++counts_.delivered;
       break;
     case FinalState::rejected:
-      if (const auto status = refused_status(outcome.errors); status == 401 || status == 404) {
+      if (outcome.http_status == 401 || outcome.http_status == 404) {
         // The credentials, not the item: not a rejection to write down, and the next requests
         // would be refused the same way.
         drop(*item);

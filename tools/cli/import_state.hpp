@@ -44,7 +44,7 @@ class ImportState {
   /// A valid record put in a dry-run batch; its verdict will come through `batch_item`.
   void batched();
   /// The Ingestor refused the record `sent` last with `key` at once (`AddResult` not accepted).
-  void refused_at_add(const std::string& key, const AddResult& result);
+  void refused_at_add(std::uint64_t first_line, const AddResult& result);
   /// Waits until fewer than `max_pending` records are in the Ingestor's hands, or `stop()` says
   /// to stop; false in that case.
   bool wait_for_room(std::size_t max_pending, const std::function<bool()>& stop);
