@@ -19,6 +19,7 @@
 #include "json_text.hpp"
 #include "retry_logic.hpp"
 #include "spool.hpp"
+#include "strings.hpp"
 #include "url.hpp"
 
 namespace instasent {
@@ -72,12 +73,7 @@ std::string generate_event_id() {
   }());
   const std::uint64_t high = (random() & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL;
   const std::uint64_t low = (random() & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;
-  char text[37];
-  std::snprintf(text, sizeof text, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(high >> 32),
-                static_cast<unsigned>((high >> 16) & 0xFFFF), static_cast<unsigned>(high & 0xFFFF),
-                static_cast<unsigned>(low >> 48),
-                static_cast<unsigned long long>(low & 0xFFFFFFFFFFFFULL));
-  return text;
+  return detail::format_uuid(high, low);
 }
 
 ItemOutcome outcome_of(const Item& item, FinalState state) {

@@ -167,6 +167,20 @@ class RunningEmulator {
   std::thread thread_;
 };
 
+/// Spawn attributes for a child that starts with no blocked signals and the default actions for
+/// SIGINT, SIGTERM and SIGPIPE, whatever the test process has; destroy them after the spawn.
+inline void init_default_signals(posix_spawnattr_t& attributes) {
+  posix_spawnattr_init(&attributes);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attributes, &none);
+  sigset_t defaults;
+  sigemptyset(&defaults);
+  for (const int signal_number : {SIGINT, SIGTERM, SIGPIPE}) sigaddset(&defaults, signal_number);
+  posix_spawnattr_setsigdefault(&attributes, &defaults);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+}
+
 /// The `instasent-emulator` binary (or another `program`) as a child process, with its stdout
 /// and stderr in pipes.
 class EmulatorProcess {
@@ -185,17 +199,8 @@ class EmulatorProcess {
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
     posix_spawn_file_actions_adddup2(&actions, err[1], STDERR_FILENO);
-    // The child starts with no blocked signals and default dispositions, whatever ours are.
     posix_spawnattr_t attributes;
-    posix_spawnattr_init(&attributes);
-    sigset_t none;
-    sigemptyset(&none);
-    posix_spawnattr_setsigmask(&attributes, &none);
-    sigset_t defaults;
-    sigemptyset(&defaults);
-    for (const int signal_number : {SIGINT, SIGTERM, SIGPIPE}) sigaddset(&defaults, signal_number);
-    posix_spawnattr_setsigdefault(&attributes, &defaults);
-    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    init_default_signals(attributes);
 
     std::vector<std::string> words{program};
     words.insert(words.end(), args.begin(), args.end());

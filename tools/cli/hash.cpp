@@ -3,6 +3,8 @@
 
 #include <cstdio>
 
+#include "strings.hpp"  // the SDK's UUID formatting
+
 namespace instasent::cli {
 
 namespace {
@@ -35,12 +37,7 @@ std::string fnv1a128_uuid(std::string_view bytes) {
   auto low = static_cast<std::uint64_t>(state);
   high = (high & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000008000ULL;  // version 8
   low = (low & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;    // RFC 4122 variant
-  char text[37];
-  std::snprintf(text, sizeof text, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(high >> 32),
-                static_cast<unsigned>((high >> 16) & 0xFFFF), static_cast<unsigned>(high & 0xFFFF),
-                static_cast<unsigned>(low >> 48),
-                static_cast<unsigned long long>(low & 0xFFFFFFFFFFFFULL));
-  return text;
+  return detail::format_uuid(high, low);
 }
 
 }  // namespace instasent::cli

@@ -1,67 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "text.hpp"
 
+#include "json_text.hpp"  // the SDK's own UTF-8 checks
+
 namespace instasent::cli {
 
-namespace {
-
-// Length of the valid UTF-8 sequence at `at`, or 0.
-std::size_t utf8_sequence(std::string_view text, std::size_t at) noexcept {
-  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
-  const unsigned char lead = byte(at);
-  if (lead < 0x80) return 1;
-  std::size_t length = 0;
-  unsigned char low = 0x80, high = 0xBF;  // bounds of the second byte
-  if (lead >= 0xC2 && lead <= 0xDF) {
-    length = 2;
-  } else if (lead >= 0xE0 && lead <= 0xEF) {
-    length = 3;
-    if (lead == 0xE0) low = 0xA0;   // no overlong forms
-    if (lead == 0xED) high = 0x9F;  // no surrogates
-  } else if (lead >= 0xF0 && lead <= 0xF4) {
-    length = 4;
-    if (lead == 0xF0) low = 0x90;
-    if (lead == 0xF4) high = 0x8F;  // nothing above U+10FFFF
-  } else {
-    return 0;
-  }
-  if (at + length > text.size()) return 0;
-  if (byte(at + 1) < low || byte(at + 1) > high) return 0;
-  for (std::size_t i = 2; i < length; ++i) {
-    if (byte(at + i) < 0x80 || byte(at + i) > 0xBF) return 0;
-  }
-  return length;
-}
-
-}  // namespace
-
-bool is_valid_utf8(std::string_view text) noexcept {
-  for (std::size_t at = 0; at < text.size();) {
-    const std::size_t length = utf8_sequence(text, at);
-    if (length == 0) return false;
-    at += length;
-  }
-  return true;
-}
+bool is_valid_utf8(std::string_view text) noexcept { return detail::is_valid_utf8(text); }
 
 std::string printable(std::string_view text, std::size_t max_bytes) {
-  std::string out;
-  for (std::size_t at = 0; at < text.size();) {
-    if (out.size() >= max_bytes) {
-      out += "...";
-      break;
-    }
-    const std::size_t length = utf8_sequence(text, at);
-    const auto c = static_cast<unsigned char>(text[at]);
-    if (length == 0 || (length == 1 && (c < 0x20 || c == 0x7F))) {
-      out.push_back('?');
-      ++at;
-    } else {
-      out.append(text.substr(at, length));
-      at += length;
-    }
-  }
-  return out;
+  return detail::printable_name(text, max_bytes);
 }
 
 bool json_nested_deeper_than(std::string_view json_text, int limit) noexcept {
