@@ -32,6 +32,7 @@
 #include <nlohmann/json.hpp>
 
 #include "emulator/emulator_fixture.hpp"
+#include "support/scratch_dir.hpp"
 
 extern char** environ;
 
@@ -40,29 +41,7 @@ namespace instasent::cli::testing {
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-/// A directory of its own under $TMPDIR (or /tmp), removed with what it holds.
-class ScratchDir {
- public:
-  ScratchDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string pattern = std::string(base != nullptr && *base != '\0' ? base : "/tmp") +
-                          "/instasent-cli-test-XXXXXX";
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp");
-    path_ = pattern;
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-
-  const std::string& path() const { return path_; }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using test_support::ScratchDir;
 
 inline void write_file(const std::string& path, const std::string& content) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);

@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "ingestor/ingestor_support.hpp"
+#include "support/scratch_dir.hpp"
 
 namespace instasent {
 namespace {
@@ -27,31 +28,18 @@ using std::chrono::milliseconds;
 using std::chrono::steady_clock;
 
 // A fresh directory for a spool, removed at the end of the test.
-class TempDir {
+class TempDir : public test_support::ScratchDir {
  public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "instasent-spool-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string path() const { return path_.string(); }
+  TempDir() : ScratchDir("instasent-spool") {}
+  // The spool's segment files, oldest first.
   std::vector<fs::path> segments() const {
     std::vector<fs::path> found;
-    for (const auto& entry : fs::directory_iterator(path_)) {
+    for (const auto& entry : fs::directory_iterator(path())) {
       if (entry.path().extension() == ".log") found.push_back(entry.path());
     }
     std::sort(found.begin(), found.end());
     return found;
   }
-
- private:
-  fs::path path_;
 };
 
 IngestorOptions spool_options(const TempDir& dir) {
