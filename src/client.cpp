@@ -6,6 +6,7 @@
 #include <random>
 
 #include "client_impl.hpp"
+#include "ids.hpp"
 #include "instasent/error.hpp"
 #include "json_text.hpp"
 #include "outcome.hpp"
@@ -26,8 +27,14 @@ using std::chrono::milliseconds;
 
 namespace {
 
+// Longer than any token Instasent issues, short enough for every server's header limit.
+constexpr std::size_t kMaxTokenBytes = 8192;
+
 void check_token(const std::string& token) {
   if (token.empty()) throw InvalidInputError("token (INSTASENT_TOKEN)", "is not set");
+  if (token.size() > kMaxTokenBytes) {
+    throw InvalidInputError("token (INSTASENT_TOKEN)", "is longer than 8192 bytes");
+  }
   for (const char ch : token) {
     const auto c = static_cast<unsigned char>(ch);
     if (c <= 0x20 || c >= 0x7F) {
@@ -38,30 +45,54 @@ void check_token(const std::string& token) {
   }
 }
 
-void check_id_option(const std::string& value, const char* field) {
-  if (value.empty()) throw InvalidInputError(field, "is not set");
-  if (!detail::is_valid_utf8(value)) throw InvalidInputError(field, "is not valid UTF-8");
-}
-
-void check_path_argument(std::string_view value, const char* field) {
-  if (value.empty()) throw InvalidInputError(field, "must not be empty");
-  if (!detail::is_valid_utf8(value)) throw InvalidInputError(field, "is not valid UTF-8");
+// Options that would disable a safety (a timeout of 0, a size limit of 0) or make no sense.
+void check_options(const ClientOptions& options) {
+  using std::chrono::milliseconds;
+  const auto positive = [](milliseconds value, const char* field) {
+    if (value <= milliseconds(0)) throw InvalidInputError(field, "must be positive");
+  };
+  const auto not_negative = [](milliseconds value, const char* field) {
+    if (value < milliseconds(0)) throw InvalidInputError(field, "must not be negative");
+  };
+  if (options.max_batch_items < 1 || options.max_batch_items > kMaxBatchItems) {
+    throw InvalidInputError("max_batch_items", "must be between 1 and 100");
+  }
+  if (options.max_batch_bytes < 64) {
+    throw InvalidInputError("max_batch_bytes", "must be at least 64");
+  }
+  const RetryPolicy& retry = options.retry;
+  if (retry.max_attempts < 1 || retry.max_attempts > 100) {
+    throw InvalidInputError("retry.max_attempts", "must be between 1 and 100");
+  }
+  not_negative(retry.initial_backoff, "retry.initial_backoff");
+  if (retry.max_backoff < retry.initial_backoff) {
+    throw InvalidInputError("retry.max_backoff", "must not be less than retry.initial_backoff");
+  }
+  if (!(retry.multiplier >= 1.0 && retry.multiplier <= 1000.0)) {
+    throw InvalidInputError("retry.multiplier", "must be between 1 and 1000");
+  }
+  not_negative(retry.max_rate_limit_wait, "retry.max_rate_limit_wait");
+  positive(retry.deadline, "retry.deadline");
+  const CurlTransportOptions& curl = options.curl;
+  positive(curl.connect_timeout, "curl.connect_timeout");
+  positive(curl.request_timeout, "curl.request_timeout");
+  if (curl.max_response_bytes < 1024) {
+    throw InvalidInputError("curl.max_response_bytes", "must be at least 1024");
+  }
+  if (curl.low_speed_bytes > 0 && curl.low_speed_time <= std::chrono::seconds(0)) {
+    throw InvalidInputError("curl.low_speed_time", "must be positive when low_speed_bytes is set");
+  }
 }
 
 }  // namespace
 
 Client::Impl::Impl(ClientOptions options) : options_(std::move(options)) {
-  check_id_option(options_.project, "project (INSTASENT_PROJECT)");
-  check_id_option(options_.datasource, "datasource (INSTASENT_DATASOURCE)");
+  detail::check_path_segment(options_.project, "project (INSTASENT_PROJECT)");
+  detail::check_path_segment(options_.datasource, "datasource (INSTASENT_DATASOURCE)");
   check_token(options_.token);
   const std::string base = detail::normalize_base_url(
       options_.base_url, options_.allow_insecure_http, "base URL (INSTASENT_BASE_URL)");
-  if (options_.max_batch_items < 1 || options_.max_batch_items > kMaxBatchItems) {
-    throw InvalidInputError("max_batch_items", "must be between 1 and 100");
-  }
-  if (options_.max_batch_bytes < 64) {
-    throw InvalidInputError("max_batch_bytes", "must be at least 64");
-  }
+  check_options(options_);
   prefix_ = base + "/project/" + detail::encode_path_segment(options_.project) + "/datasource/" +
             detail::encode_path_segment(options_.datasource);
   authorization_ = "Bearer " + options_.token;
@@ -106,7 +137,7 @@ BatchResult Client::record_events(const std::vector<Event>& events,
 }
 
 DeleteResult Client::delete_contact(std::string_view user_id) const {
-  check_path_argument(user_id, "user id");
+  detail::check_path_segment(user_id, "user id");
   const HttpResponse response = impl_->call(
       "delete_contact", "DELETE", "/stream/contacts/" + detail::encode_path_segment(user_id));
   return DeleteResult{response.status, response.headers.get("X-Request-Id").value_or(""),
@@ -114,7 +145,7 @@ DeleteResult Client::delete_contact(std::string_view user_id) const {
 }
 
 ContactRecord Client::get_contact(std::string_view user_id) const {
-  check_path_argument(user_id, "user id");
+  detail::check_path_segment(user_id, "user id");
   const std::string path = "/stream/contacts/" + detail::encode_path_segment(user_id);
   JsonAnswer answer = impl_->get_object("get_contact", path);
   json& body = answer.body;
@@ -143,7 +174,7 @@ std::vector<EventSpec> Client::event_specs() const {
 }
 
 std::vector<EventParameterSpec> Client::event_parameter_specs(std::string_view event_type) const {
-  check_path_argument(event_type, "event type");
+  detail::check_path_segment(event_type, "event type");
   const std::string path =
       "/stream/specs/event-parameters/" + detail::encode_path_segment(event_type);
   return detail::read_specs<EventParameterSpec>("event_parameter_specs",

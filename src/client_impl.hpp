@@ -3,8 +3,10 @@
 // attempt or a retried exchange, and reading batch answers.
 #pragma once
 
+#include <limits>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <random>
 #include <string>
 #include <string_view>
@@ -131,12 +133,16 @@ class Client::Impl : private detail::ForkAware {
   }
 
   // Appends the outcome of items `ids` (input indexes from `first`) that a 2xx/422 `body` reports.
-  static void read_answer(const std::string& body, BatchKind kind,
-                          const std::vector<std::string_view>& ids, std::size_t first,
-                          std::vector<ItemResult>& out) {
+  // The server's messages about rejected items are kept with the token masked.
+  void read_answer(const std::string& body, BatchKind kind,
+                   const std::vector<std::string_view>& ids, std::size_t first,
+                   std::vector<ItemResult>& out) const {
     if (detail::read_plain_documented_answer(body, kind, ids, first, out)) return;
     const std::vector<std::string> id_strings(ids.begin(), ids.end());
     for (auto& item : parse_batch_items(detail::parse_body(body), kind, id_strings, first)) {
+      for (auto& [field, messages] : item.errors) {
+        for (std::string& message : messages) message = detail::mask_token(message, options_.token);
+      }
       out.push_back(std::move(item));
     }
   }
@@ -144,15 +150,29 @@ class Client::Impl : private detail::ForkAware {
   const std::string& token() const noexcept { return options_.token; }
   const std::shared_ptr<Clock>& clock() const noexcept { return clock_; }
 
-  // One attempt, no retries: the answer (any status) or the transport failure.
+  // One attempt, no retries: the answer (any status, sanitized) or the transport failure. A
+  // transport that throws anything but a TransportError (a custom one, or out of memory) fails
+  // the attempt the same way, so that only `instasent::Error`s leave the SDK.
   detail::Outcome send_once(const HttpRequest& request) {
     detail::Outcome outcome;
     outcome.attempts = 1;
     try {
       outcome.response = transport_->send(request);
+      detail::sanitize_answer(*outcome.response, options_.token);
       record_rate_limit(outcome.response->headers);
     } catch (const TransportError& error) {
+      outcome.response.reset();
       outcome.transport_error = error;
+    } catch (const std::bad_alloc&) {
+      outcome.response.reset();
+      outcome.transport_error =
+          TransportError(TransportFailure::other, "instasent: out of memory during the exchange");
+    } catch (...) {
+      outcome.response.reset();
+      outcome.transport_error =
+          TransportError(TransportFailure::other,
+                         "instasent: the transport failed with an exception that is not "
+                         "an instasent::TransportError");
     }
     return outcome;
   }
@@ -170,7 +190,8 @@ class Client::Impl : private detail::ForkAware {
     for (int attempt = 1;; ++attempt) {
       outcome = send_once(request);
       outcome.attempts = attempt;
-      if (outcome.response && !detail::is_retryable_status(outcome.response->status)) {
+      if (outcome.response ? !detail::is_retryable_status(outcome.response->status)
+                           : !outcome.transport_error->retryable()) {
         return outcome;
       }
       if (attempt >= policy.max_attempts) return outcome;
@@ -232,21 +253,26 @@ class Client::Impl : private detail::ForkAware {
     const auto remaining = headers.get("X-RateLimit-Remaining");
     const auto reset = headers.get("X-RateLimit-Reset");
     if (!limit && !remaining && !reset) return;
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (limit) {
-      if (const auto n = detail::parse_non_negative(*limit))
-        rate_limit_.limit = static_cast<long>(*n);
-    }
-    if (remaining) {
-      if (const auto n = detail::parse_non_negative(*remaining)) {
-        rate_limit_.remaining = static_cast<long>(*n);
-      }
-    }
+    // Numbers past what a long holds, and times past 2200, are not recorded: such a header is
+    // nonsense, and a wrapped-around value would be worse than none.
+    const auto count = [](const std::optional<std::string>& text) -> std::optional<long> {
+      if (!text) return std::nullopt;
+      const auto n = detail::parse_whole_seconds(*text);
+      if (!n || *n > std::numeric_limits<long>::max()) return std::nullopt;
+      return static_cast<long>(*n);
+    };
+    const auto limit_value = count(limit);
+    const auto remaining_value = count(remaining);
+    std::optional<std::chrono::system_clock::time_point> reset_value;
     if (reset) {
-      if (const auto n = detail::parse_non_negative(*reset)) {
-        rate_limit_.reset = std::chrono::system_clock::time_point(std::chrono::seconds(*n));
+      if (const auto seconds = detail::parse_whole_seconds(*reset)) {
+        reset_value = detail::unix_time(*seconds);
       }
     }
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (limit_value) rate_limit_.limit = limit_value;
+    if (remaining_value) rate_limit_.remaining = remaining_value;
+    if (reset_value) rate_limit_.reset = reset_value;
   }
 
   ClientOptions options_;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "instasent/contact.hpp"
 
+#include "ids.hpp"
 #include "instasent/error.hpp"
 #include "json_text.hpp"
 #include "members.hpp"
@@ -33,8 +34,7 @@ void check_value(std::string_view key, const Value& value) {
 }  // namespace
 
 Contact::Contact(std::string user_id) : user_id_(std::move(user_id)) {
-  if (user_id_.empty()) throw InvalidInputError("_user_id", "must not be empty");
-  if (!detail::is_valid_utf8(user_id_)) throw InvalidInputError("_user_id", "is not valid UTF-8");
+  detail::check_id(user_id_, "_user_id");
 }
 
 Contact& Contact::set_reserved_text(const char* name, std::string_view value) {
@@ -83,6 +83,12 @@ void Contact::append_json(std::string& out) const {
   out.append("{\"_user_id\":");
   detail::append_json_string(out, user_id_);
   out.append(members_);
+  out.push_back('}');
+}
+
+void Contact::append_attributes_json(std::string& out) const {
+  out.push_back('{');
+  if (!members_.empty()) out.append(members_, 1, std::string::npos);  // without the first ','
   out.push_back('}');
 }
 

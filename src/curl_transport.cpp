@@ -4,6 +4,8 @@
 #include <curl/curl.h>
 
 #include <mutex>
+#include <new>
+#include <optional>
 #include <vector>
 
 #include "fork_guard.hpp"
@@ -34,21 +36,31 @@ TransportFailure classify(CURLcode code) {
     case CURLE_OPERATION_TIMEDOUT:
       return TransportFailure::timeout;
     case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_CIPHER:
+      return TransportFailure::tls;
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CIPHER:
     case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CRL_BADFILE:
     case CURLE_SSL_ISSUER_ERROR:
     case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
     case CURLE_SSL_INVALIDCERTSTATUS:
-      return TransportFailure::tls;
+      return TransportFailure::certificate;
     case CURLE_SEND_ERROR:
       return TransportFailure::send;
     case CURLE_RECV_ERROR:
     case CURLE_GOT_NOTHING:
     case CURLE_PARTIAL_FILE:
-    case CURLE_BAD_CONTENT_ENCODING:
       return TransportFailure::receive;
+    case CURLE_WEIRD_SERVER_REPLY:
+    case CURLE_BAD_CONTENT_ENCODING:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+      return TransportFailure::protocol;
+    case CURLE_FILESIZE_EXCEEDED:
+      return TransportFailure::too_large;
     default:
       return TransportFailure::other;
   }
@@ -62,37 +74,90 @@ const char* failure_name(TransportFailure failure) {
       return "could not connect";
     case TransportFailure::tls:
       return "TLS failure";
+    case TransportFailure::certificate:
+      return "the server's certificate failed verification";
     case TransportFailure::timeout:
       return "timed out";
     case TransportFailure::send:
       return "sending failed";
     case TransportFailure::receive:
       return "receiving failed";
+    case TransportFailure::protocol:
+      return "the answer is not valid HTTP";
+    case TransportFailure::too_large:
+      return "the answer is too large";
     case TransportFailure::other:
       break;
   }
   return "transfer failed";
 }
 
+// One exchange's answer as it arrives, with the bounds it must stay within. The callbacks never
+// throw through libcurl: they stop the transfer and leave the reason here.
 struct Exchange {
   HttpResponse response;
+  std::size_t max_body_bytes = 0;
+  std::size_t header_bytes = 0;
+  std::optional<TransportFailure> stopped;  // why a callback stopped the transfer
+  const char* stop_reason = nullptr;
 };
 
+// Returning a count other than the one given makes libcurl stop with CURLE_WRITE_ERROR.
+constexpr std::size_t kStop = 0;
+
 std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user) {
-  static_cast<Exchange*>(user)->response.body.append(data, size * count);
-  return size * count;
+  auto& exchange = *static_cast<Exchange*>(user);
+  const std::size_t bytes = size * count;
+  if (bytes > exchange.max_body_bytes - exchange.response.body.size()) {
+    exchange.stopped = TransportFailure::too_large;
+    exchange.stop_reason = "the answer's body exceeds max_response_bytes";
+    return kStop;
+  }
+  try {
+    exchange.response.body.append(data, bytes);
+  } catch (const std::bad_alloc&) {
+    exchange.stopped = TransportFailure::other;
+    exchange.stop_reason = "out of memory while receiving the answer";
+    return kStop;
+  }
+  return bytes;
 }
 
 std::size_t on_header(char* data, std::size_t size, std::size_t count, void* user) {
-  auto& response = static_cast<Exchange*>(user)->response;
-  const std::string_view line(data, size * count);
-  if (line.rfind("HTTP/", 0) == 0) {
-    response.headers = Headers();  // a new status line (after 100 Continue): start over
-  } else if (const auto colon = line.find(':'); colon != std::string_view::npos) {
-    response.headers.add(std::string(detail::trim(line.substr(0, colon))),
-                         std::string(detail::trim(line.substr(colon + 1))));
+  auto& exchange = *static_cast<Exchange*>(user);
+  auto& response = exchange.response;
+  const std::size_t bytes = size * count;
+  exchange.header_bytes += bytes;
+  if (exchange.header_bytes > kMaxResponseHeaderBytes) {
+    exchange.stopped = TransportFailure::too_large;
+    exchange.stop_reason = "the answer's header fields exceed 256 KiB";
+    return kStop;
   }
-  return size * count;
+  const std::string_view line(data, bytes);
+  try {
+    if (line.rfind("HTTP/", 0) == 0) {
+      response.headers = Headers();  // a new status line (after 100 Continue): start over
+    } else if (const auto colon = line.find(':'); colon != std::string_view::npos) {
+      response.headers.add(std::string(detail::trim(line.substr(0, colon))),
+                           std::string(detail::trim(line.substr(colon + 1))));
+    }
+  } catch (const std::bad_alloc&) {
+    exchange.stopped = TransportFailure::other;
+    exchange.stop_reason = "out of memory while receiving the answer";
+    return kStop;
+  }
+  return bytes;
+}
+
+// curl_easy_setopt, checked: an option libcurl refuses is a broken transport, not a quiet default.
+template <typename Value>
+void set_option(CURL* handle, CURLoption option, Value value) {
+  const CURLcode code = curl_easy_setopt(handle, option, value);
+  if (code != CURLE_OK) {
+    throw TransportError(
+        TransportFailure::other,
+        std::string("instasent: libcurl refused an option (") + curl_easy_strerror(code) + ")");
+  }
 }
 
 class CurlHeaderList {
@@ -128,9 +193,21 @@ class CurlTransport final : public Transport, private detail::ForkAware {
   }
 
   HttpResponse send(const HttpRequest& request) override {
+    try {
+      return perform(request);
+    } catch (const TransportError&) {
+      throw;
+    } catch (const std::bad_alloc&) {
+      throw TransportError(TransportFailure::other, "instasent: out of memory");
+    }
+  }
+
+ private:
+  HttpResponse perform(const HttpRequest& request) {
     Lease lease(*this);
     CURL* handle = lease.handle;
     Exchange exchange;
+    exchange.max_body_bytes = options_.max_response_bytes;
     CurlHeaderList headers;
     for (const auto& [name, value] : request.headers.entries()) {
       std::string line = name;
@@ -139,26 +216,33 @@ class CurlTransport final : public Transport, private detail::ForkAware {
     }
     headers.add("Expect:");  // no 100-continue round trip before large bodies
 
-    curl_easy_setopt(handle, CURLOPT_URL, request.url.c_str());
-    curl_easy_setopt(handle, CURLOPT_HTTPHEADER, headers.get());
-    curl_easy_setopt(handle, CURLOPT_WRITEDATA, &exchange);
-    curl_easy_setopt(handle, CURLOPT_HEADERDATA, &exchange);
-    curl_easy_setopt(handle, CURLOPT_CUSTOMREQUEST, nullptr);
+    set_option(handle, CURLOPT_URL, request.url.c_str());
+    // A plain-http request never goes through a proxy, which would read the token in clear text;
+    // for https, the proxy settings of the environment apply (the token crosses it encrypted).
+    set_option(handle, CURLOPT_PROXY, is_plain_http(request.url) ? "" : nullptr);
+    set_option(handle, CURLOPT_HTTPHEADER, headers.get());
+    set_option(handle, CURLOPT_WRITEDATA, &exchange);
+    set_option(handle, CURLOPT_HEADERDATA, &exchange);
+    set_option(handle, CURLOPT_CUSTOMREQUEST, nullptr);
     if (request.method == "POST" || !request.body.empty()) {
-      curl_easy_setopt(handle, CURLOPT_POST, 1L);
-      curl_easy_setopt(handle, CURLOPT_POSTFIELDS, request.body.data());
-      curl_easy_setopt(handle, CURLOPT_POSTFIELDSIZE_LARGE,
-                       static_cast<curl_off_t>(request.body.size()));
+      set_option(handle, CURLOPT_POST, 1L);
+      set_option(handle, CURLOPT_POSTFIELDS, request.body.data());
+      set_option(handle, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
     } else {
-      curl_easy_setopt(handle, CURLOPT_HTTPGET, 1L);
+      set_option(handle, CURLOPT_HTTPGET, 1L);
     }
     if (request.method != "GET" && request.method != "POST") {
-      curl_easy_setopt(handle, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+      set_option(handle, CURLOPT_CUSTOMREQUEST, request.method.c_str());
     }
 
     const CURLcode code = curl_easy_perform(handle);
     long status = 0;
     curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &status);
+    if (exchange.stopped) {
+      throw TransportError(*exchange.stopped, std::string("instasent: ") +
+                                                  failure_name(*exchange.stopped) + " (" +
+                                                  exchange.stop_reason + ")");
+    }
     if (code != CURLE_OK) {
       const TransportFailure failure = classify(code);
       throw TransportError(failure, std::string("instasent: ") + failure_name(failure) + " (" +
@@ -168,7 +252,10 @@ class CurlTransport final : public Transport, private detail::ForkAware {
     return std::move(exchange.response);
   }
 
- private:
+  static bool is_plain_http(const std::string& url) {
+    return url.size() >= 7 && detail::iequals(std::string_view(url).substr(0, 7), "http://");
+  }
+
   void before_fork() override { mutex_.lock(); }
   void after_fork_in_parent() override { mutex_.unlock(); }
   void after_fork_in_child() override {
@@ -208,7 +295,12 @@ class CurlTransport final : public Transport, private detail::ForkAware {
     if (handle == nullptr) {
       throw TransportError(TransportFailure::other, "instasent: could not create a libcurl handle");
     }
-    configure(handle);
+    try {
+      configure(handle);
+    } catch (...) {
+      curl_easy_cleanup(handle);
+      throw;
+    }
     return handle;
   }
 
@@ -218,25 +310,32 @@ class CurlTransport final : public Transport, private detail::ForkAware {
   }
 
   void configure(CURL* handle) const {
-    curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(handle, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(handle, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(handle, CURLOPT_FOLLOWLOCATION, 0L);
+    set_option(handle, CURLOPT_NOSIGNAL, 1L);
+    set_option(handle, CURLOPT_PROTOCOLS_STR, "http,https");
+    set_option(handle, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    set_option(handle, CURLOPT_FOLLOWLOCATION, 0L);
     // gzip only: brotli at the server's default quality costs it far more than it saves here.
-    curl_easy_setopt(handle, CURLOPT_ACCEPT_ENCODING, "gzip");
-    curl_easy_setopt(handle, CURLOPT_SSL_VERIFYPEER, options_.verify_tls ? 1L : 0L);
-    curl_easy_setopt(handle, CURLOPT_SSL_VERIFYHOST, options_.verify_tls ? 2L : 0L);
-    if (!options_.ca_file.empty())
-      curl_easy_setopt(handle, CURLOPT_CAINFO, options_.ca_file.c_str());
-    curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS,
-                     static_cast<long>(options_.connect_timeout.count()));
-    curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS,
-                     static_cast<long>(options_.request_timeout.count()));
-    curl_easy_setopt(handle, CURLOPT_USERAGENT, user_agent_.c_str());
-    curl_easy_setopt(handle, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(handle, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(handle, CURLOPT_HEADERFUNCTION, on_header);
+    set_option(handle, CURLOPT_ACCEPT_ENCODING, "gzip");
+    set_option(handle, CURLOPT_SSL_VERIFYPEER, options_.verify_tls ? 1L : 0L);
+    set_option(handle, CURLOPT_SSL_VERIFYHOST, options_.verify_tls ? 2L : 0L);
+    if (!options_.ca_file.empty()) set_option(handle, CURLOPT_CAINFO, options_.ca_file.c_str());
+    set_option(handle, CURLOPT_CONNECTTIMEOUT_MS,
+               static_cast<long>(options_.connect_timeout.count()));
+    set_option(handle, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.request_timeout.count()));
+    // An announced size over the limit fails before the body comes; on_body counts the rest
+    // (chunked and compressed answers), after decompression.
+    set_option(handle, CURLOPT_MAXFILESIZE_LARGE,
+               static_cast<curl_off_t>(options_.max_response_bytes));
+    if (options_.low_speed_bytes > 0) {
+      set_option(handle, CURLOPT_LOW_SPEED_LIMIT, static_cast<long>(options_.low_speed_bytes));
+      set_option(handle, CURLOPT_LOW_SPEED_TIME,
+                 static_cast<long>(options_.low_speed_time.count()));
+    }
+    set_option(handle, CURLOPT_USERAGENT, user_agent_.c_str());
+    set_option(handle, CURLOPT_TCP_KEEPALIVE, 1L);
+    set_option(handle, CURLOPT_TCP_NODELAY, 1L);
+    set_option(handle, CURLOPT_WRITEFUNCTION, on_body);
+    set_option(handle, CURLOPT_HEADERFUNCTION, on_header);
   }
 
   const CurlTransportOptions options_;

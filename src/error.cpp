@@ -51,10 +51,48 @@ bool TransportError::maybe_delivered() const noexcept {
     case TransportFailure::resolve:
     case TransportFailure::connect:
     case TransportFailure::tls:
+    case TransportFailure::certificate:
       return false;
     default:
       return true;
   }
+}
+
+bool TransportError::retryable() const noexcept {
+  switch (failure_) {
+    case TransportFailure::certificate:
+    case TransportFailure::protocol:
+    case TransportFailure::too_large:
+      return false;
+    default:
+      return true;
+  }
+}
+
+const char* to_string(TransportFailure failure) noexcept {
+  switch (failure) {
+    case TransportFailure::resolve:
+      return "resolve";
+    case TransportFailure::connect:
+      return "connect";
+    case TransportFailure::tls:
+      return "tls";
+    case TransportFailure::certificate:
+      return "certificate";
+    case TransportFailure::timeout:
+      return "timeout";
+    case TransportFailure::send:
+      return "send";
+    case TransportFailure::receive:
+      return "receive";
+    case TransportFailure::protocol:
+      return "protocol";
+    case TransportFailure::too_large:
+      return "too_large";
+    case TransportFailure::other:
+      break;
+  }
+  return "other";
 }
 
 }  // namespace instasent

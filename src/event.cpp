@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "civil_time.hpp"
+#include "ids.hpp"
 #include "instasent/error.hpp"
 #include "json_text.hpp"
 #include "members.hpp"
@@ -14,11 +15,6 @@ namespace instasent {
 namespace {
 
 using std::chrono::system_clock;
-
-void check_id(const std::string& value, const char* field) {
-  if (value.empty()) throw InvalidInputError(field, "must not be empty");
-  if (!detail::is_valid_utf8(value)) throw InvalidInputError(field, "is not valid UTF-8");
-}
 
 }  // namespace
 
@@ -46,19 +42,19 @@ Event::Event(std::string user_id, std::string event_id, std::string event_type)
     : user_id_(std::move(user_id)),
       event_id_(std::move(event_id)),
       event_type_(std::move(event_type)) {
-  check_id(user_id_, "_user_id");
-  check_id(event_id_, "_event_id");
-  check_id(event_type_, "_event_type");
+  detail::check_id(user_id_, "_user_id");
+  detail::check_id(event_id_, "_event_id");
+  detail::check_id(event_type_, "_event_type");
 }
 
 Event::Event(std::string user_id, std::string event_type)
     : user_id_(std::move(user_id)), event_type_(std::move(event_type)) {
-  check_id(user_id_, "_user_id");
-  check_id(event_type_, "_event_type");
+  detail::check_id(user_id_, "_user_id");
+  detail::check_id(event_type_, "_event_type");
 }
 
 Event& Event::event_id(std::string id) {
-  check_id(id, "_event_id");
+  detail::check_id(id, "_event_id");
   event_id_ = std::move(id);
   return *this;
 }
@@ -109,8 +105,9 @@ void Event::append_json(std::string& out) const {
     out.push_back('}');
   }
   if (user_data_) {
+    // The documented shape: the contact's attributes, without `_user_id` (the event's names it).
     out.append(",\"_user_data\":");
-    user_data_->append_json(out);
+    user_data_->append_attributes_json(out);
   }
   out.push_back('}');
 }

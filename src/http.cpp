@@ -16,4 +16,14 @@ std::optional<std::string> Headers::get(std::string_view name) const {
   return std::nullopt;
 }
 
+void Headers::set(std::string_view name, std::string value) {
+  for (auto& [key, current] : entries_) {
+    if (detail::iequals(key, name)) {
+      current = std::move(value);
+      return;
+    }
+  }
+  entries_.emplace_back(std::string(name), std::move(value));
+}
+
 }  // namespace instasent

@@ -16,6 +16,7 @@
 
 #include "client_impl.hpp"
 #include "fork_guard.hpp"
+#include "ids.hpp"
 #include "json_text.hpp"
 #include "retry_logic.hpp"
 #include "spool.hpp"
@@ -36,6 +37,11 @@ constexpr std::size_t kScanLimit = 2'000;
 // Retries granted before the budget is earned, so that a short outage recovers at once.
 constexpr double kInitialRetryTokens = 10;
 constexpr double kMaxRetryTokens = 100;
+// Past the budget, time alone earns retries at this rate (up to kInitialRetryTokens), so that
+// the last retries of a run go on when no new traffic earns any.
+constexpr double kMinRetriesPerSecond = 10;
+// Failed requests in a row after which a whole queue waits: the server looks down.
+constexpr int kOutageThreshold = 3;
 
 std::size_t queue_of(Operation op) { return static_cast<std::size_t>(op); }
 
@@ -51,6 +57,10 @@ struct Item {
   std::uint64_t depends_on = 0;  // a contact operation that must be final first; 0: none
   int attempts = 0;
   SteadyClock::time_point enqueued_at;
+  SteadyClock::time_point not_before;  // after a failed attempt: its backoff
+  // Refused as a whole (400, 413) in a batch of more than one: sent again in batches of at most
+  // this many, halving until the culprit is alone.
+  std::size_t batch_limit = kMaxBatchItems;
   detail::SpoolRef spool;  // its record in the spool, when there is one
 
   std::size_t bytes() const {
@@ -60,10 +70,52 @@ struct Item {
 
 // What the server (or the connection) said about one item of a request.
 struct Verdict {
-  enum Kind { delivered, rejected, retry } kind = retry;
+  enum Kind {
+    delivered,
+    rejected,
+    retry,          // no answer accepted it: send again after a backoff
+    split,          // the batch was refused as a whole: send again in smaller batches
+    unrecoverable,  // no retry can mend the request's failure
+  } kind = retry;
   FieldErrors errors;
+  std::string message;  // for unrecoverable
   int http_status = 0;  // of the answer, when there was one
 };
+
+// Options that cannot work are refused, naming the option.
+void check_options(const IngestorOptions& options) {
+  const auto fail = [](const char* field, const char* problem) {
+    throw InvalidInputError(field, problem);
+  };
+  const milliseconds zero(0);
+  if (options.max_queue_items < 1) fail("max_queue_items", "must be at least 1");
+  if (options.max_queue_bytes < 1024) fail("max_queue_bytes", "must be at least 1024");
+  if (options.block_timeout < zero) fail("block_timeout", "must not be negative");
+  if (options.batch_items < 1 || options.batch_items > kMaxBatchItems) {
+    fail("batch_items", "must be between 1 and 100");
+  }
+  if (options.batch_bytes < 64) fail("batch_bytes", "must be at least 64");
+  if (options.flush_interval < zero) fail("flush_interval", "must not be negative");
+  if (options.max_in_flight < 1 || options.max_in_flight > 64) {
+    fail("max_in_flight", "must be between 1 and 64");
+  }
+  if (options.max_attempts < 1 || options.max_attempts > 1000) {
+    fail("max_attempts", "must be between 1 and 1000");
+  }
+  if (options.initial_backoff < zero) fail("initial_backoff", "must not be negative");
+  if (options.max_backoff < options.initial_backoff) {
+    fail("max_backoff", "must not be less than initial_backoff");
+  }
+  if (options.max_rate_limit_wait < zero) fail("max_rate_limit_wait", "must not be negative");
+  if (!(options.retry_budget >= 0 && options.retry_budget <= 100)) {
+    fail("retry_budget", "must be between 0 and 100");
+  }
+  if (options.shutdown_deadline < zero) fail("shutdown_deadline", "must not be negative");
+  if (!options.spool.directory.empty()) {
+    if (options.spool.max_bytes < (64u << 10)) fail("spool.max_bytes", "must be at least 64 KiB");
+    if (options.spool.sync_interval < zero) fail("spool.sync_interval", "must not be negative");
+  }
+}
 
 // A random UUID (version 4), the `_event_id` of events added without one.
 std::string generate_event_id() {
@@ -126,6 +178,10 @@ const char* to_string(DropReason reason) noexcept {
       return "retries_exhausted";
     case DropReason::shutdown:
       return "shutdown";
+    case DropReason::unrecoverable:
+      return "unrecoverable";
+    case DropReason::spool_damaged:
+      return "spool_damaged";
   }
   return "unknown";
 }
@@ -135,10 +191,7 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
  public:
   State(std::shared_ptr<Client::Impl> client, IngestorOptions options)
       : client_(std::move(client)), options_(std::move(options)) {
-    options_.batch_items = std::clamp<std::size_t>(options_.batch_items, 1, kMaxBatchItems);
-    options_.batch_bytes = std::max<std::size_t>(options_.batch_bytes, 64);
-    options_.max_in_flight = std::max(options_.max_in_flight, 1);
-    options_.max_attempts = std::max(options_.max_attempts, 1);
+    check_options(options_);
     backoff_.initial_backoff = options_.initial_backoff;
     backoff_.max_backoff = options_.max_backoff;
     jitter_.seed(std::random_device{}());
@@ -375,7 +428,9 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
   // Drops the queued items of the oldest spool segment, when that frees it (none of its items
   // is in a request); false when it would not.
   bool drop_oldest_segment(std::vector<ItemOutcome>& outcomes) {
-    const auto [segment, live] = spool_->oldest_segment();
+    const std::pair<std::uint64_t, std::uint64_t> oldest = spool_->oldest_segment();
+    const std::uint64_t segment = oldest.first;
+    const std::uint64_t live = oldest.second;
     std::lock_guard<std::mutex> lock(mutex_);
     std::vector<Item> dropped;
     std::uint64_t queued = 0;
@@ -494,6 +549,12 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
       case DropReason::shutdown:
         ++stats_.dropped_shutdown;
         break;
+      case DropReason::unrecoverable:
+        ++stats_.dropped_unrecoverable;
+        break;
+      case DropReason::spool_damaged:
+        ++stats_.dropped_spool_damaged;
+        break;
       case DropReason::none:
         break;
     }
@@ -554,15 +615,12 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
       space_cv_.notify_all();
 
       lock.unlock();
-      std::vector<Verdict> verdicts;
-      std::optional<milliseconds> pause;
-      bool request_failed = false;
-      const std::size_t body_bytes = send(queue, batch, verdicts, pause, request_failed);
+      Exchange exchange = send(queue, batch);
       lock.lock();
 
       std::vector<ItemOutcome> outcomes;
-      apply(queue, batch, verdicts, pause, request_failed, outcomes);
-      stats_.bytes_sent += body_bytes;
+      apply(queue, batch, exchange, outcomes);
+      stats_.bytes_sent += exchange.body_bytes;
       stats_.in_flight -= batch.size();
       lock.unlock();
       if (spool_) spool_->write_done();
@@ -575,10 +633,20 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
     exit_cv_.notify_all();
   }
 
+  // Time alone earns retries, slowly and up to a few, once the budget is spent.
+  void refill_retry_tokens(SteadyClock::time_point now) {
+    const double seconds = std::chrono::duration<double>(now - last_refill_).count();
+    last_refill_ = now;
+    if (retry_tokens_ < kInitialRetryTokens && seconds > 0) {
+      retry_tokens_ = std::min(kInitialRetryTokens, retry_tokens_ + seconds * kMinRetriesPerSecond);
+    }
+  }
+
   // Moves a batch that is due from one queue into `batch` and returns that queue; leaves `batch`
   // empty (and `wake` at the next time something may be due) when nothing is.
   std::size_t take_batch(std::vector<Item>& batch, SteadyClock::time_point& wake) {
     const auto now = SteadyClock::now();
+    refill_retry_tokens(now);
     for (std::size_t turn = 0; turn < kQueues; ++turn) {
       const std::size_t q = (next_queue_ + turn) % kQueues;
       auto& queue = queues_[q];
@@ -589,22 +657,15 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
         continue;
       }
       const Item& head = queue.front();
-      if (head.attempts > 0 && retry_tokens_ < 1) {
-        // Over the retry budget: one retry per max_backoff until new traffic earns more.
-        resume_at_[q] = now + options_.max_backoff;
-        retry_tokens_ = 1;
-        wake = std::min(wake, resume_at_[q]);
-        continue;
-      }
       const bool due = q == queue_of(Operation::delete_contact) || closing_ ||
-                       queue.size() >= options_.batch_items || head.attempts > 0 ||
-                       head.seq <= flush_target_ ||
-                       now >= head.enqueued_at + options_.flush_interval;
+                       queue.size() >= options_.batch_items || head.seq <= flush_target_ ||
+                       now >= head.enqueued_at + options_.flush_interval ||
+                       retry_ready(queue, now, wake);
       if (!due) {
         wake = std::min(wake, head.enqueued_at + options_.flush_interval);
         continue;
       }
-      collect(q, batch);
+      collect(q, batch, now, wake);
       if (!batch.empty()) {
         next_queue_ = (q + 1) % kQueues;
         return q;
@@ -613,28 +674,64 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
     return 0;
   }
 
-  // Takes the sendable items from the front of queue `q`, in order, up to a batch.
-  void collect(std::size_t q, std::vector<Item>& batch) {
+  // Whether an item waiting to be retried at the front of `queue` may go now; otherwise moves
+  // `wake` to when the first may.
+  bool retry_ready(const std::deque<Item>& queue, SteadyClock::time_point now,
+                   SteadyClock::time_point& wake) const {
+    std::size_t scanned = 0;
+    for (const Item& item : queue) {
+      if (item.attempts == 0 || ++scanned > kScanLimit) break;  // retries are at the front
+      if (now >= item.not_before) {
+        if (retry_tokens_ >= 1) return true;
+        wake = std::min(wake, now + retry_token_wait());
+      } else {
+        wake = std::min(wake, item.not_before);
+      }
+    }
+    return false;
+  }
+
+  // How long until time alone earns the next retry.
+  milliseconds retry_token_wait() const {
+    return milliseconds(
+        static_cast<std::int64_t>((1 - retry_tokens_) / kMinRetriesPerSecond * 1000) + 1);
+  }
+
+  // Takes the sendable items from the front of queue `q`, in order, up to a batch. An item waits
+  // (stays queued) while its user's previous contact operation is not final, while its backoff
+  // runs, and while retries are over the budget.
+  void collect(std::size_t q, std::vector<Item>& batch, SteadyClock::time_point now,
+               SteadyClock::time_point& wake) {
     auto& queue = queues_[q];
-    const std::size_t limit = q == queue_of(Operation::delete_contact) ? 1 : options_.batch_items;
+    std::size_t limit = q == queue_of(Operation::delete_contact) ? 1 : options_.batch_items;
     std::size_t body_bytes = 2;
     std::set<std::uint64_t> taken;
     std::deque<Item> kept;
     std::size_t scanned = 0;
+    const bool may_retry = retry_tokens_ >= 1;
     while (!queue.empty() && scanned < kScanLimit && batch.size() < limit) {
       Item& item = queue.front();
       ++scanned;
+      const bool backing_off = item.attempts > 0 && (now < item.not_before || !may_retry);
       const bool waiting =
-          item.depends_on != 0 && unfinished_.count(item.depends_on) > 0 &&
-          !(q == queue_of(Operation::upsert_contact) && taken.count(item.depends_on) > 0);
+          backing_off ||
+          (item.depends_on != 0 && unfinished_.count(item.depends_on) > 0 &&
+           !(q == queue_of(Operation::upsert_contact) && taken.count(item.depends_on) > 0));
       const std::size_t size = item.json.size() + (batch.empty() ? 0 : 1);
-      if (!waiting && !batch.empty() && body_bytes + size > options_.batch_bytes) break;
+      if (!waiting && !batch.empty() &&
+          (body_bytes + size > options_.batch_bytes || batch.size() >= item.batch_limit)) {
+        break;
+      }
       if (waiting) {
+        if (backing_off) {
+          wake = std::min(wake, may_retry ? item.not_before : now + retry_token_wait());
+        }
         kept.push_back(std::move(item));
       } else {
         body_bytes += size;
         taken.insert(item.seq);
         queued_bytes_ -= item.bytes();
+        limit = std::min(limit, item.batch_limit);
         batch.push_back(std::move(item));
       }
       queue.pop_front();
@@ -645,9 +742,30 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
     }
   }
 
-  // Sends one request (no lock held) and says what became of each item.
-  std::size_t send(std::size_t q, const std::vector<Item>& batch, std::vector<Verdict>& verdicts,
-                   std::optional<milliseconds>& pause, bool& request_failed) {
+  // What one request came to.
+  struct Exchange {
+    std::vector<Verdict> verdicts;
+    std::optional<milliseconds> pause;  // a 429 asked every sender to wait
+    bool request_failed = false;        // no usable answer: the items are to be sent again
+    std::size_t body_bytes = 0;
+  };
+
+  // Sends one request (no lock held) and says what became of each item. Never throws: running
+  // out of memory here fails the request like a dropped connection.
+  Exchange send(std::size_t q, const std::vector<Item>& batch) {
+    Exchange exchange;
+    try {
+      exchange.verdicts.assign(batch.size(), Verdict{});
+      exchange_with_server(q, batch, exchange);
+    } catch (const std::exception&) {
+      exchange.verdicts.assign(batch.size(), Verdict{});
+      exchange.request_failed = true;
+    }
+    return exchange;
+  }
+
+  void exchange_with_server(std::size_t q, const std::vector<Item>& batch, Exchange& exchange) {
+    std::vector<Verdict>& verdicts = exchange.verdicts;
     HttpRequest request;
     if (q == queue_of(Operation::delete_contact)) {
       request = client_->make_request(
@@ -663,26 +781,33 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
           "POST", q == queue_of(Operation::record_event) ? "/stream/events" : "/stream/contacts",
           std::move(body));
     }
-    const std::size_t body_bytes = request.body.size();
-    verdicts.assign(batch.size(), Verdict{});
+    exchange.body_bytes = request.body.size();
     const detail::Outcome outcome = client_->send_once(request);
     if (!outcome.response) {
-      request_failed = true;  // connection failure or timeout: resend (idempotent)
-      return body_bytes;
+      const TransportError& error = *outcome.transport_error;
+      if (error.retryable()) {
+        exchange.request_failed = true;  // connection failure or timeout: resend (idempotent)
+        return;
+      }
+      for (Verdict& verdict : verdicts) {
+        verdict.kind = Verdict::unrecoverable;
+        verdict.message = error.what();
+      }
+      return;
     }
     const HttpResponse& response = *outcome.response;
     const int status = response.status;
     for (Verdict& verdict : verdicts) verdict.http_status = status;
     if (status == 429) {
       // The server's time when it gave one; otherwise the usual backoff (never a tight loop).
-      pause = detail::rate_limit_delay(response.headers, client_->clock()->system_now())
-                  .value_or(milliseconds(0));
-      request_failed = true;
-      return body_bytes;
+      exchange.pause = detail::rate_limit_delay(response.headers, client_->clock()->system_now())
+                           .value_or(milliseconds(0));
+      exchange.request_failed = true;
+      return;
     }
     if (detail::is_retryable_status(status)) {
-      request_failed = true;
-      return body_bytes;
+      exchange.request_failed = true;
+      return;
     }
     if (q == queue_of(Operation::delete_contact)) {
       if (detail::is_success(status)) {
@@ -690,11 +815,17 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
       } else {
         reject_all(response, verdicts);
       }
-      return body_bytes;
+      return;
+    }
+    if ((status == 400 || status == 413) && batch.size() > 1) {
+      // Refused as a whole, perhaps for one item (too large, too deep for the server): split the
+      // batch until the culprit is alone, so that it cannot sink the others.
+      for (Verdict& verdict : verdicts) verdict.kind = Verdict::split;
+      return;
     }
     if (!detail::is_success(status) && status != 422) {
       reject_all(response, verdicts);
-      return body_bytes;
+      return;
     }
     std::vector<std::string_view> ids;
     ids.reserve(batch.size());
@@ -703,7 +834,7 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
     for (const Item& item : batch)
       ids.emplace_back(kind == BatchKind::events ? item.event_id : item.user_id);
     std::vector<ItemResult> results;
-    Client::Impl::read_answer(response.body, kind, ids, 0, results);
+    client_->read_answer(response.body, kind, ids, 0, results);
     for (std::size_t i = 0; i < results.size() && i < verdicts.size(); ++i) {
       if (results[i].status == ItemStatus::accepted) {
         verdicts[i].kind = Verdict::delivered;
@@ -712,7 +843,6 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
         verdicts[i].errors = std::move(results[i].errors);
       }  // unknown: resend
     }
-    return body_bytes;
   }
 
   void reject_all(const HttpResponse& response, std::vector<Verdict>& verdicts) const {
@@ -726,28 +856,29 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
   }
 
   // Applies a request's verdicts (lock held): final states, or back to the front of the queue.
-  void apply(std::size_t q, std::vector<Item>& batch, const std::vector<Verdict>& verdicts,
-             const std::optional<milliseconds>& pause, bool request_failed,
+  void apply(std::size_t q, std::vector<Item>& batch, const Exchange& exchange,
              std::vector<ItemOutcome>& outcomes) {
     const auto now = SteadyClock::now();
-    if (pause) {
+    if (exchange.pause) {
       ++stats_.rate_limited;
-      gate_ = std::max(gate_, now + std::min(*pause, options_.max_rate_limit_wait));
+      gate_ = std::max(gate_, now + std::min(*exchange.pause, options_.max_rate_limit_wait));
     }
-    if (request_failed) {
-      ++failures_[q];
-      if (!pause || pause->count() == 0) {
-        std::uniform_int_distribution<std::uint64_t> draw;
-        resume_at_[q] = now + detail::backoff_delay(backoff_, failures_[q], draw(jitter_));
+    if (exchange.request_failed) {
+      // Several failures in a row: the server looks down, and the whole queue waits.
+      if (++failures_[q] >= kOutageThreshold && (!exchange.pause || exchange.pause->count() == 0)) {
+        resume_at_[q] = std::max(
+            resume_at_[q], now + detail::backoff_delay(
+                                     backoff_, failures_[q] - kOutageThreshold + 1, draw_jitter()));
       }
     } else {
       failures_[q] = 0;
+      resume_at_[q] = std::min(resume_at_[q], now);
     }
     std::vector<Item> again;
     for (std::size_t i = 0; i < batch.size(); ++i) {
       Item& item = batch[i];
       in_flight_.erase(item.seq);
-      const Verdict& verdict = verdicts[i];
+      const Verdict& verdict = exchange.verdicts[i];
       if (verdict.kind == Verdict::delivered) {
         finish(item, FinalState::delivered, outcomes, DropReason::none, {}, {},
                verdict.http_status);
@@ -756,11 +887,22 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
                verdict.http_status);
       } else if (unfinished_.count(item.seq) == 0) {
         continue;  // given up by close() while it was in flight
+      } else if (verdict.kind == Verdict::unrecoverable) {
+        finish(item, FinalState::dropped, outcomes, DropReason::unrecoverable, verdict.message);
+      } else if (verdict.kind == Verdict::split) {
+        // Not a failed attempt: the request said nothing about this item.
+        --item.attempts;
+        item.batch_limit = std::max<std::size_t>(1, (batch.size() + 1) / 2);
+        again.push_back(std::move(item));
       } else if (item.attempts >= options_.max_attempts) {
         finish(item, FinalState::dropped, outcomes, DropReason::retries_exhausted,
                "no answer accepted it after " + std::to_string(item.attempts) + " attempts", {},
                verdict.http_status);
       } else {
+        // Its own backoff: newer items keep flowing meanwhile (a 429's pause is the gate's).
+        const bool gated = exchange.pause && exchange.pause->count() > 0;
+        item.not_before =
+            gated ? now : now + detail::backoff_delay(backoff_, item.attempts, draw_jitter());
         again.push_back(std::move(item));
       }
     }
@@ -771,6 +913,11 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
       ++stats_.queued;
       queue.push_front(std::move(*it));
     }
+  }
+
+  std::uint64_t draw_jitter() {
+    std::uniform_int_distribution<std::uint64_t> draw;
+    return draw(jitter_);
   }
 
   const std::shared_ptr<Client::Impl> client_;
@@ -798,6 +945,7 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
   std::array<int, kQueues> failures_{};                       // consecutive failed requests
   SteadyClock::time_point gate_{};                            // 429: nobody sends before
   double retry_tokens_ = kInitialRetryTokens;
+  SteadyClock::time_point last_refill_ = SteadyClock::now();
   std::mt19937_64 jitter_;
 
   bool closing_ = false;
@@ -865,9 +1013,9 @@ AddResult Ingestor::delete_contact(std::string user_id, std::uint64_t tag) noexc
     item.op = Operation::delete_contact;
     item.tag = tag;
     item.user_id = std::move(user_id);
-    if (item.user_id.empty() || !detail::is_valid_utf8(item.user_id)) {
+    if (const auto problem = detail::path_segment_problem(item.user_id)) {
       return state_->refuse(item, AddStatus::invalid, DropReason::invalid,
-                            "user id is empty or not valid UTF-8");
+                            std::string("user id ") + *problem);
     }
     return state_->add(std::move(item));
   } catch (const std::exception& error) {

@@ -110,22 +110,81 @@ void append_json_string(std::string& out, std::string_view text) {
   out.push_back('"');
 }
 
+namespace {
+
+// The code point of a well-formed sequence of `length` bytes.
+std::uint32_t decode(std::string_view text, std::size_t i, std::size_t length) noexcept {
+  const auto byte = [&](std::size_t k) { return static_cast<std::uint32_t>(text[i + k]) & 0xFF; };
+  switch (length) {
+    case 1:
+      return byte(0);
+    case 2:
+      return ((byte(0) & 0x1F) << 6) | (byte(1) & 0x3F);
+    case 3:
+      return ((byte(0) & 0x0F) << 12) | ((byte(1) & 0x3F) << 6) | (byte(2) & 0x3F);
+    default:
+      return ((byte(0) & 0x07) << 18) | ((byte(1) & 0x3F) << 12) | ((byte(2) & 0x3F) << 6) |
+             (byte(3) & 0x3F);
+  }
+}
+
+// Code points that change how a terminal shows what follows them.
+bool is_unsafe_to_show(std::uint32_t c) noexcept {
+  return c < 0x20 || (c >= 0x7F && c <= 0x9F) || c == 0x061C || c == 0x200E || c == 0x200F ||
+         (c >= 0x2028 && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069);
+}
+
+}  // namespace
+
 std::string printable_name(std::string_view name, std::size_t max_bytes) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
   std::size_t i = 0;
-  while (i < name.size() && out.size() < max_bytes) {
-    const auto c = static_cast<unsigned char>(name[i]);
-    const std::size_t length = c < 0x80 ? 1 : utf8_sequence_length(name, i);
-    if (length == 0 || c < 0x20 || c == 0x7F) {
-      out.push_back('?');
-      ++i;
+  while (i < name.size()) {
+    const auto lead = static_cast<unsigned char>(name[i]);
+    const std::size_t length = lead < 0x80 ? 1 : utf8_sequence_length(name, i);
+    std::string piece;
+    if (length == 0) {
+      piece = {'\\', 'x', kHex[lead >> 4], kHex[lead & 0xF]};
+    } else if (const std::uint32_t c = decode(name, i, length); is_unsafe_to_show(c)) {
+      if (c < 0x80) {
+        piece = {'\\', 'x', kHex[c >> 4], kHex[c & 0xF]};
+      } else {
+        piece = {
+            '\\',         'u', kHex[(c >> 12) & 0xF], kHex[(c >> 8) & 0xF], kHex[(c >> 4) & 0xF],
+            kHex[c & 0xF]};
+      }
     } else {
-      out.append(name.data() + i, length);
-      i += length;
+      piece.assign(name.data() + i, length);
     }
+    if (out.size() + piece.size() > max_bytes) break;
+    out += piece;
+    i += length == 0 ? 1 : length;
   }
   if (i < name.size()) out.append("...");
   return out;
+}
+
+bool json_nested_deeper_than(std::string_view text, std::size_t limit) noexcept {
+  std::size_t depth = 0;
+  bool in_string = false;
+  for (std::size_t at = 0; at < text.size(); ++at) {
+    const char c = text[at];
+    if (in_string) {
+      if (c == '\\') {
+        ++at;  // the escaped character cannot end the string
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > limit) return true;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return false;
 }
 
 }  // namespace instasent::detail

@@ -3,6 +3,7 @@
 
 #include <cstdlib>
 
+#include "instasent/limits.hpp"
 #include "json_text.hpp"
 
 namespace instasent::detail {
@@ -11,26 +12,19 @@ using nlohmann::json;
 
 namespace {
 
-// The server's `message`, made safe to quote: printable, at most a few hundred bytes.
-std::string server_message_of(const json& body) {
-  if (!body.is_object()) return {};
-  const auto it = body.find("message");
-  if (it == body.end() || !it->is_string()) return {};
-  return detail::printable_name(it->get_ref<const std::string&>(), 300);
-}
-
 // An error message names the operation and the status, and quotes nothing the server said (the
 // server's text may echo the token or what was sent; it is in server_message()).
 std::string describe(const char* operation, const char* what, int status,
                      const std::string& request_id) {
   std::string message = std::string("instasent: ") + operation + ": " + what;
   if (status != 0) message += " (HTTP " + std::to_string(status) + ")";
-  if (!request_id.empty()) message += " [request id " + detail::printable_name(request_id) + "]";
+  if (!request_id.empty()) message += " [request id " + request_id + "]";  // sanitized already
   return message;
 }
 
-// Replaces every occurrence of the token in `text`.
-std::string redact(std::string text, const std::string& token) {
+}  // namespace
+
+std::string mask_token(std::string text, const std::string& token) {
   if (token.empty()) return text;
   for (std::size_t at = text.find(token); at != std::string::npos; at = text.find(token, at + 3)) {
     text.replace(at, token.size(), "***");
@@ -38,16 +32,31 @@ std::string redact(std::string text, const std::string& token) {
   return text;
 }
 
-}  // namespace
+void sanitize_answer(HttpResponse& response, const std::string& token) {
+  if (auto id = response.headers.get("X-Request-Id")) {
+    response.headers.set("X-Request-Id",
+                         printable_name(mask_token(std::move(*id), token), kMaxRequestIdBytes));
+  }
+}
 
-json parse_body(const std::string& body) {
-  if (body.empty()) return nullptr;
-  json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
-  return parsed.is_discarded() ? json() : parsed;
+json parse_body(const std::string& body) noexcept {
+  if (body.empty() || json_nested_deeper_than(body, kMaxAnswerNesting)) return nullptr;
+  try {
+    json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
+    if (parsed.is_discarded()) return nullptr;
+    return parsed;
+  } catch (const std::exception&) {  // out of memory
+    return nullptr;
+  }
 }
 
 std::string server_message(const HttpResponse& response, const std::string& token) {
-  return redact(server_message_of(parse_body(response.body)), token);
+  // Masked before it is cut and escaped, so that no part of the token survives either.
+  const json body = parse_body(response.body);
+  if (!body.is_object()) return {};
+  const auto it = body.find("message");
+  if (it == body.end() || !it->is_string()) return {};
+  return printable_name(mask_token(it->get<std::string>(), token), 300);
 }
 
 [[noreturn]] void raise(const char* operation, const Outcome& outcome, const std::string& token,

@@ -29,8 +29,20 @@ struct JsonAnswer {
 
 inline bool is_success(int status) { return status >= 200 && status < 300; }
 
-/// `body` parsed; null when it is empty or not JSON.
-nlohmann::json parse_body(const std::string& body);
+/// `body` parsed; null when it is empty, not JSON, or nested deeper than `kMaxAnswerNesting`.
+/// Never throws (running out of memory gives null too).
+nlohmann::json parse_body(const std::string& body) noexcept;
+
+/// `text` with every occurrence of `token` replaced by "***".
+std::string mask_token(std::string text, const std::string& token);
+
+/// The longest request id kept from an answer, after escaping.
+inline constexpr std::size_t kMaxRequestIdBytes = 128;
+
+/// Makes an answer safe to keep and to quote: its `X-Request-Id` with the token masked, control
+/// characters escaped and cut to `kMaxRequestIdBytes`. Called on every answer as it arrives, so
+/// that nothing downstream ever sees the raw header.
+void sanitize_answer(HttpResponse& response, const std::string& token);
 
 /// The `message` of an answer's JSON body, printable and at most 300 bytes, with `token` masked
 /// wherever the server quotes it; empty when there is none.

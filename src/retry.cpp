@@ -21,14 +21,9 @@ std::optional<unsigned> two_digits(std::string_view s, std::size_t at) {
   return static_cast<unsigned>((s[at] - '0') * 10 + (s[at + 1] - '0'));
 }
 
-std::optional<milliseconds> until(system_clock::time_point when, system_clock::time_point now) {
-  if (when <= now) return std::nullopt;
-  return std::chrono::duration_cast<milliseconds>(when - now);
-}
-
 }  // namespace
 
-std::optional<system_clock::time_point> parse_http_date(std::string_view text) {
+std::optional<std::int64_t> parse_http_date(std::string_view text) {
   // "Sun, 06 Nov 1994 08:49:37 GMT"
   static constexpr std::array<std::string_view, 12> kMonths = {
       "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
@@ -50,8 +45,22 @@ std::optional<system_clock::time_point> parse_http_date(std::string_view text) {
   }
   const auto month = static_cast<unsigned>(month_it - kMonths.begin() + 1);
   const std::int64_t days = days_from_civil(*year_high * 100 + *year_low, month, *day);
-  const std::int64_t seconds =
-      days * 86400 + std::int64_t{*hour} * 3600 + std::int64_t{*minute} * 60 + *second;
+  return days * 86400 + std::int64_t{*hour} * 3600 + std::int64_t{*minute} * 60 + *second;
+}
+
+std::optional<std::int64_t> parse_whole_seconds(std::string_view text) noexcept {
+  text = trim(text);
+  if (text.empty()) return std::nullopt;
+  std::int64_t value = 0;
+  for (const char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    value = std::min<std::int64_t>(kMaxWholeSeconds, value * 10 + (c - '0'));
+  }
+  return value;
+}
+
+std::optional<system_clock::time_point> unix_time(std::int64_t seconds) noexcept {
+  if (seconds < 0 || seconds > kLatestUnixTime) return std::nullopt;
   return system_clock::time_point(std::chrono::seconds(seconds));
 }
 
@@ -68,21 +77,27 @@ milliseconds backoff_delay(const RetryPolicy& policy, int retry, std::uint64_t r
 
 std::optional<milliseconds> rate_limit_delay(const Headers& headers,
                                              system_clock::time_point local_now) {
-  system_clock::time_point now = local_now;
+  // Every instant is in milliseconds since the epoch, as a plain integer: a header naming the
+  // year 3000 (or a 20-digit number) is far away, never an overflow.
+  std::int64_t now_ms =
+      std::chrono::duration_cast<milliseconds>(local_now.time_since_epoch()).count();
   if (const auto date = headers.get("Date")) {
-    if (const auto server_now = parse_http_date(*date)) now = *server_now;
+    if (const auto server_now = parse_http_date(*date)) now_ms = *server_now * 1000;
   }
+  const auto wait_until = [now_ms](std::int64_t when_seconds) -> std::optional<milliseconds> {
+    const std::int64_t wait = when_seconds * 1000 - now_ms;
+    if (wait <= 0) return std::nullopt;
+    return milliseconds(std::min(wait, kMaxRateLimitDelay.count()));
+  };
   if (const auto retry_after = headers.get("Retry-After")) {
-    if (const auto seconds = parse_non_negative(*retry_after)) {
+    if (const auto seconds = parse_whole_seconds(*retry_after)) {
       if (*seconds == 0) return std::nullopt;
-      return milliseconds(std::min(*seconds, 1'000'000'000LL) * 1000);
+      return milliseconds(std::min(*seconds * 1000, kMaxRateLimitDelay.count()));
     }
-    if (const auto when = parse_http_date(*retry_after)) return until(*when, now);
+    if (const auto when = parse_http_date(*retry_after)) return wait_until(*when);
   }
   if (const auto reset = headers.get("X-RateLimit-Reset")) {
-    if (const auto seconds = parse_non_negative(*reset)) {
-      return until(system_clock::time_point(std::chrono::seconds(*seconds)), now);
-    }
+    if (const auto seconds = parse_whole_seconds(*reset)) return wait_until(*seconds);
   }
   return std::nullopt;
 }

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "url.hpp"
 
+#include <optional>
+
 #include "instasent/error.hpp"
 #include "strings.hpp"
 
@@ -76,12 +78,44 @@ std::string normalize_base_url(std::string_view url, bool allow_insecure_http, c
     throw InvalidInputError(field, "must not contain user info, a query or a fragment");
   }
   std::string_view host = authority;
+  std::optional<std::string_view> port;
   if (!host.empty() && host.front() == '[') {
-    host = host.substr(0, host.find(']') + 1);
-  } else {
-    host = host.substr(0, host.find(':'));
+    const std::size_t close = host.find(']');
+    if (close == std::string_view::npos) throw InvalidInputError(field, "has an unclosed '['");
+    host = authority.substr(0, close + 1);
+    const std::string_view after = authority.substr(close + 1);
+    if (!after.empty() && after.front() != ':') {
+      throw InvalidInputError(field, "has text after the IPv6 address");
+    }
+    if (!after.empty()) port = after.substr(1);
+  } else if (const std::size_t colon = host.find(':'); colon != std::string_view::npos) {
+    host = authority.substr(0, colon);
+    port = authority.substr(colon + 1);
   }
   if (host.empty()) throw InvalidInputError(field, "has no host");
+  if (port) {
+    const auto number = parse_non_negative(*port);
+    if (!number || port->size() > 5 || *number < 1 || *number > 65535) {
+      throw InvalidInputError(field, "has a port that is not a number from 1 to 65535");
+    }
+  }
+  if (host.front() != '[' &&
+      host.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") !=
+          std::string_view::npos) {
+    throw InvalidInputError(field, "has a host name with characters a host name cannot hold");
+  }
+  // Dot segments would be resolved away by the HTTP stack and address another path.
+  const std::string_view path = rest.substr(authority.size());
+  for (std::size_t start = 0; start < path.size();) {
+    const std::size_t slash = path.find('/', start + 1);
+    const std::string_view segment =
+        path.substr(start + 1, (slash == std::string_view::npos ? path.size() : slash) - start - 1);
+    if (segment == "." || segment == ".." || segment.find('%') != std::string_view::npos) {
+      throw InvalidInputError(field, "has a path with \".\", \"..\" or '%' in it");
+    }
+    if (slash == std::string_view::npos) break;
+    start = slash;
+  }
   if (!https && !allow_insecure_http && !is_loopback_host(host)) {
     throw InvalidInputError(field,
                             "uses plain http to a host that is not loopback; use https, or set "

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "instasent/value.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 
@@ -45,13 +46,20 @@ Value::Value(std::initializer_list<Value> items) : kind_(Kind::array) {
   encode_array(items.begin(), items.end());
 }
 
+// Notes a member of this array or object: its problem, if this has none yet, and its depth.
+void Value::take_member(const Value& member) {
+  if (member.problem_ != Problem::none && problem_ == Problem::none) problem_ = member.problem_;
+  depth_ = std::max(depth_, member.depth_ + 1);
+  if (depth_ > kMaxValueDepth && problem_ == Problem::none) problem_ = Problem::too_deep;
+}
+
 template <typename It>
 void Value::encode_array(It first, It last) {
+  depth_ = 1;
   json_.push_back('[');
   for (It it = first; it != last; ++it) {
     if (it != first) json_.push_back(',');
-    if (it->problem_ != Problem::none && problem_ == Problem::none) problem_ = it->problem_;
-    if (it->kind_ == Kind::array || it->kind_ == Kind::object) nested_ = true;
+    take_member(*it);
     json_.append(it->json_);
   }
   json_.push_back(']');
@@ -68,16 +76,14 @@ Value Value::array(const std::vector<Value>& items) {
 Value Value::object(const std::vector<std::pair<std::string, Value>>& members) {
   Value value;
   value.kind_ = Kind::object;
+  value.depth_ = 1;
   value.json_.assign("{");
   for (const auto& [key, member] : members) {
     if (value.json_.size() > 1) value.json_.push_back(',');
     if (!detail::is_valid_utf8(key) && value.problem_ == Problem::none) {
       value.problem_ = Problem::invalid_utf8;
     }
-    if (member.problem_ != Problem::none && value.problem_ == Problem::none) {
-      value.problem_ = member.problem_;
-    }
-    if (member.kind_ == Kind::array || member.kind_ == Kind::object) value.nested_ = true;
+    value.take_member(member);
     if (value.problem_ == Problem::none) detail::append_json_string(value.json_, key);
     value.json_.push_back(':');
     value.json_.append(member.json_);
@@ -94,6 +100,9 @@ const char* to_string(Value::Problem problem) noexcept {
       return "is not valid UTF-8";
     case Value::Problem::not_finite:
       return "is not a finite number (NaN or infinity)";
+    case Value::Problem::too_deep:
+      static_assert(kMaxValueDepth == 16, "the message names the limit");
+      return "nests arrays and objects deeper than 16 levels";
   }
   return "is invalid";
 }

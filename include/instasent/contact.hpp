@@ -11,9 +11,10 @@ namespace instasent {
 /// A contact to upsert: `_user_id` plus the reserved (`_`-prefixed) and custom attributes to set.
 ///
 /// Attributes left out are kept by the server; an attribute set to `nullptr` (or `clear()`ed) is
-/// cleared. Every setter validates at once and throws `InvalidInputError` naming the field: ids
-/// must be non-empty, all text must be valid UTF-8, numbers finite, custom keys must not start
-/// with `_`, reserved names must. Setting the same field twice keeps the last value.
+/// cleared. Every setter validates at once and throws `InvalidInputError` naming the field: the
+/// id must be non-empty and at most `kMaxIdBytes`, all text must be valid UTF-8, numbers finite,
+/// custom keys must not start with `_`, reserved names must. Setting the same field twice keeps
+/// the last value.
 ///
 ///     instasent::Contact("USER-123").first_name("Ada").email("ada@example.com")
 ///         .attribute("plan", "pro").attribute("tags", {"vip", "beta"});
@@ -50,6 +51,9 @@ class Contact {
   std::string to_json() const;
   /// Appends `to_json()` to `out` without a temporary.
   void append_json(std::string& out) const;
+  /// Appends the attributes alone, as a JSON object without `_user_id`: the shape of an event's
+  /// `_user_data`.
+  void append_attributes_json(std::string& out) const;
 
  private:
   Contact& set_reserved_text(const char* name, std::string_view value);

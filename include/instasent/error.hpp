@@ -91,15 +91,34 @@ using RateLimitedError = ErrorOf<ErrorKind::rate_limited>;
 using ServerError = ErrorOf<ErrorKind::server_error>;
 using UnreadableResponseError = ErrorOf<ErrorKind::unreadable_response>;
 
-/// Why a transport failed; `maybe_delivered()` tells whether the server may have received the
-/// request (true for timeouts and failures after sending, false for DNS/connect/TLS failures).
-enum class TransportFailure { resolve, connect, tls, timeout, send, receive, other };
+/// Why a transport failed.
+enum class TransportFailure {
+  resolve,      ///< The host name could not be resolved.
+  connect,      ///< No connection could be made.
+  tls,          ///< The TLS handshake failed (retried: it may be passing trouble).
+  certificate,  ///< The server's certificate failed verification, or the CA file is unusable.
+  timeout,      ///< No answer in time (`request_timeout`, or the low-speed limit).
+  send,         ///< The connection failed while sending.
+  receive,      ///< The connection failed while receiving, or the answer was cut short.
+  protocol,     ///< The answer was not valid HTTP (or not decodable), or the URL was unusable.
+  too_large,    ///< The answer exceeded `max_response_bytes` (or its head, the header limit).
+  other,        ///< Anything else, such as running out of memory.
+};
 
+/// A short, stable name for a failure, e.g. "certificate".
+const char* to_string(TransportFailure failure) noexcept;
+
+/// No HTTP answer was received. `maybe_delivered()` tells whether the server may have received the
+/// request (true for timeouts and failures after sending, false for DNS, connect and TLS
+/// failures); `retryable()` whether another attempt could succeed (false for a certificate that
+/// fails verification, an answer that is not HTTP, and one that is too large: those are reported
+/// after the first attempt).
 class TransportError : public Error {
  public:
   TransportError(TransportFailure failure, const std::string& message);
   TransportFailure failure() const noexcept { return failure_; }
   bool maybe_delivered() const noexcept;
+  bool retryable() const noexcept;
 
  private:
   TransportFailure failure_;

@@ -39,10 +39,12 @@ class Event {
 
   /// When it happened. Left unset, the server uses the time it receives the event.
   Event& date(std::chrono::system_clock::time_point when);
-  /// One entry of `_event_parameters`; any JSON value, including objects.
+  /// One entry of `_event_parameters`; any JSON value, including objects, nested at most
+  /// `kMaxValueDepth` levels.
   Event& parameter(std::string_view key, const Value& value);
   /// A contact upserted before the event is processed (if that fails, the event is skipped).
-  /// Its `user_id()` must equal the event's.
+  /// Its `user_id()` must equal the event's. It is sent in the documented shape: its attributes
+  /// without `_user_id`, since the event's `_user_id` names the contact.
   Event& user_data(Contact contact);
 
   const std::string& user_id() const noexcept { return user_id_; }

@@ -16,6 +16,8 @@ class Headers {
   void add(std::string name, std::string value);
   /// The first value of `name` (any case), or nullopt.
   std::optional<std::string> get(std::string_view name) const;
+  /// Replaces the value of the first field named `name` (any case), or adds the field.
+  void set(std::string_view name, std::string value);
   const std::vector<std::pair<std::string, std::string>>& entries() const noexcept {
     return entries_;
   }

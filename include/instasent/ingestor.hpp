@@ -49,6 +49,12 @@ enum class DropReason {
   invalid,            ///< Refused at `add`: it cannot be sent.
   retries_exhausted,  ///< Every attempt failed (server errors, timeouts, connection failures).
   shutdown,           ///< Not delivered by the deadline of `close()` (or the destructor).
+  /// A request failed in a way no retry can mend: the server's certificate failed verification,
+  /// the answer was not HTTP, or it was larger than `max_response_bytes`.
+  unrecoverable,
+  /// Read back from a damaged spool record (its id could still be read, its payload could not):
+  /// the item was accepted by an earlier ingestor and can no longer be sent.
+  spool_damaged,
 };
 
 const char* to_string(FinalState state) noexcept;
@@ -127,13 +133,17 @@ struct IngestorOptions {
 
   /// Attempts per item before it is dropped (retries_exhausted).
   int max_attempts = 10;
-  /// Backoff after a failed request (5xx, timeout, connection failure): exponential with jitter.
+  /// Backoff after a failed request (5xx, timeout, connection failure), per item: exponential
+  /// with jitter, so an item that failed waits while newer ones keep flowing. After 3 failed
+  /// requests in a row the whole queue waits too (the server looks down), growing the same way;
+  /// any success ends that.
   std::chrono::milliseconds initial_backoff{200};
   std::chrono::milliseconds max_backoff{30'000};
   /// A 429 pauses every sender until the time the server gave, at most this long.
   std::chrono::milliseconds max_rate_limit_wait{60'000};
-  /// Retry budget: retries may add at most this fraction to the requests sent (plus a few), so
-  /// an outage does not turn into a retry storm; past it, retries wait `max_backoff`.
+  /// Retry budget: retries may add at most this fraction to the new requests sent (plus 10 to
+  /// start with), so an outage does not turn into a retry storm; past it, retries go at most 10
+  /// a second until new requests earn more.
   double retry_budget = 0.2;
 
   /// Opt-in durability across crashes and restarts.
@@ -158,6 +168,8 @@ struct IngestorStats {
   std::uint64_t dropped_invalid = 0;
   std::uint64_t dropped_retries_exhausted = 0;
   std::uint64_t dropped_shutdown = 0;
+  std::uint64_t dropped_unrecoverable = 0;
+  std::uint64_t dropped_spool_damaged = 0;
   std::uint64_t requests = 0;      ///< Requests sent, retries included.
   std::uint64_t retries = 0;       ///< Requests that resent items.
   std::uint64_t rate_limited = 0;  ///< 429 answers.

@@ -11,6 +11,7 @@
 #include "instasent/event.hpp"
 #include "instasent/http.hpp"
 #include "instasent/ingestor.hpp"
+#include "instasent/limits.hpp"
 #include "instasent/options.hpp"
 #include "instasent/results.hpp"
 #include "instasent/retry.hpp"

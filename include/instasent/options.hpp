@@ -9,13 +9,12 @@
 #include "instasent/clock.hpp"
 #include "instasent/curl_transport.hpp"
 #include "instasent/http.hpp"
+#include "instasent/limits.hpp"
 #include "instasent/retry.hpp"
 
 namespace instasent {
 
 inline constexpr const char* kDefaultBaseUrl = "https://api.instasent.com/v1";
-/// The API's limit of items per batch request.
-inline constexpr std::size_t kMaxBatchItems = 100;
 
 /// Everything a `Client` is configured with. Plain data with documented defaults.
 ///

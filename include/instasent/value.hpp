@@ -9,19 +9,22 @@
 #include <utility>
 #include <vector>
 
+#include "instasent/limits.hpp"
+
 namespace instasent {
 
 /// A JSON value for a custom attribute or an event parameter, encoded once when it is made.
 ///
 /// Implicit from `nullptr` (JSON null: clears the attribute), `bool`, any integer,
 /// `double`/`float`, and strings; a braced list makes an array: `{"a", "b"}`. `Value::object` makes
-/// an object (event parameters only). Construction never throws on a bad value: invalid UTF-8 or a
-/// NaN/Inf is remembered, and the builder that receives the value rejects it naming the field.
+/// an object (event parameters only). Construction never throws on a bad value: invalid UTF-8, a
+/// NaN/Inf, or arrays and objects nested deeper than `kMaxValueDepth` are remembered, and the
+/// builder that receives the value rejects it naming the field.
 class Value {
  public:
   enum class Kind { null, boolean, integer, floating, string, array, object };
   /// Why a value cannot be sent; `none` when it can.
-  enum class Problem { none, invalid_utf8, not_finite };
+  enum class Problem { none, invalid_utf8, not_finite, too_deep };
 
   Value() noexcept : kind_(Kind::null), json_("null") {}
   Value(std::nullptr_t) noexcept : Value() {}  // NOLINT(google-explicit-constructor)
@@ -49,7 +52,9 @@ class Value {
   Kind kind() const noexcept { return kind_; }
   Problem problem() const noexcept { return problem_; }
   /// True when this is an array or object that contains an array or object.
-  bool nested() const noexcept { return nested_; }
+  bool nested() const noexcept { return depth_ > 1; }
+  /// How deeply arrays and objects nest in it: 0 for a scalar, 1 for a flat array or object.
+  std::size_t depth() const noexcept { return depth_; }
   /// The encoded JSON text (meaningful only when `problem() == Problem::none`).
   const std::string& json() const noexcept { return json_; }
 
@@ -58,10 +63,11 @@ class Value {
   void set_unsigned(std::uint64_t n);
   template <typename It>
   void encode_array(It first, It last);
+  void take_member(const Value& member);
 
   Kind kind_;
   Problem problem_ = Problem::none;
-  bool nested_ = false;
+  std::size_t depth_ = 0;
   std::string json_;
 };
 

@@ -60,7 +60,7 @@ TEST(EventFromJson, AllFields) {
   EXPECT_EQ(sent["_event_id"], "E1");
   EXPECT_EQ(sent["_event_date"], "2026-11-28T09:00:00.000Z");
   EXPECT_EQ(sent["_event_parameters"]["p"]["a"], 1);  // parameters may be objects
-  EXPECT_EQ(sent["_user_data"]["_user_id"], "U1");    // defaults to the event's user
+  EXPECT_FALSE(sent["_user_data"].contains("_user_id"));  // the event's user, not repeated
   EXPECT_EQ(sent["_user_data"]["_email"], "a@example.com");
 }
 

@@ -36,12 +36,7 @@ namespace instasent {
 // Readable names in gtest failure messages.
 void PrintTo(ItemStatus status, std::ostream* os) { *os << to_string(status); }
 void PrintTo(ErrorKind kind, std::ostream* os) { *os << to_string(kind); }
-void PrintTo(TransportFailure failure, std::ostream* os) {
-  static const char* const kNames[] = {"resolve", "connect", "tls",  "timeout",
-                                       "send",    "receive", "other"};
-  const auto i = static_cast<std::size_t>(failure);
-  *os << (i < sizeof kNames / sizeof kNames[0] ? kNames[i] : "?");
-}
+void PrintTo(TransportFailure failure, std::ostream* os) { *os << to_string(failure); }
 
 namespace testing {
 namespace {

@@ -158,15 +158,21 @@ TEST(EventTest, ParameterKeysAreEscaped) {
                 R"({"a\"b":1}})");
 }
 
-TEST(EventTest, UserDataEmbedsTheContact) {
+// The documented shape (the API's quickstart, step 4): the contact's attributes without
+// `_user_id`, which the event's own `_user_id` gives.
+TEST(EventTest, UserDataEmbedsTheContactWithoutItsUserId) {
   Contact c("U");
   c.email("ada@example.com").attribute("plan", "pro");
   Event e("U", "E", "signup");
   e.user_data(c);
-  ExpectJson(e, R"({"_user_id":"U","_event_id":"E","_event_type":"signup","_user_data":)" +
-                    c.to_json() + "}");
   ExpectJson(e, R"({"_user_id":"U","_event_id":"E","_event_type":"signup","_user_data":)"
-                R"({"_user_id":"U","_email":"ada@example.com","plan":"pro"}})");
+                R"({"_email":"ada@example.com","plan":"pro"}})");
+}
+
+TEST(EventTest, UserDataOfAContactWithNoAttributesIsAnEmptyObject) {
+  Event e("U", "E", "signup");
+  e.user_data(Contact("U"));
+  ExpectJson(e, R"({"_user_id":"U","_event_id":"E","_event_type":"signup","_user_data":{}})");
 }
 
 TEST(EventTest, UserDataWithADifferentUserIdIsRejected) {
@@ -180,7 +186,7 @@ TEST(EventTest, FieldOrderIsFixedWhateverTheSetterOrder) {
   e.user_data(Contact("U").first_name("Ada")).parameter("amount", 10).date(kNow);
   ExpectJson(e, R"({"_user_id":"U","_event_id":"E","_event_type":"purchase",)"
                 R"("_event_date":"2026-11-28T10:00:00.123Z","_event_parameters":{"amount":10},)"
-                R"("_user_data":{"_user_id":"U","_first_name":"Ada"}})");
+                R"("_user_data":{"_first_name":"Ada"}})");
 }
 
 TEST(EventTest, AppendJsonAppendsWithoutClearing) {

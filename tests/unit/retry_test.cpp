@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <gtest/gtest.h>
 
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "instasent/client.hpp"
 #include "instasent/error.hpp"
 #include "retry_logic.hpp"
@@ -21,9 +26,33 @@ const char* const kAccepted =
 TEST(HttpDate, ParsesImfFixdate) {
   const auto t = detail::parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT");
   ASSERT_TRUE(t.has_value());
-  EXPECT_EQ(t->time_since_epoch(), seconds(784111777));
-  EXPECT_EQ(detail::parse_http_date("Sat, 28 Nov 2026 10:00:00 GMT")->time_since_epoch(),
-            seconds(1795860000));
+  EXPECT_EQ(*t, 784111777);
+  EXPECT_EQ(detail::parse_http_date("Sat, 28 Nov 2026 10:00:00 GMT"), 1795860000);
+}
+
+TEST(HttpDate, FarYearsAreSecondsNotAnOverflow) {
+  EXPECT_EQ(detail::parse_http_date("Wed, 01 Jan 3000 00:00:00 GMT"), 32503680000);
+  EXPECT_EQ(detail::parse_http_date("Fri, 31 Dec 9999 23:59:59 GMT"), 253402300799);
+  EXPECT_EQ(detail::parse_http_date("Sat, 01 Jan 0000 00:00:00 GMT"), -62167219200);
+}
+
+TEST(WholeSeconds, SaturatesInsteadOfOverflowing) {
+  EXPECT_EQ(detail::parse_whole_seconds("0"), 0);
+  EXPECT_EQ(detail::parse_whole_seconds(" 42 "), 42);
+  EXPECT_EQ(detail::parse_whole_seconds("99999999999999999999"), detail::kMaxWholeSeconds);
+  EXPECT_EQ(detail::parse_whole_seconds(std::string(5000, '9')), detail::kMaxWholeSeconds);
+  for (const char* bad : {"", " ", "-1", "+1", "1.5", "1e9", "0x10", "12abc", "\xEF\xBC\x91"}) {
+    EXPECT_FALSE(detail::parse_whole_seconds(bad)) << bad;
+  }
+}
+
+TEST(UnixTime, RefusesTimesASystemClockCannotHold) {
+  EXPECT_EQ(detail::unix_time(0), system_clock::time_point());
+  EXPECT_EQ(detail::unix_time(1795860000)->time_since_epoch(), seconds(1795860000));
+  EXPECT_FALSE(detail::unix_time(-1));
+  EXPECT_FALSE(detail::unix_time(32503680000));  // year 3000
+  EXPECT_TRUE(detail::unix_time(detail::kLatestUnixTime));
+  EXPECT_FALSE(detail::unix_time(detail::kLatestUnixTime + 1));
 }
 
 TEST(HttpDate, RefusesOtherText) {
@@ -75,6 +104,48 @@ TEST(RateLimitDelay, RetryAfterWinsInSecondsOrAsDate) {
   EXPECT_EQ(detail::rate_limit_delay(date_form, local), milliseconds(12000));
   Headers nothing;
   EXPECT_FALSE(detail::rate_limit_delay(nothing, local));
+}
+
+// Each header a hostile or broken server could send: the wait is a bounded, positive number or
+// nothing, never an overflow that reads as "now".
+struct HostileRateLimit {
+  const char* name;
+  std::vector<std::pair<const char*, const char*>> headers;
+  std::optional<milliseconds> expected;
+};
+
+TEST(RateLimitDelay, HostileHeadersGiveBoundedWaits) {
+  const auto local = system_clock::time_point(seconds(1795860000));
+  const milliseconds year = detail::kMaxRateLimitDelay;
+  const std::string nines(400, '9');
+  const std::vector<HostileRateLimit> cases = {
+      {"reset in the year 3000", {{"X-RateLimit-Reset", "32503680000"}}, year},
+      {"reset of 20 digits", {{"X-RateLimit-Reset", "99999999999999999999"}}, year},
+      {"reset of 400 digits", {{"X-RateLimit-Reset", nines.c_str()}}, year},
+      {"negative reset", {{"X-RateLimit-Reset", "-5"}}, std::nullopt},
+      {"reset with a fraction", {{"X-RateLimit-Reset", "1795860005.5"}}, std::nullopt},
+      {"reset zero", {{"X-RateLimit-Reset", "0"}}, std::nullopt},
+      {"empty reset", {{"X-RateLimit-Reset", ""}}, std::nullopt},
+      {"Retry-After of 20 digits", {{"Retry-After", "99999999999999999999"}}, year},
+      {"Retry-After in the year 3000", {{"Retry-After", "Wed, 01 Jan 3000 00:00:00 GMT"}}, year},
+      {"Retry-After negative", {{"Retry-After", "-3"}}, std::nullopt},
+      {"Retry-After garbage", {{"Retry-After", "soon"}}, std::nullopt},
+      {"Retry-After in the past", {{"Retry-After", "Sun, 06 Nov 1994 08:49:37 GMT"}}, std::nullopt},
+      {"Date in the year 3000, reset now",
+       {{"Date", "Wed, 01 Jan 3000 00:00:00 GMT"}, {"X-RateLimit-Reset", "1795860005"}},
+       std::nullopt},
+      {"Date in the year 0, reset now",
+       {{"Date", "Sat, 01 Jan 0000 00:00:00 GMT"}, {"X-RateLimit-Reset", "1795860005"}},
+       year},
+      {"garbage Date falls back to the local clock",
+       {{"Date", "yesterday"}, {"X-RateLimit-Reset", "1795860005"}},
+       milliseconds(5000)},
+  };
+  for (const auto& c : cases) {
+    Headers headers;
+    for (const auto& [name, value] : c.headers) headers.add(name, value);
+    EXPECT_EQ(detail::rate_limit_delay(headers, local), c.expected) << c.name;
+  }
 }
 
 class RetryLoop : public ::testing::Test {

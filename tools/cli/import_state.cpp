@@ -130,7 +130,8 @@ void ImportState::on_outcome(const ItemOutcome& outcome) {
       break;
     case FinalState::dropped:
       drop(*item);
-      if (outcome.drop_reason == DropReason::retries_exhausted) {
+      if (outcome.drop_reason == DropReason::retries_exhausted ||
+          outcome.drop_reason == DropReason::unrecoverable) {
         if (stops_.gave_up.empty()) stops_.gave_up = printable(outcome.message, 300);
         stop_ = true;
       }

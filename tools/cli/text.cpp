@@ -11,26 +11,8 @@ std::string printable(std::string_view text, std::size_t max_bytes) {
   return detail::printable_name(text, max_bytes);
 }
 
-bool json_nested_deeper_than(std::string_view json_text, int limit) noexcept {
-  int depth = 0;
-  bool in_string = false;
-  for (std::size_t at = 0; at < json_text.size(); ++at) {
-    const char c = json_text[at];
-    if (in_string) {
-      if (c == '\\') {
-        ++at;  // the escaped character cannot end the string
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > limit) return true;
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return false;
+bool json_nested_deeper_than(std::string_view json_text, std::size_t limit) noexcept {
+  return detail::json_nested_deeper_than(json_text, limit);
 }
 
 std::string_view trim(std::string_view text) noexcept {

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "json_text.hpp"
 #include "validation.hpp"
 
 namespace instasent::emulator {
@@ -84,31 +85,8 @@ std::string iso8601_now(system_clock::time_point now) {
 
 json message(const std::string& text) { return {{"message", text}}; }
 
-// How deeply brackets nest in a JSON text (outside strings). Bodies nested deeper than any item
-// needs are refused before they are parsed, copied or written back.
-std::size_t nesting_depth(std::string_view text) {
-  std::size_t depth = 0;
-  std::size_t deepest = 0;
-  bool in_string = false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (in_string) {
-      if (c == '\\') {
-        ++i;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      deepest = std::max(deepest, ++depth);
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
-  }
-  return deepest;
-}
-
+// Bodies nested deeper than any item needs are refused before they are parsed, copied or
+// written back.
 constexpr std::size_t kMaxNesting = 32;
 
 // IMF-fixdate, as HTTP's Date header wants it: "Sat, 28 Nov 2026 10:00:00 GMT".
@@ -448,7 +426,7 @@ json Emulator::stream_info(const Call& call) const {
 }
 
 void Emulator::write_batch(Call& call, bool events) {
-  if (nesting_depth(call.request.body) > kMaxNesting) {
+  if (detail::json_nested_deeper_than(call.request.body, kMaxNesting)) {
     return send_json(call, 400, message("Body nested too deeply"));
   }
   const json body = json::parse(call.request.body, nullptr, /*allow_exceptions=*/false);
