@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "instasent/batch_result.hpp"
 
+#include "instasent/limits.hpp"
+#include "json_text.hpp"
 #include "outcome.hpp"
 
 namespace instasent {
@@ -10,25 +12,44 @@ namespace {
 using nlohmann::json;
 
 // Reads a server error description into field -> messages. Accepts {"field": ["msg", ...]},
-// {"field": "msg"}, a plain string (kept under ""), or an array of strings (kept under "").
+// {"field": "msg"}, a plain string (kept under ""), or an array of strings (kept under ""). What is
+// kept is bounded and printable (limits.hpp); what is left out is counted under "".
 FieldErrors read_errors(const json& errors) {
   FieldErrors out;
-  const auto add = [&out](const std::string& field, const json& messages) {
-    auto& list = out[field];
-    if (messages.is_string()) {
-      list.push_back(messages.get<std::string>());
-    } else if (messages.is_array()) {
-      for (const auto& message : messages) {
-        list.push_back(message.is_string() ? message.get<std::string>() : message.dump());
+  std::size_t left_out = 0;
+  const auto text = [](const json& message) {
+    return detail::printable_name(message.is_string() ? message.get_ref<const std::string&>()
+                                                      : message.dump(-1, ' ', false,
+                                                                     json::error_handler_t::replace),
+                                  kMaxErrorMessageBytes);
+  };
+  const auto add = [&](const std::string& field, const json& messages) {
+    const std::string name = detail::printable_name(field, kMaxErrorFieldBytes);
+    if (out.count(name) == 0 && out.size() >= kMaxErrorFields) {
+      left_out += messages.is_array() ? messages.size() : 1;
+      return;
+    }
+    auto& list = out[name];
+    const auto keep = [&](const json& message) {
+      if (list.size() < kMaxMessagesPerField) {
+        list.push_back(text(message));
+      } else {
+        ++left_out;
       }
+    };
+    if (messages.is_array()) {
+      for (const auto& message : messages) keep(message);
     } else if (!messages.is_null()) {
-      list.push_back(messages.dump());
+      keep(messages);
     }
   };
   if (errors.is_object()) {
     for (auto it = errors.begin(); it != errors.end(); ++it) add(it.key(), it.value());
   } else if (errors.is_string() || errors.is_array()) {
     add("", errors);
+  }
+  if (left_out > 0) {
+    out[""].push_back("(" + std::to_string(left_out) + " more errors not kept)");
   }
   if (out.empty()) out[""].push_back("rejected without a reason");
   return out;

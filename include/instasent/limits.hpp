@@ -30,4 +30,13 @@ inline constexpr std::size_t kDefaultMaxResponseBytes = 16u << 20;
 /// The most an answer's header fields may take together; a longer head ends the exchange.
 inline constexpr std::size_t kMaxResponseHeaderBytes = 256u << 10;
 
+/// What is kept of the errors a server gives for one rejected item (`ItemResult::errors`): at
+/// most this many fields, messages per field, and bytes per field name and per message. Text is
+/// kept printable (control characters and invalid UTF-8 escaped, see the README) and cut with
+/// "..."; what is left out is summed up under the field "" as "(N more errors not kept)".
+inline constexpr std::size_t kMaxErrorFields = 64;
+inline constexpr std::size_t kMaxMessagesPerField = 16;
+inline constexpr std::size_t kMaxErrorFieldBytes = 200;
+inline constexpr std::size_t kMaxErrorMessageBytes = 1000;
+
 }  // namespace instasent
