@@ -133,17 +133,20 @@ struct IngestorOptions {
 
   /// Attempts per item before it is dropped (retries_exhausted).
   int max_attempts = 10;
-  /// Backoff after a failed request (5xx, timeout, connection failure), per item: exponential
-  /// with jitter, so an item that failed waits while newer ones keep flowing. After 3 failed
-  /// requests in a row the whole queue waits too (the server looks down), growing the same way;
-  /// any success ends that.
-  std::chrono::milliseconds initial_backoff{200};
+  /// Backoff after a failed request (5xx, timeout, connection failure), per item, so that an item
+  /// that failed waits while newer ones keep flowing; the items of one request wait together and
+  /// go out together again. While fewer than half of the last 20 requests failed (the server is
+  /// healthy and the failure was chance) the wait is `initial_backoff`, with jitter; from half on
+  /// it grows exponentially with the item's attempts, up to `max_backoff`. After 8 failed requests
+  /// in a row the whole queue waits too (the server looks down), growing the same way; any
+  /// success ends that.
+  std::chrono::milliseconds initial_backoff{50};
   std::chrono::milliseconds max_backoff{30'000};
   /// A 429 pauses every sender until the time the server gave, at most this long.
   std::chrono::milliseconds max_rate_limit_wait{60'000};
-  /// Retry budget: retries may add at most this fraction to the new requests sent (plus 10 to
-  /// start with), so an outage does not turn into a retry storm; past it, retries go at most 10
-  /// a second until new requests earn more.
+  /// Retry budget: retries that fail may add at most this fraction to the new requests sent
+  /// (plus 10 to start with), so an outage does not turn into a retry storm; past it, retries go
+  /// at most 10 a second until new requests earn more. A retry that gets an answer costs nothing.
   double retry_budget = 0.2;
 
   /// Opt-in durability across crashes and restarts.
