@@ -391,22 +391,39 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
   }
 
   // Queues what a previous ingestor left in the spool without a final state, oldest first and
-  // past the queue's bounds (they were accepted already). Called before the senders start.
+  // past the queue's bounds (they were accepted already); reports at once those whose records
+  // were damaged (only their key could be read). Called before the senders start.
   void replay() {
     std::vector<detail::SpooledItem> recovered = spool_->take_recovered();
-    std::lock_guard<std::mutex> lock(mutex_);
-    for (detail::SpooledItem& record : recovered) {
-      Item item;
-      item.op = record.op;
-      item.tag = record.tag;
-      item.user_id = std::move(record.user_id);
-      item.event_id = std::move(record.event_id);
-      item.json = std::move(record.json);
-      item.spool = record.ref;
-      enqueue(std::move(item));
+    std::vector<ItemOutcome> damaged;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      for (detail::SpooledItem& record : recovered) {
+        Item item;
+        item.op = record.op;
+        item.tag = record.tag;
+        item.user_id = std::move(record.user_id);
+        item.event_id = std::move(record.event_id);
+        item.json = std::move(record.json);
+        item.spool = record.ref;
+        if (record.damaged) {
+          item.seq = next_seq_++;
+          unfinished_.insert(item.seq);
+          ++stats_.enqueued;
+          finish(item, FinalState::dropped, damaged, DropReason::spool_damaged,
+                 "its record in the spool was damaged: it can no longer be sent");
+        } else {
+          enqueue(std::move(item));
+          ++stats_.replayed;
+        }
+      }
+      const detail::SpoolFindings& findings = spool_->findings();
+      stats_.spool_skipped_bytes = findings.skipped_bytes;
+      stats_.spool_damaged_records = findings.damaged_records;
+      stats_.spool_unknown_files = findings.unknown_files;
     }
-    stats_.replayed = recovered.size();
-    stats_.spool_skipped_bytes = spool_->skipped_bytes();
+    spool_->write_done();
+    report(damaged);
   }
 
   // Writes an accepted item to the spool before it is queued; the refusal when it cannot be.

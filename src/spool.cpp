@@ -8,88 +8,29 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <limits>
 
 #include "instasent/error.hpp"
+#include "json_text.hpp"
+#include "spool_format.hpp"
 
 namespace instasent::detail {
 
 namespace {
 
-constexpr std::string_view kMagic = "ISPOOL1\n";
+namespace format = spool_format;
+
+constexpr std::string_view kLockName = "LOCK";
 constexpr std::string_view kSegmentPrefix = "segment-";
 constexpr std::string_view kSegmentSuffix = ".log";
-constexpr std::size_t kHeaderBytes = 8;  // length + checksum
-// No record is larger than this (items are bounded by the batch size); a larger length is
-// corruption, not a reason to allocate.
-constexpr std::uint32_t kMaxPayload = 64u << 20;
-
-std::array<std::uint32_t, 256> make_crc_table() {
-  std::array<std::uint32_t, 256> table{};
-  for (std::uint32_t n = 0; n < 256; ++n) {
-    std::uint32_t c = n;
-    for (int k = 0; k < 8; ++k) c = (c & 1) != 0 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-    table[n] = c;
-  }
-  return table;
-}
-
-template <typename T>
-void put_little_endian(std::string& out, T v) {
-  for (std::size_t i = 0; i < sizeof(T); ++i)
-    out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
-}
-
-void put_u32(std::string& out, std::uint32_t v) { put_little_endian(out, v); }
-void put_u64(std::string& out, std::uint64_t v) { put_little_endian(out, v); }
-
-void put_bytes(std::string& out, std::string_view bytes) {
-  put_u32(out, static_cast<std::uint32_t>(bytes.size()));
-  out.append(bytes);
-}
-
-// Reads from a payload, refusing to run past its end.
-class Reader {
- public:
-  explicit Reader(std::string_view data) : data_(data) {}
-  bool u8(std::uint8_t& v) { return little_endian(v); }
-  bool u32(std::uint32_t& v) { return little_endian(v); }
-  bool u64(std::uint64_t& v) { return little_endian(v); }
-  bool bytes(std::string& v) {
-    std::uint32_t size = 0;
-    if (!u32(size) || data_.size() < size) return false;
-    v.assign(data_.substr(0, size));
-    data_.remove_prefix(size);
-    return true;
-  }
-
- private:
-  template <typename T>
-  bool little_endian(T& v) {
-    if (data_.size() < sizeof(T)) return false;
-    v = 0;
-    for (std::size_t i = sizeof(T); i-- > 0;) {
-      v = static_cast<T>((v << 8) | static_cast<std::uint8_t>(data_[i]));
-    }
-    data_.remove_prefix(sizeof(T));
-    return true;
-  }
-
-  std::string_view data_;
-};
-
-std::string frame(const std::string& payload) {
-  std::string record;
-  record.reserve(kHeaderBytes + payload.size());
-  put_u32(record, static_cast<std::uint32_t>(payload.size()));
-  put_u32(record, crc32(payload));
-  record.append(payload);
-  return record;
-}
+constexpr std::size_t kSegmentDigits = 20;
+// Segment numbers go up to here; a file with a larger one is not ours. Reaching it (a file put
+// there by hand) renumbers the segments from 1, so that the next number never wraps.
+constexpr std::uint64_t kMaxSegmentNumber = 1'000'000'000'000'000'000ull;
+// A segment holds at most 64 MiB and a record; a much larger file is not a segment.
+constexpr std::uint64_t kMaxSegmentFileBytes = 256u << 20;
 
 [[noreturn]] void refuse(const std::string& problem) {
   throw InvalidInputError("spool.directory", problem);
@@ -97,14 +38,48 @@ std::string frame(const std::string& payload) {
 
 std::string errno_text() { return std::strerror(errno); }
 
-bool read_file(const std::string& path, std::string& out) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
+// The number in a segment's file name, or 0 when the name is not one.
+std::uint64_t segment_number(std::string_view name) {
+  if (name.size() != kSegmentPrefix.size() + kSegmentDigits + kSegmentSuffix.size() ||
+      name.substr(0, kSegmentPrefix.size()) != kSegmentPrefix ||
+      name.substr(name.size() - kSegmentSuffix.size()) != kSegmentSuffix) {
+    return 0;
+  }
+  std::uint64_t number = 0;
+  for (const char c : name.substr(kSegmentPrefix.size(), kSegmentDigits)) {
+    if (c < '0' || c > '9') return 0;
+    if (number > (kMaxSegmentNumber - static_cast<unsigned>(c - '0')) / 10) return 0;
+    number = number * 10 + static_cast<unsigned>(c - '0');
+  }
+  return number;
+}
+
+// Reads a regular file (never a link, a device or a directory) of at most `limit` bytes.
+bool read_regular_file(const std::string& path, std::uint64_t limit, std::string& out,
+                       std::string& problem) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    problem = errno_text();
+    return false;
+  }
+  struct stat info {};
+  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+    ::close(fd);
+    problem = "not a regular file";
+    return false;
+  }
+  if (static_cast<std::uint64_t>(info.st_size) > limit) {
+    ::close(fd);
+    problem = "larger than any segment";
+    return false;
+  }
+  out.reserve(static_cast<std::size_t>(info.st_size));
   char buffer[1 << 16];
   for (;;) {
     const ssize_t n = ::read(fd, buffer, sizeof buffer);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
+    if (n < 0) problem = errno_text();
+    if (n <= 0 || out.size() + static_cast<std::size_t>(n) > limit) {
       ::close(fd);
       return n == 0;
     }
@@ -121,13 +96,6 @@ void sync_directory(const std::string& directory) {
 
 }  // namespace
 
-std::uint32_t crc32(std::string_view bytes) {
-  static const std::array<std::uint32_t, 256> table = make_crc_table();
-  std::uint32_t c = 0xFFFFFFFFu;
-  for (const char ch : bytes) c = table[(c ^ static_cast<std::uint8_t>(ch)) & 0xFF] ^ (c >> 8);
-  return c ^ 0xFFFFFFFFu;
-}
-
 Spool::Spool(const SpoolOptions& options)
     : options_(options),
       segment_bytes_(std::clamp<std::uint64_t>(options.max_bytes / 8, 64u << 10, 64u << 20)) {
@@ -135,31 +103,16 @@ Spool::Spool(const SpoolOptions& options)
   if (::mkdir(options_.directory.c_str(), 0700) != 0 && errno != EEXIST) {
     refuse("cannot be created: " + errno_text());
   }
-  lock_fd_ = ::open((options_.directory + "/LOCK").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  lock_fd_ = ::open((options_.directory + "/" + std::string(kLockName)).c_str(),
+                    O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (lock_fd_ < 0) refuse("cannot be opened: " + errno_text());
   if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
     ::close(lock_fd_);
     refuse("is in use by another ingestor");
   }
   try {
-    std::vector<std::uint64_t> numbers;
-    DIR* dir = ::opendir(options_.directory.c_str());
-    if (dir == nullptr) refuse("cannot be listed: " + errno_text());
-    while (const dirent* entry = ::readdir(dir)) {
-      const std::string_view name = entry->d_name;
-      if (name.size() <= kSegmentPrefix.size() + kSegmentSuffix.size() ||
-          name.substr(0, kSegmentPrefix.size()) != kSegmentPrefix ||
-          name.substr(name.size() - kSegmentSuffix.size()) != kSegmentSuffix) {
-        continue;
-      }
-      const std::string digits(name.substr(
-          kSegmentPrefix.size(), name.size() - kSegmentPrefix.size() - kSegmentSuffix.size()));
-      if (digits.find_first_not_of("0123456789") != std::string::npos) continue;
-      numbers.push_back(std::stoull(digits));
-    }
-    ::closedir(dir);
-    std::sort(numbers.begin(), numbers.end());
-
+    std::vector<std::uint64_t> numbers = list_segments();
+    if (!numbers.empty() && numbers.back() >= kMaxSegmentNumber) renumber(numbers);
     std::map<std::uint64_t, SpooledItem> live;  // by id
     for (const std::uint64_t number : numbers) read_segment(number, live);
     for (auto& [id, item] : live) {
@@ -167,8 +120,9 @@ Spool::Spool(const SpoolOptions& options)
       recovered_.push_back(std::move(item));
     }
     active_ = numbers.empty() ? 1 : numbers.back() + 1;
-    open_active_segment();
     open_ = true;
+    std::string error;
+    start_segment_locked(error);  // a full disk: appends are refused until a segment can start
     delete_free_segments_locked();
   } catch (...) {
     if (fd_ >= 0) ::close(fd_);
@@ -179,91 +133,137 @@ Spool::Spool(const SpoolOptions& options)
 
 Spool::~Spool() { close(); }
 
-void Spool::read_segment(std::uint64_t number, std::map<std::uint64_t, SpooledItem>& live) {
-  std::string data;
-  if (!read_file(segment_path(number), data)) refuse("a segment cannot be read: " + errno_text());
-  segments_[number].bytes = data.size();
-  total_bytes_ += data.size();
-  if (data.size() < kMagic.size() || std::string_view(data).substr(0, kMagic.size()) != kMagic) {
-    skipped_bytes_ += data.size();  // torn while its magic was written, or not ours
-    return;
+std::vector<std::uint64_t> Spool::list_segments() {
+  std::vector<std::uint64_t> numbers;
+  DIR* dir = ::opendir(options_.directory.c_str());
+  if (dir == nullptr) refuse("cannot be listed: " + errno_text());
+  while (const dirent* entry = ::readdir(dir)) {
+    const std::string_view name = entry->d_name;
+    if (name == "." || name == ".." || name == kLockName) continue;
+    struct stat info {};
+    const std::uint64_t number = segment_number(name);
+    if (number != 0 && ::fstatat(::dirfd(dir), entry->d_name, &info, AT_SYMLINK_NOFOLLOW) == 0 &&
+        S_ISREG(info.st_mode)) {
+      numbers.push_back(number);
+    } else {
+      ++findings_.unknown_files;
+      warn("not a spool file, left alone: " + printable_name(name, 200));
+    }
   }
-  std::string_view rest = std::string_view(data).substr(kMagic.size());
-  while (!rest.empty()) {
-    Reader header(rest);
-    std::uint32_t size = 0;
-    std::uint32_t checksum = 0;
-    if (!header.u32(size) || !header.u32(checksum) || size > kMaxPayload ||
-        rest.size() - kHeaderBytes < size) {
-      break;
-    }
-    const std::string_view payload = rest.substr(kHeaderBytes, size);
-    if (crc32(payload) != checksum) break;
-    rest.remove_prefix(kHeaderBytes + size);
-
-    Reader reader(payload);
-    std::uint8_t type = 0;
-    std::uint64_t id = 0;
-    if (!reader.u8(type) || !reader.u64(id)) continue;
-    next_id_ = std::max(next_id_, id + 1);
-    if (type == 'D') {
-      live.erase(id);
-      continue;
-    }
-    SpooledItem item;
-    std::uint8_t op = 0;
-    if (type != 'A' || !reader.u8(op) ||
-        op > static_cast<std::uint8_t>(Operation::delete_contact) || !reader.u64(item.tag) ||
-        !reader.bytes(item.user_id) || !reader.bytes(item.event_id) || !reader.bytes(item.json)) {
-      continue;  // checksummed but unknown: a newer writer's record type; skip it
-    }
-    item.ref = {id, number};
-    item.op = static_cast<Operation>(op);
-    live[id] = std::move(item);
-  }
-  skipped_bytes_ += rest.size();
+  ::closedir(dir);
+  std::sort(numbers.begin(), numbers.end());
+  return numbers;
 }
 
-void Spool::open_active_segment() {
-  const std::string path = segment_path(active_);
-  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
-  if (fd_ < 0) refuse("a segment cannot be created: " + errno_text());
-  std::string error;
-  if (!write_locked(kMagic, error)) refuse("a segment cannot be written: " + error);
-  segments_[active_].bytes += kMagic.size();
-  total_bytes_ += kMagic.size();
+void Spool::renumber(std::vector<std::uint64_t>& numbers) {
+  // In ascending order, each to a number below every one not renamed yet: a crash halfway leaves
+  // the order as it was.
+  for (std::size_t i = 0; i < numbers.size(); ++i) {
+    const std::uint64_t to = i + 1;
+    if (numbers[i] != to &&
+        std::rename(segment_path(numbers[i]).c_str(), segment_path(to).c_str()) != 0) {
+      refuse("a segment cannot be renamed: " + errno_text());
+    }
+    numbers[i] = to;
+  }
+  sync_directory(options_.directory);
+}
+
+void Spool::read_segment(std::uint64_t number, std::map<std::uint64_t, SpooledItem>& live) {
+  std::string data;
+  std::string problem;
+  const std::string path = segment_path(number);
+  if (!read_regular_file(path, kMaxSegmentFileBytes, data, problem)) {
+    ++findings_.unknown_files;
+    warn("not a segment, left alone: " + path + " (" + problem + ")");
+    return;
+  }
+  format::SegmentContents contents = format::read_segment(data);
+  if (!contents.recognised) {
+    ++findings_.unknown_files;
+    warn("not a segment (no spool magic), left alone: " + path);
+    return;
+  }
+  segments_[number].bytes = data.size();
+  total_bytes_ += data.size();
+  findings_.skipped_bytes += contents.skipped_bytes;
+  findings_.damaged_records += contents.damaged_records;
+  if (contents.damaged_records > 0) {
+    warn(std::to_string(contents.damaged_records) + " damaged record(s) in " + path + ", " +
+         std::to_string(contents.damaged.size()) +
+         " of them items that can be named (reported "
+         "as dropped, spool_damaged)");
+  }
+  // Records in the order written; a final state always follows its item.
+  const auto keep = [&](format::ItemRecord& record, bool damaged) {
+    next_id_ = std::max(next_id_, record.id + 1);
+    SpooledItem item;
+    item.ref = {record.id, number};
+    item.op = record.op;
+    item.tag = record.tag;
+    item.user_id = std::move(record.user_id);
+    item.event_id = std::move(record.event_id);
+    item.json = std::move(record.json);
+    item.damaged = damaged;
+    live[record.id] = std::move(item);
+  };
+  for (format::ItemRecord& record : contents.items) keep(record, false);
+  for (format::ItemRecord& record : contents.damaged) {
+    if (live.count(record.id) == 0) keep(record, true);
+  }
+  for (const std::uint64_t id : contents.done) {
+    next_id_ = std::max(next_id_, id + 1);
+    live.erase(id);
+  }
+}
+
+bool Spool::start_segment_locked(std::string& error) {
+  const std::uint64_t number = active_;
+  const std::string path = segment_path(number);
+  fd_ =
+      ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd_ < 0) {
+    error = "a segment cannot be created: " + errno_text();
+    return false;
+  }
+  segments_[number] = Segment{};
+  if (!write_locked(format::kMagic, error)) {
+    // Tried again at the next append, under the same number.
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    active_ = number;
+    ::unlink(path.c_str());
+    segments_.erase(number);
+    error = "a segment cannot be started: " + error;
+    return false;
+  }
+  segments_[number].bytes = format::kMagic.size();
+  total_bytes_ += format::kMagic.size();
   if (options_.sync != SpoolSync::none) {
     ::fdatasync(fd_);
     sync_directory(options_.directory);
   }
   last_sync_ = std::chrono::steady_clock::now();
+  return true;
 }
 
 std::vector<SpooledItem> Spool::take_recovered() { return std::move(recovered_); }
 
 Spool::Append Spool::append(const SpoolEntry& entry, std::chrono::steady_clock::time_point deadline,
                             SpoolRef& ref, std::string& error) {
-  std::string payload;
-  payload.reserve(1 + 8 + 1 + 8 + 12 + entry.user_id.size() + entry.event_id.size() +
-                  entry.json.size());
-  payload.push_back('A');
-  const std::size_t id_at = payload.size();
-  put_u64(payload, 0);  // the id, set under the lock
-  payload.push_back(static_cast<char>(entry.op));
-  put_u64(payload, entry.tag);
-  put_bytes(payload, entry.user_id);
-  put_bytes(payload, entry.event_id);
-  put_bytes(payload, entry.json);
-  const std::uint64_t record_bytes = kHeaderBytes + payload.size();
-
   std::unique_lock<std::mutex> lock(mutex_);
   if (!open_) {
     error = "the spool is closed";
     return Append::failed;
   }
+  // The record's size at most: chunk headers and block padding on top of the payload.
+  const std::uint64_t payload_bytes =
+      34 + entry.user_id.size() + entry.event_id.size() + entry.json.size();
+  const std::uint64_t record_bytes =
+      payload_bytes + (payload_bytes / format::kBlockBytes + 2) * 2 * format::kChunkHeaderBytes;
   const auto fits = [&] { return !open_ || total_bytes_ + record_bytes <= options_.max_bytes; };
   if (!fits()) {
-    write_done_locked();  // final states noted but not yet written may free segments
+    write_done_locked();  // final states noted but not yet applied may free segments
     if (!room_cv_.wait_until(lock, deadline, fits)) return Append::full;
     if (!open_) {
       error = "the spool is closed";
@@ -271,8 +271,9 @@ Spool::Append Spool::append(const SpoolEntry& entry, std::chrono::steady_clock::
     }
   }
   const std::uint64_t id = next_id_;
-  for (int i = 0; i < 8; ++i) payload[id_at + i] = static_cast<char>((id >> (8 * i)) & 0xFF);
-  const Append result = append_locked(frame(payload), error);
+  const std::string record =
+      format::item_payload(id, entry.op, entry.tag, entry.user_id, entry.event_id, entry.json);
+  const Append result = append_locked(record, error);
   if (result == Append::ok) {
     ++next_id_;
     ref = {id, active_};
@@ -281,25 +282,21 @@ Spool::Append Spool::append(const SpoolEntry& entry, std::chrono::steady_clock::
   return result;
 }
 
-Spool::Append Spool::append_locked(std::string_view record, std::string& error) {
-  if (segments_[active_].bytes >= segment_bytes_) {
+Spool::Append Spool::append_locked(std::string_view payload, std::string& error) {
+  if (fd_ >= 0 && segments_[active_].bytes >= segment_bytes_) {
     // Start a new segment, so that older ones can be deleted once all they hold is final.
     sync_locked(true);
     ::close(fd_);
     fd_ = -1;
     ++active_;
-    try {
-      open_active_segment();
-    } catch (const Error& e) {
-      error = e.what();
-      open_ = false;
-      return Append::failed;
-    }
     delete_free_segments_locked();
   }
-  if (!write_locked(record, error)) return Append::failed;
-  segments_[active_].bytes += record.size();
-  total_bytes_ += record.size();
+  if (fd_ < 0 && !start_segment_locked(error)) return Append::failed;
+  std::string bytes;
+  format::append_record(bytes, segments_[active_].bytes, payload);
+  if (!write_locked(bytes, error)) return Append::failed;
+  segments_[active_].bytes += bytes.size();
+  total_bytes_ += bytes.size();
   unsynced_ = true;
   sync_locked(false);
   return Append::ok;
@@ -313,8 +310,13 @@ bool Spool::write_locked(std::string_view bytes, std::string& error) {
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       error = n < 0 ? errno_text() : "nothing written";
-      // A partial record would read as a torn one; cut it off so the next one follows cleanly.
-      if (::ftruncate(fd_, start) != 0) open_ = false;
+      // A partial record would read as a damaged one; cut it off so the next one follows cleanly.
+      if (::ftruncate(fd_, start) != 0) {
+        // The segment cannot be trusted to end where it is counted: start another.
+        ::close(fd_);
+        fd_ = -1;
+        ++active_;
+      }
       return false;
     }
     written += static_cast<std::size_t>(n);
@@ -337,7 +339,11 @@ void Spool::sync_locked(bool force) {
 void Spool::done(const SpoolRef& ref) {
   if (ref.id == 0) return;
   std::lock_guard<std::mutex> lock(mutex_);
-  if (open_) pending_done_.push_back(ref);
+  if (!open_) return;
+  const auto segment = segments_.find(ref.segment);
+  if (segment == segments_.end()) return;
+  if (segment->second.live > 0) --segment->second.live;
+  pending_done_.push_back(ref);
 }
 
 void Spool::write_done() {
@@ -347,34 +353,41 @@ void Spool::write_done() {
 
 void Spool::write_done_locked() {
   if (!open_ || pending_done_.empty()) return;
-  std::string records;
+  delete_free_segments_locked();
+  // Only items whose segment is still there need their final state written: the others went
+  // with their segment.
+  std::vector<SpoolRef> needed;
   for (const SpoolRef& ref : pending_done_) {
-    std::string payload;
-    payload.push_back('D');
-    put_u64(payload, ref.id);
-    records += frame(payload);
+    if (segments_.count(ref.segment) > 0) needed.push_back(ref);
+  }
+  pending_done_.clear();
+  if (needed.empty()) return;
+  std::string error;
+  if (fd_ < 0 && !start_segment_locked(error)) {
+    pending_done_ = std::move(needed);  // a full disk: kept for the next call
+    return;
+  }
+  std::string records;
+  for (const SpoolRef& ref : needed) {
+    format::append_record(records, segments_[active_].bytes + records.size(),
+                          format::done_payload(ref.id));
   }
   // Not synced: should these records be lost, their items are sent again (delivery is at least
   // once; resending is idempotent).
-  std::string error;
   if (write_locked(records, error)) {
     segments_[active_].bytes += records.size();
     total_bytes_ += records.size();
     unsynced_ = true;
-    for (const SpoolRef& ref : pending_done_) {
-      const auto segment = segments_.find(ref.segment);
-      if (segment != segments_.end() && segment->second.live > 0) --segment->second.live;
-    }
-    delete_free_segments_locked();
+  } else {
+    pending_done_ = std::move(needed);
   }
-  pending_done_.clear();
 }
 
 void Spool::delete_free_segments_locked() {
   bool deleted = false;
-  while (segments_.size() > 1) {
+  while (!segments_.empty()) {
     const auto oldest = segments_.begin();
-    if (oldest->first == active_ || oldest->second.live > 0) break;
+    if ((fd_ >= 0 && oldest->first == active_) || oldest->second.live > 0) break;
     ::unlink(segment_path(oldest->first).c_str());
     total_bytes_ -= oldest->second.bytes;
     segments_.erase(oldest);
@@ -385,7 +398,7 @@ void Spool::delete_free_segments_locked() {
 
 std::pair<std::uint64_t, std::uint64_t> Spool::oldest_segment() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (segments_.empty() || segments_.begin()->first == active_) return {0, 0};
+  if (segments_.empty() || (fd_ >= 0 && segments_.begin()->first == active_)) return {0, 0};
   return {segments_.begin()->first, segments_.begin()->second.live};
 }
 
@@ -415,6 +428,14 @@ void Spool::abandon_in_child() {
   if (fd_ >= 0) ::close(fd_);
   if (lock_fd_ >= 0) ::close(lock_fd_);
   fd_ = lock_fd_ = -1;
+}
+
+void Spool::warn(const std::string& message) const {
+  if (!options_.on_warning) return;
+  try {
+    options_.on_warning("instasent spool " + options_.directory + ": " + message);
+  } catch (...) {  // a throwing callback must not stop the spool from opening
+  }
 }
 
 std::string Spool::segment_path(std::uint64_t number) const {

@@ -2,18 +2,14 @@
 // The Ingestor's durable spool: an append-only log of checksummed records in a directory.
 //
 // Layout: `LOCK` (held with flock by the one process using the directory) and segment files
-// `segment-<number>.log`, each starting with an 8-byte magic and then records:
-//
-//   u32 payload length | u32 CRC-32 of the payload | payload        (integers little-endian)
-//   payload of an item: 'A' | u64 id | u8 operation | u64 tag | u32+bytes user id
-//                       | u32+bytes event id | u32+bytes JSON
-//   payload of a final state: 'D' | u64 id
+// `segment-<20 digits>.log` in the format of spool_format.hpp. Anything else in the directory is
+// left alone, with a warning.
 //
 // An item is live from its 'A' record until a 'D' record with its id. A 'D' record is always in
-// the segment of its item or a newer one, so segments are deleted oldest first, once every item
-// in them is final; a newer segment's 'D' records for deleted items are then merely ignored.
-// Each process writes a new segment; a record torn by a crash (short, or a checksum mismatch) ends
-// the reading of its segment and is counted, never trusted.
+// the segment of its item or a newer one. A segment is deleted, oldest first, once every item in
+// it is final (its 'D' records need not have been written then: the items are gone with it). Each
+// process writes a new segment. Damage costs the damaged record only; a damaged item whose key can
+// still be read is handed to the Ingestor, which reports it (dropped, spool_damaged).
 #pragma once
 
 #include <chrono>
@@ -44,7 +40,8 @@ struct SpoolEntry {
   std::string_view json;
 };
 
-/// An item found live when the spool was opened.
+/// An item found live when the spool was opened: to send again, or (`damaged`) to report, since
+/// only its key could be read.
 struct SpooledItem {
   SpoolRef ref;
   Operation op = Operation::upsert_contact;
@@ -52,12 +49,21 @@ struct SpooledItem {
   std::string user_id;
   std::string event_id;
   std::string json;
+  bool damaged = false;
+};
+
+/// What opening the spool found besides live items.
+struct SpoolFindings {
+  std::uint64_t skipped_bytes = 0;    ///< Bytes of torn or damaged records.
+  std::uint64_t damaged_records = 0;  ///< Records (or damaged stretches) that could not be read.
+  std::uint64_t unknown_files = 0;    ///< Files left alone, each with a warning.
 };
 
 class Spool {
  public:
   /// Opens (creating if needed) and locks the directory and reads what is live in it. Throws
-  /// InvalidInputError (field "spool.directory") when it cannot be used.
+  /// InvalidInputError (field "spool.directory") when it cannot be used. A segment that cannot be
+  /// started (a full disk) does not stop it: appends are refused until one can be.
   explicit Spool(const SpoolOptions& options);
   ~Spool();
   Spool(const Spool&) = delete;
@@ -65,8 +71,7 @@ class Spool {
 
   /// The live items found at open, oldest first (moved out by the first call).
   std::vector<SpooledItem> take_recovered();
-  /// Bytes of torn or corrupt records skipped at open.
-  std::uint64_t skipped_bytes() const { return skipped_bytes_; }
+  const SpoolFindings& findings() const { return findings_; }
 
   enum class Append { ok, full, failed };
   /// Writes an item's record (and syncs it as the options say) before returning `ok`; `full` when
@@ -75,10 +80,10 @@ class Spool {
   Append append(const SpoolEntry& entry, std::chrono::steady_clock::time_point deadline,
                 SpoolRef& ref, std::string& error);
 
-  /// Notes that an item is final; written by the next `write_done`.
+  /// Notes that an item is final; its record is written by the next `write_done`.
   void done(const SpoolRef& ref);
-  /// Writes the final states noted since the last call and deletes the segments left with
-  /// nothing live.
+  /// Deletes the segments left with nothing live and writes the final states noted since the last
+  /// call (those of items in segments that still exist).
   void write_done();
 
   /// The oldest segment and how many live items it holds; {0, 0} when the oldest is the one
@@ -100,13 +105,16 @@ class Spool {
     std::uint64_t live = 0;
   };
 
+  std::vector<std::uint64_t> list_segments();
   void read_segment(std::uint64_t number, std::map<std::uint64_t, SpooledItem>& live);
-  void open_active_segment();
-  Append append_locked(std::string_view record, std::string& error);
+  void renumber(std::vector<std::uint64_t>& numbers);
+  bool start_segment_locked(std::string& error);
+  Append append_locked(std::string_view payload, std::string& error);
   bool write_locked(std::string_view bytes, std::string& error);
   void sync_locked(bool force);
   void write_done_locked();
   void delete_free_segments_locked();
+  void warn(const std::string& message) const;
   std::string segment_path(std::uint64_t number) const;
 
   SpoolOptions options_;
@@ -115,20 +123,17 @@ class Spool {
   mutable std::mutex mutex_;
   std::condition_variable room_cv_;
   int lock_fd_ = -1;
-  int fd_ = -1;  // the active segment
+  int fd_ = -1;  // the segment being written; -1 until one could be started
   bool open_ = false;
-  std::map<std::uint64_t, Segment> segments_;  // by number; the last is the active one
-  std::uint64_t active_ = 0;
+  std::map<std::uint64_t, Segment> segments_;  // by number; with fd_ >= 0, the last is active_
+  std::uint64_t active_ = 0;                   // the number of the segment written (or to be)
   std::uint64_t total_bytes_ = 0;
   std::uint64_t next_id_ = 1;
   std::vector<SpoolRef> pending_done_;
   bool unsynced_ = false;
   std::chrono::steady_clock::time_point last_sync_;
   std::vector<SpooledItem> recovered_;
-  std::uint64_t skipped_bytes_ = 0;
+  SpoolFindings findings_;
 };
-
-/// CRC-32 (IEEE 802.3, as zlib computes it).
-std::uint32_t crc32(std::string_view bytes);
 
 }  // namespace instasent::detail

@@ -113,6 +113,10 @@ struct SpoolOptions {
   std::uint64_t max_bytes = 1ull << 30;
   SpoolSync sync = SpoolSync::interval;
   std::chrono::milliseconds sync_interval{1'000};
+  /// Called while the ingestor is constructed, once for each file in the directory that is not
+  /// the spool's (left alone) and once for each segment with damaged records; it must not throw.
+  /// Null: no call (both are still counted in `IngestorStats`).
+  std::function<void(const std::string& message)> on_warning;
 };
 
 struct IngestorOptions {
@@ -156,7 +160,8 @@ struct IngestorOptions {
   std::chrono::milliseconds shutdown_deadline{5'000};
 
   /// Called once per item with its final state, from a sender thread (or from `add`/`close` for
-  /// items refused or dropped there). It must not block for long; it must not throw.
+  /// items refused or dropped there, and from the constructor for items found damaged in the
+  /// spool). It must not block for long; it must not throw.
   std::function<void(const ItemOutcome&)> on_outcome;
 };
 
@@ -177,9 +182,14 @@ struct IngestorStats {
   std::uint64_t retries = 0;       ///< Requests that resent items.
   std::uint64_t rate_limited = 0;  ///< 429 answers.
   std::uint64_t bytes_sent = 0;    ///< Request body bytes.
-  std::uint64_t replayed = 0;      ///< Items found in the spool at start (also in `enqueued`).
-  std::uint64_t spool_bytes = 0;   ///< The spool's size on disk now.
-  std::uint64_t spool_skipped_bytes = 0;  ///< Torn or corrupt records skipped at start.
+  /// Items found in the spool at start and queued again (also in `enqueued`).
+  std::uint64_t replayed = 0;
+  std::uint64_t spool_bytes = 0;          ///< The spool's size on disk now.
+  std::uint64_t spool_skipped_bytes = 0;  ///< Bytes of torn or damaged records skipped at start.
+  /// Records found damaged at start (a damaged stretch counts once). Those that were items whose
+  /// key could still be read are reported (dropped, `spool_damaged`, also in `enqueued`).
+  std::uint64_t spool_damaged_records = 0;
+  std::uint64_t spool_unknown_files = 0;  ///< Files in the spool's directory left alone.
 };
 
 /// Sends contacts, events and deletes in the background: `add` never blocks (unless the block

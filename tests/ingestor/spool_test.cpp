@@ -4,10 +4,13 @@
 #include <gtest/gtest.h>
 
 #include <signal.h>
+#include <sys/resource.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include "ingestor/ingestor_support.hpp"
 #include "support/scratch_dir.hpp"
@@ -137,29 +140,102 @@ TEST(IngestorSpool, ATornTailIsSkippedAndWhatPrecedesItIsReplayed) {
   EXPECT_EQ(stored_event_ids(server), expected);
 }
 
-TEST(IngestorSpool, AFlippedByteEndsItsSegmentInsteadOfBeingTrusted) {
+std::string read_bytes(const fs::path& path) {
+  std::ifstream file(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(file), {});
+}
+
+void write_byte(const fs::path& path, std::size_t at, char value) {
+  std::fstream file(path, std::ios::binary | std::ios::in | std::ios::out);
+  file.seekp(static_cast<std::streamoff>(at));
+  file.put(value);
+}
+
+// Opens an ingestor on the spool against `server` with warnings recorded, drains it; its stats.
+IngestorStats drain_with_warnings(const TempDir& dir, const RunningEmulator& server, Outcomes& seen,
+                                  std::vector<std::string>& warnings) {
+  IngestorOptions options = spool_options(dir);
+  options.on_outcome = seen.callback();
+  options.spool.on_warning = [&warnings](const std::string& message) {
+    warnings.push_back(message);
+  };
+  Ingestor ingestor(client_for(server.port()), options);
+  EXPECT_TRUE(ingestor.flush(milliseconds(60'000)));
+  IngestorStats stats = ingestor.stats();
+  EXPECT_TRUE(ingestor.close(milliseconds(1'000)).empty());
+  return stats;
+}
+
+TEST(IngestorSpool, AFlippedByteInTheLastRecordIsNeverTrustedAndTheItemIsReported) {
   TempDir dir;
   leave_in_spool(dir, 0, 40);
   // The last event's JSON gets another, still valid id: only the checksum can tell.
   const fs::path segment = dir.segments().at(0);
-  std::string bytes;
-  {
-    std::ifstream file(segment, std::ios::binary);
-    bytes.assign(std::istreambuf_iterator<char>(file), {});
-  }
-  const auto at = bytes.rfind("\"E39\"");
+  const auto at = read_bytes(segment).rfind("\"E39\"");
   ASSERT_NE(at, std::string::npos);
-  {
-    std::fstream file(segment, std::ios::binary | std::ios::in | std::ios::out);
-    file.seekp(static_cast<std::streamoff>(at + 3));
-    file.put('X');
-  }
+  write_byte(segment, at + 3, 'X');
   RunningEmulator server;
-  const IngestorStats stats = drain(dir, server);
+  Outcomes seen;
+  std::vector<std::string> warnings;
+  const IngestorStats stats = drain_with_warnings(dir, server, seen, warnings);
   EXPECT_EQ(stats.replayed, 39u);
+  EXPECT_EQ(stats.spool_damaged_records, 1u);
+  EXPECT_EQ(stats.dropped_spool_damaged, 1u);
   std::set<std::string> expected = event_ids(0, 40);
   expected.erase("E39");
   EXPECT_EQ(stored_event_ids(server), expected);
+  std::lock_guard<std::mutex> lock(seen.mutex);
+  const ItemOutcome& lost = seen.by_key.at("e:E39").at(0);
+  EXPECT_EQ(lost.drop_reason, DropReason::spool_damaged);
+  EXPECT_EQ(lost.tag, 39u);
+  EXPECT_EQ(lost.user_id, "U4");
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("1 damaged record"), std::string::npos) << warnings[0];
+}
+
+// One flipped byte in the middle of a segment used to end its reading there: every record after
+// it was lost, unreported. Now it costs its own record, which is reported by its key.
+TEST(IngestorSpool, AFlippedByteInTheMiddleCostsOnlyItsRecord) {
+  TempDir dir;
+  leave_in_spool(dir, 0, 200);
+  const fs::path segment = dir.segments().at(0);
+  const auto at = read_bytes(segment).find("\"E57\"");
+  ASSERT_NE(at, std::string::npos);
+  write_byte(segment, at + 2, '8');  // "E87": a valid, different id
+  RunningEmulator server;
+  Outcomes seen;
+  std::vector<std::string> warnings;
+  const IngestorStats stats = drain_with_warnings(dir, server, seen, warnings);
+  EXPECT_EQ(stats.replayed, 199u);
+  EXPECT_EQ(stats.dropped_spool_damaged, 1u);
+  std::set<std::string> expected = event_ids(0, 200);
+  expected.erase("E57");
+  EXPECT_EQ(stored_event_ids(server), expected);
+  {
+    std::lock_guard<std::mutex> lock(seen.mutex);
+    EXPECT_EQ(seen.by_key.at("e:E57").at(0).drop_reason, DropReason::spool_damaged);
+    EXPECT_EQ(seen.by_key.at("e:E57").at(0).tag, 57u);
+    EXPECT_EQ(seen.by_key.at("e:E87").size(), 1u);  // delivered once, not twice
+  }
+  // Reported once: the next ingestor finds nothing left.
+  EXPECT_EQ(drain(dir, server).dropped_spool_damaged, 0u);
+}
+
+TEST(IngestorSpool, DamageToAKeyIsCountedAndWarnedAbout) {
+  TempDir dir;
+  leave_in_spool(dir, 0, 50);
+  const fs::path segment = dir.segments().at(0);
+  const auto at = read_bytes(segment).find("U3");  // a user id: inside the key of E3
+  ASSERT_NE(at, std::string::npos);
+  write_byte(segment, at + 1, '9');
+  RunningEmulator server;
+  Outcomes seen;
+  std::vector<std::string> warnings;
+  const IngestorStats stats = drain_with_warnings(dir, server, seen, warnings);
+  EXPECT_EQ(stats.replayed, 49u);
+  EXPECT_EQ(stats.spool_damaged_records, 1u);
+  EXPECT_EQ(stats.dropped_spool_damaged, 0u);  // nothing left to name it by
+  EXPECT_EQ(warnings.size(), 1u);
 }
 
 TEST(IngestorSpool, OneIngestorPerDirectory) {
@@ -175,6 +251,103 @@ TEST(IngestorSpool, OneIngestorPerDirectory) {
   first.close(milliseconds(1'000));
   // Closing releases the directory.
   Ingestor third(client_for(server.port()), spool_options(dir));
+}
+
+TEST(IngestorSpool, FilesThatAreNotSegmentsAreLeftAloneWithAWarning) {
+  TempDir dir;
+  leave_in_spool(dir, 0, 10);
+  const std::string d = dir.path() + "/";
+  const std::vector<std::string> strays = {
+      "segment-1.log",                         // too few digits
+      "segment-00000000000000000001.log.bak",  // an editor's backup
+      "notes.txt",                             // anything else
+      "segment-99999999999999999999.log",      // a number past any segment's
+      "segment-18446744073709551615.log",      // the largest 64-bit number
+      "segment-0000000000000000000x.log",      // not a number
+  };
+  for (const std::string& name : strays) {
+    std::ofstream(d + name) << "stray";
+  }
+  fs::create_directory(d + "segment-00000000000000000077.log");             // a directory
+  fs::create_symlink("/dev/zero", d + "segment-00000000000000000078.log");  // an endless file
+  RunningEmulator server;
+  Outcomes seen;
+  std::vector<std::string> warnings;
+  const IngestorStats stats = drain_with_warnings(dir, server, seen, warnings);
+  EXPECT_EQ(stats.replayed, 10u);
+  EXPECT_EQ(stats.spool_unknown_files, strays.size() + 2);
+  EXPECT_EQ(warnings.size(), strays.size() + 2);
+  for (const std::string& name : strays) {
+    EXPECT_TRUE(fs::exists(d + name)) << name;  // left alone
+  }
+  EXPECT_TRUE(fs::is_directory(d + "segment-00000000000000000077.log"));
+  EXPECT_TRUE(fs::is_symlink(d + "segment-00000000000000000078.log"));
+  // The next segment is numbered after the spool's own, not after a stray: no wrap to 0.
+  EXPECT_TRUE(fs::exists(d + "segment-00000000000000000002.log"));
+  EXPECT_FALSE(fs::exists(d + "segment-00000000000000000000.log"));
+}
+
+TEST(IngestorSpool, SegmentsAtTheLargestNumberAreRenumberedNotWrapped) {
+  TempDir dir;
+  leave_in_spool(dir, 0, 10);
+  const fs::path first = dir.segments().at(0);
+  fs::rename(first, dir.path() + "/segment-01000000000000000000.log");
+  leave_in_spool(dir, 10, 10);  // replays the 10, and writes a segment after them
+  const auto segments = dir.segments();
+  ASSERT_EQ(segments.size(), 2u);
+  EXPECT_EQ(segments[0].filename(), "segment-00000000000000000001.log");
+  EXPECT_EQ(segments[1].filename(), "segment-00000000000000000002.log");
+  RunningEmulator server;
+  EXPECT_EQ(drain(dir, server).replayed, 20u);
+  EXPECT_EQ(stored_event_ids(server), event_ids(0, 20));
+  EXPECT_EQ(drain(dir, server).replayed, 0u);  // the same items never come back
+}
+
+// Writes larger than 0 bytes fail with EFBIG while this lives (as a full disk fails them with
+// ENOSPC); SIGXFSZ is ignored meanwhile, as it would kill the process.
+class NoRoomForWrites {
+ public:
+  NoRoomForWrites() {
+    old_handler_ = std::signal(SIGXFSZ, SIG_IGN);
+    getrlimit(RLIMIT_FSIZE, &old_);
+    rlimit none = old_;
+    none.rlim_cur = 0;
+    setrlimit(RLIMIT_FSIZE, &none);
+  }
+  ~NoRoomForWrites() {
+    setrlimit(RLIMIT_FSIZE, &old_);
+    std::signal(SIGXFSZ, old_handler_);
+  }
+
+ private:
+  rlimit old_{};
+  void (*old_handler_)(int) = nullptr;
+};
+
+TEST(IngestorSpool, WithNoRoomToWriteItStillOpensAndSendsWhatWasSpooled) {
+  TempDir dir;
+  leave_in_spool(dir, 0, 30);
+  RunningEmulator server;
+  Outcomes seen;
+  IngestorOptions options = spool_options(dir);
+  options.on_outcome = seen.callback();
+  {
+    std::optional<NoRoomForWrites> full(std::in_place);
+    Ingestor ingestor(client_for(server.port()), options);  // does not throw
+    const AddResult refused = ingestor.add(Event("U1", "NEW1", "purchase"));
+    EXPECT_EQ(refused.status, AddStatus::queue_full);
+    EXPECT_NE(refused.reason.find("cannot be written"), std::string::npos) << refused.reason;
+    ASSERT_TRUE(ingestor.flush(milliseconds(30'000)));
+    EXPECT_EQ(ingestor.stats().delivered, 30u);  // sending freed the old segment
+    EXPECT_EQ(ingestor.stats().spool_bytes, 0u);
+    full.reset();  // room again: the next add starts a segment
+    EXPECT_TRUE(ingestor.add(Event("U1", "NEW2", "purchase")));
+    ASSERT_TRUE(ingestor.flush(milliseconds(30'000)));
+    EXPECT_EQ(ingestor.stats().delivered, 31u);
+  }
+  std::set<std::string> expected = event_ids(0, 30);
+  expected.insert("NEW2");
+  EXPECT_EQ(stored_event_ids(server), expected);
 }
 
 // Fills a spool of `max_bytes` while the server is unreachable (after one failed request the
