@@ -140,9 +140,14 @@ class Client::Impl : private detail::ForkAware {
     if (detail::read_plain_documented_answer(body, kind, ids, first, out)) return;
     const std::vector<std::string> id_strings(ids.begin(), ids.end());
     for (auto& item : parse_batch_items(detail::parse_body(body), kind, id_strings, first)) {
+      FieldErrors masked;
       for (auto& [field, messages] : item.errors) {
-        for (std::string& message : messages) message = detail::mask_token(message, options_.token);
+        auto& kept = masked[detail::mask_token(field, options_.token)];
+        for (std::string& message : messages) {
+          kept.push_back(detail::mask_token(std::move(message), options_.token));
+        }
       }
+      item.errors = std::move(masked);
       out.push_back(std::move(item));
     }
   }

@@ -32,10 +32,13 @@ std::string mask_token(std::string text, const std::string& token) {
   return text;
 }
 
+std::string printable_text(std::string text, const std::string& token, std::size_t max_bytes) {
+  return mask_token(printable_name(mask_token(std::move(text), token), max_bytes), token);
+}
+
 void sanitize_answer(HttpResponse& response, const std::string& token) {
   if (auto id = response.headers.get("X-Request-Id")) {
-    response.headers.set("X-Request-Id",
-                         printable_name(mask_token(std::move(*id), token), kMaxRequestIdBytes));
+    response.headers.set("X-Request-Id", printable_text(std::move(*id), token, kMaxRequestIdBytes));
   }
 }
 
@@ -56,7 +59,7 @@ std::string server_message(const HttpResponse& response, const std::string& toke
   if (!body.is_object()) return {};
   const auto it = body.find("message");
   if (it == body.end() || !it->is_string()) return {};
-  return printable_name(mask_token(it->get<std::string>(), token), 300);
+  return printable_text(it->get<std::string>(), token, 300);
 }
 
 [[noreturn]] void raise(const char* operation, const Outcome& outcome, const std::string& token,

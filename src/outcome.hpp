@@ -36,6 +36,11 @@ nlohmann::json parse_body(const std::string& body) noexcept;
 /// `text` with every occurrence of `token` replaced by "***".
 std::string mask_token(std::string text, const std::string& token);
 
+/// Text from a server made safe to keep and print: the token masked, control characters escaped,
+/// cut to `max_bytes`; and the token masked again, so that no escape can spell it (a server that
+/// sends "\xFF" before the token's tail would otherwise see it printed whole).
+std::string printable_text(std::string text, const std::string& token, std::size_t max_bytes);
+
 /// The longest request id kept from an answer, after escaping.
 inline constexpr std::size_t kMaxRequestIdBytes = 128;
 

@@ -100,9 +100,11 @@ std::string normalize_base_url(std::string_view url, bool allow_insecure_http, c
     }
   }
   if (host.front() != '[' &&
-      host.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") !=
-          std::string_view::npos) {
-    throw InvalidInputError(field, "has a host name with characters a host name cannot hold");
+      (host.find_first_not_of(
+           "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") !=
+           std::string_view::npos ||
+       host.front() == '.' || host.front() == '-' || host.find("..") != std::string_view::npos)) {
+    throw InvalidInputError(field, "has a host name a host cannot have");
   }
   // Dot segments would be resolved away by the HTTP stack and address another path.
   const std::string_view path = rest.substr(authority.size());

@@ -64,6 +64,21 @@ std::vector<std::size_t> mixed_sizes() {
   return sizes;
 }
 
+TEST(SpoolFormat, Crc32IsZlibs) {
+  EXPECT_EQ(crc32(""), 0u);
+  EXPECT_EQ(crc32("123456789"), 0xCBF43926u);
+  EXPECT_EQ(crc32("The quick brown fox jumps over the lazy dog"), 0x414FA339u);
+  // Every length around the 8-byte steps.
+  std::string text;
+  std::uint32_t previous = 1;
+  for (int i = 0; i < 40; ++i) {
+    text.push_back(static_cast<char>(i * 37));
+    EXPECT_NE(crc32(text), previous);
+    previous = crc32(text);
+  }
+  EXPECT_EQ(crc32(std::string(1000, 'a')), 0x9A38DA03u);  // zlib.crc32(b"a" * 1000)
+}
+
 TEST(SpoolFormat, EveryRecordComesBackWhateverItsSize) {
   const Written w = segment_of(mixed_sizes());
   ASSERT_GT(w.bytes.size(), 5 * kBlockBytes);

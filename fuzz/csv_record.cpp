@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: Apache-2.0
+// The command-line tool's CSV splitter and row mapping: records that span lines, quotes in any
+// place, typed cells (int, float, bool, json). A bad record is an ItemError, never a crash.
+#include <string>
+#include <vector>
+
+#include "csv.hpp"
+#include "exit_codes.hpp"
+#include "fuzz_support.hpp"
+
+using namespace instasent::cli;
+using instasent::fuzz::require;
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size < 1) return 0;
+  const char delimiter = (data[0] & 3) == 0 ? ',' : (data[0] & 3) == 1 ? ';' : '\t';
+  std::string_view text = instasent::fuzz::text_of(data + 1, size - 1);
+  static const CsvTable table = [] {
+    CsvOptions options;
+    options.types = {"n=int", "f=float", "b=bool", "j=json", "_event_parameters.p=json"};
+    return CsvTable({"_user_id", "_event_type", "n", "f", "b", "j", "_event_parameters.p", "s"},
+                    options, ItemKind::events);
+  }();
+  // Line by line, as the reader does: an open quote takes in the next line.
+  std::string record;
+  std::vector<std::string> fields;
+  while (!text.empty()) {
+    const std::size_t end = text.find('\n');
+    const std::string_view line = text.substr(0, end);
+    text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
+    if (!record.empty()) record.push_back('\n');
+    record.append(line);
+    try {
+      if (split_csv_record(record, delimiter, fields) == CsvSplit::open_quote) continue;
+      const nlohmann::json object = table.to_object(fields);
+      require(object.is_object(), "a row makes an object");
+    } catch (const ItemError&) {
+    }
+    record.clear();
+  }
+  return 0;
+}
