@@ -2,6 +2,7 @@
 #include "instasent/client.hpp"
 
 #include <mutex>
+#include <new>
 #include <optional>
 #include <random>
 
@@ -84,6 +85,18 @@ void check_options(const ClientOptions& options) {
   }
 }
 
+// Runs a call; running out of memory (a huge answer, a huge batch) is reported as the SDK's own
+// error, so that nothing but an instasent::Error leaves a call.
+template <typename Call>
+auto guarded(const char* operation, Call&& call) -> decltype(call()) {
+  try {
+    return call();
+  } catch (const std::bad_alloc&) {
+    throw TransportError(TransportFailure::other,
+                         std::string("instasent: ") + operation + ": out of memory");
+  }
+}
+
 }  // namespace
 
 Client::Impl::Impl(ClientOptions options) : options_(std::move(options)) {
@@ -109,77 +122,94 @@ Client::Client(ClientOptions options) : impl_(std::make_shared<Impl>(std::move(o
 Client Client::from_env() { return Client(ClientOptions::from_env()); }
 
 StreamInfo Client::stream_info() const {
-  json body = impl_->get_object("stream_info", "/stream").body;
-  StreamInfo info;
-  const auto part = [&body](const char* key) {
-    const auto it = body.find(key);
-    return it == body.end() ? json() : *it;
-  };
-  info.organization = part("organization");
-  info.project = part("project");
-  info.datasource = part("datasource");
-  info.stream = part("stream");
-  info.token = part("token");
-  info.raw = std::move(body);
-  return info;
+  return guarded("stream_info", [&] {
+    json body = impl_->get_object("stream_info", "/stream").body;
+    StreamInfo info;
+    const auto part = [&body](const char* key) {
+      const auto it = body.find(key);
+      return it == body.end() ? json() : *it;
+    };
+    info.organization = part("organization");
+    info.project = part("project");
+    info.datasource = part("datasource");
+    info.stream = part("stream");
+    info.token = part("token");
+    info.raw = std::move(body);
+    return info;
+  });
 }
 
 BatchResult Client::upsert_contacts(const std::vector<Contact>& contacts,
                                     const WriteOptions& options) const {
-  return impl_->write("upsert_contacts", "/stream/contacts", BatchKind::contacts, contacts, options,
-                      [](const Contact& c) -> const std::string& { return c.user_id(); });
+  return guarded("upsert_contacts", [&] {
+    return impl_->write("upsert_contacts", "/stream/contacts", BatchKind::contacts, contacts,
+                        options,
+                        [](const Contact& c) -> const std::string& { return c.user_id(); });
+  });
 }
 
 BatchResult Client::record_events(const std::vector<Event>& events,
                                   const WriteOptions& options) const {
-  return impl_->write("record_events", "/stream/events", BatchKind::events, events, options,
-                      [](const Event& e) -> const std::string& { return e.event_id(); });
+  return guarded("record_events", [&] {
+    return impl_->write("record_events", "/stream/events", BatchKind::events, events, options,
+                        [](const Event& e) -> const std::string& { return e.event_id(); });
+  });
 }
 
 DeleteResult Client::delete_contact(std::string_view user_id) const {
   detail::check_path_segment(user_id, "user id");
-  const HttpResponse response = impl_->call(
-      "delete_contact", "DELETE", "/stream/contacts/" + detail::encode_path_segment(user_id));
-  return DeleteResult{response.status, response.headers.get("X-Request-Id").value_or(""),
-                      parse_body(response.body)};
+  return guarded("delete_contact", [&] {
+    const HttpResponse response = impl_->call(
+        "delete_contact", "DELETE", "/stream/contacts/" + detail::encode_path_segment(user_id));
+    return DeleteResult{response.status, response.headers.get("X-Request-Id").value_or(""),
+                        parse_body(response.body)};
+  });
 }
 
 ContactRecord Client::get_contact(std::string_view user_id) const {
   detail::check_path_segment(user_id, "user id");
-  const std::string path = "/stream/contacts/" + detail::encode_path_segment(user_id);
-  JsonAnswer answer = impl_->get_object("get_contact", path);
-  json& body = answer.body;
-  const auto contact = body.find("contact");
-  if (contact == body.end() || !contact->is_object()) {
-    raise_unreadable("get_contact", answer.response, "answer has no \"contact\" object");
-  }
-  ContactRecord record;
-  record.user_id = std::string(user_id);
-  const auto data = contact->find("contactData");
-  record.attributes = data != contact->end() && data->is_object() ? *data : json::object();
-  record.raw = std::move(body);
-  return record;
+  return guarded("get_contact", [&] {
+    const std::string path = "/stream/contacts/" + detail::encode_path_segment(user_id);
+    JsonAnswer answer = impl_->get_object("get_contact", path);
+    json& body = answer.body;
+    const auto contact = body.find("contact");
+    if (contact == body.end() || !contact->is_object()) {
+      raise_unreadable("get_contact", answer.response, "answer has no \"contact\" object");
+    }
+    ContactRecord record;
+    record.user_id = std::string(user_id);
+    const auto data = contact->find("contactData");
+    record.attributes = data != contact->end() && data->is_object() ? *data : json::object();
+    record.raw = std::move(body);
+    return record;
+  });
 }
 
 std::vector<AttributeSpec> Client::attribute_specs() const {
-  return detail::read_specs<AttributeSpec>(
-      "attribute_specs", impl_->get_object("attribute_specs", "/stream/specs/attributes"),
-      detail::read_attribute_spec);
+  return guarded("attribute_specs", [&] {
+    return detail::read_specs<AttributeSpec>(
+        "attribute_specs", impl_->get_object("attribute_specs", "/stream/specs/attributes"),
+        detail::read_attribute_spec);
+  });
 }
 
 std::vector<EventSpec> Client::event_specs() const {
-  return detail::read_specs<EventSpec>("event_specs",
-                                       impl_->get_object("event_specs", "/stream/specs/events"),
-                                       detail::read_event_spec);
+  return guarded("event_specs", [&] {
+    return detail::read_specs<EventSpec>("event_specs",
+                                         impl_->get_object("event_specs", "/stream/specs/events"),
+                                         detail::read_event_spec);
+  });
 }
 
 std::vector<EventParameterSpec> Client::event_parameter_specs(std::string_view event_type) const {
   detail::check_path_segment(event_type, "event type");
-  const std::string path =
-      "/stream/specs/event-parameters/" + detail::encode_path_segment(event_type);
-  return detail::read_specs<EventParameterSpec>("event_parameter_specs",
-                                                impl_->get_object("event_parameter_specs", path),
-                                                detail::read_event_parameter_spec);
+  return guarded("event_parameter_specs", [&] {
+    const std::string path =
+        "/stream/specs/event-parameters/" + detail::encode_path_segment(event_type);
+    return detail::read_specs<EventParameterSpec>("event_parameter_specs",
+                                                  impl_->get_object("event_parameter_specs", path),
+                                                  detail::read_event_parameter_spec);
+  });
 }
 
 RateLimit Client::rate_limit() const { return impl_->rate_limit(); }

@@ -5,7 +5,12 @@
 // server is a raw TCP socket (support/raw_server.hpp), so that it can send what no HTTP library
 // would; the client is the real one, over real libcurl.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <zlib.h>
+
+#include <cstdio>
 
 #include <chrono>
 #include <functional>
@@ -481,6 +486,58 @@ TEST(HostileRateLimit, NonsenseHeadersAreNotRecorded) {
   EXPECT_FALSE(seen.reset);  // the year 3000 does not fit a system_clock: not 1830 either
   ASSERT_TRUE(seen.limit);   // saturated, but positive
   EXPECT_GT(*seen.limit, 0);
+}
+
+// --- Memory
+// ---------------------------------------------------------------------------------------
+
+// Under an address-space limit, an answer the options allow but memory does not (a gigabyte) makes
+// the allocation fail inside libcurl's write callback: the call throws the SDK's TransportError,
+// and std::bad_alloc never escapes. Run in a child, whose limit the test process does not share.
+TEST(HostileMemory, AnAnswerLargerThanMemoryIsATransportErrorNotAnAbort) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "the sanitizers reserve far more address space than any limit would allow";
+#else
+  RawServer server([](RawConnection& connection) {
+    if (!connection.write("HTTP/1.1 200 OK\r\nContent-Length: 1000000000\r\n\r\n")) return;
+    const std::string chunk(1u << 20, ' ');
+    while (connection.write(chunk)) {
+    }
+  });
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    long pages = 0;
+    if (FILE* statm = std::fopen("/proc/self/statm", "r")) {
+      if (std::fscanf(statm, "%ld", &pages) != 1) pages = 0;
+      std::fclose(statm);
+    }
+    const rlimit limit{static_cast<rlim_t>(pages) * 4096 + (384u << 20),
+                       static_cast<rlim_t>(pages) * 4096 + (384u << 20)};
+    setrlimit(RLIMIT_AS, &limit);
+    ClientOptions options;
+    options.project = "proj";
+    options.datasource = "ds";
+    options.token = kToken;
+    options.base_url = server.base_url();
+    options.retry.max_attempts = 1;
+    options.curl.max_response_bytes = 2'000'000'000;
+    try {
+      Client(options).stream_info();
+      _exit(10);  // the answer fit: the limit did not hold
+    } catch (const TransportError& e) {
+      _exit(std::string(e.what()).find("out of memory") != std::string::npos ? 0 : 11);
+    } catch (const Error&) {
+      _exit(12);
+    } catch (...) {
+      _exit(13);  // std::bad_alloc escaped
+    }
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status)) << "the child died of signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+#endif
 }
 
 }  // namespace
