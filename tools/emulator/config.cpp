@@ -200,7 +200,9 @@ usage: instasent-emulator [options]
   --response-shape S     documented (default) or connectors
   --rate-limit N         requests per minute per datasource and endpoint (default 0: off)
   --max-body-bytes N     larger request bodies get 413 (default 1048576)
-  --threads N            connections served at once (default 8)
+  --threads N            connections served at once, each on its own thread; more wait to be
+                         accepted (default 1024). Idle keep-alive connections close after 5 s,
+                         and request heads not whole 5 s after their first byte are dropped
   --fault-500 P --fault-503 P --fault-429 P --fault-drop P --fault-slow P --fault-truncate P
                          probability of each fault per API request (default 0)
   --slow-ms N            delay of a slow answer (default 1500)
@@ -266,7 +268,7 @@ Config parse_command_line(int argc, const char* const* argv, bool& help) {
     } else if (flag == "--max-body-bytes") {
       config.max_body_bytes = static_cast<std::size_t>(parse_long(flag, value, 1, 1L << 30));
     } else if (flag == "--threads") {
-      config.threads = static_cast<int>(parse_long(flag, value, 1, 256));
+      config.max_connections = static_cast<std::size_t>(parse_long(flag, value, 1, 65536));
     } else if (flag == "--fault-500") {
       fault_flags["p500"] = parse_probability(flag, value);
     } else if (flag == "--fault-503") {

@@ -28,7 +28,7 @@ struct Config {
   ResponseShape response_shape = ResponseShape::documented;
   long rate_limit_per_minute = 0;        ///< Per datasource and endpoint; 0 = off.
   std::size_t max_body_bytes = 1 << 20;  ///< Larger bodies get 413.
-  int threads = 8;                       ///< Connections served at once.
+  std::size_t max_connections = 1024;    ///< Served at once, each on its own thread.
   /// {"attributes": [...], "events": [...], "event_parameters": {"<type>": [...]}}.
   nlohmann::json specs;
   FaultSettings faults;

@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // instasent-emulator: serves the Ingest API on loopback until SIGINT or SIGTERM.
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <exception>
@@ -7,6 +10,19 @@
 
 #include "config.hpp"
 #include "server.hpp"
+
+namespace {
+
+// Every connection holds a descriptor: a soft limit below --threads would cap connections
+// before --threads does.
+void raise_open_file_limit(rlim_t wanted) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= wanted) return;
+  limit.rlim_cur = limit.rlim_max == RLIM_INFINITY ? wanted : std::min(wanted, limit.rlim_max);
+  setrlimit(RLIMIT_NOFILE, &limit);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace instasent::emulator;
@@ -22,6 +38,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "instasent-emulator: %s\n", error.what());
     return 2;
   }
+
+  raise_open_file_limit(static_cast<rlim_t>(config.max_connections) + 64);
 
   // Signals are taken by sigwait below, never by a handler in some server thread.
   sigset_t stop_signals;

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "connection_server.hpp"
 #include "json_text.hpp"
 #include "validation.hpp"
 
@@ -131,18 +132,28 @@ Emulator::Emulator(Config config)
       reserved_(reserved_attribute_names(config_.specs.value("attributes", json::array()))),
       faults_(config_.faults),
       limiter_(config_.rate_limit_per_minute),
-      server_(std::make_unique<httplib::Server>()) {
-  const int threads = config_.threads;
-  server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+      server_(std::make_unique<ConnectionServer>(ConnectionLimits{config_.max_connections})) {
   server_->set_tcp_nodelay(true);
   server_->set_keep_alive_max_count(1'000'000);
-  server_->set_keep_alive_timeout(30);
-  server_->set_read_timeout(std::chrono::seconds(10));
-  server_->set_write_timeout(std::chrono::seconds(10));
   server_->set_payload_max_length(config_.max_body_bytes);
   const auto handler = [this](const httplib::Request& request, httplib::Response& response) {
     handle(request, response);
   };
+  // HTTP/1.1 gives a request without Content-Length or Transfer-Encoding no body, but httplib
+  // reads one for these methods until the client closes, and answers 400 when its read times
+  // out: answer such a request before httplib reads.
+  server_->set_pre_routing_handler(
+      [this](const httplib::Request& request, httplib::Response& response) {
+        const std::string& method = request.method;
+        const bool reads_body =
+            method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE";
+        if (!reads_body || request.has_header("Content-Length") ||
+            request.has_header("Transfer-Encoding")) {
+          return httplib::Server::HandlerResponse::Unhandled;
+        }
+        handle(request, response);
+        return httplib::Server::HandlerResponse::Handled;
+      });
   // Every path goes to handle(), which parses the raw target itself. `.` would not match a
   // decoded line break (user ids may hold one), so match any character.
   const char* const any_path = R"([\s\S]*)";
@@ -182,9 +193,7 @@ Emulator::Emulator(Config config)
 Emulator::~Emulator() { stop(); }
 
 int Emulator::bind() {
-  const int port = config_.port == 0
-                       ? server_->bind_to_any_port(config_.host)
-                       : (server_->bind_to_port(config_.host, config_.port) ? config_.port : -1);
+  const int port = server_->bind_and_listen(config_.host, config_.port);
   if (port < 0) {
     throw std::runtime_error("cannot listen on " + config_.host + ":" +
                              std::to_string(config_.port));
@@ -202,7 +211,7 @@ void Emulator::stop() {
   // httplib ignores a stop that comes before its loop runs: keep asking until serve() returns.
   stop_requested_ = true;
   while (serving_) {
-    server_->stop();
+    server_->shut_down();
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
 }
@@ -362,7 +371,8 @@ void Emulator::handle_api(Call& call) {
       return;
     }
     case Fault::slow:
-      std::this_thread::sleep_for(std::chrono::milliseconds(faults_.settings().slow_ms));
+      // Cut short by stop(), which would otherwise wait for it.
+      server_->sleep_unless_shut_down(std::chrono::milliseconds(faults_.settings().slow_ms));
       break;
     default:
       break;

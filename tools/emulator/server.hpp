@@ -22,6 +22,8 @@ struct Response;
 
 namespace instasent::emulator {
 
+class ConnectionServer;
+
 class Emulator {
  public:
   explicit Emulator(Config config);
@@ -34,7 +36,8 @@ class Emulator {
   int bind();
   /// Serves until `stop()`.
   void serve();
-  /// Stops serving; safe from any thread.
+  /// Stops serving and closes every connection at once, cutting off answers in flight; safe from
+  /// any thread.
   void stop();
 
   Store& store() noexcept { return store_; }
@@ -59,7 +62,7 @@ class Emulator {
   std::atomic<unsigned long long> next_request_id_{1};
   std::atomic<bool> serving_{false};
   std::atomic<bool> stop_requested_{false};
-  std::unique_ptr<httplib::Server> server_;
+  std::unique_ptr<ConnectionServer> server_;
 };
 
 }  // namespace instasent::emulator
