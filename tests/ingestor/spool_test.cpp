@@ -77,10 +77,16 @@ void leave_in_spool(const TempDir& dir, int first, int count) {
 }
 
 // Opens an ingestor on the spool against `server`, waits until everything is final, closes it;
-// returns its stats.
-IngestorStats drain(const TempDir& dir, const RunningEmulator& server, Outcomes* seen = nullptr) {
+// returns its stats. Outcomes and spool warnings are recorded where asked.
+IngestorStats drain(const TempDir& dir, const RunningEmulator& server, Outcomes* seen = nullptr,
+                    std::vector<std::string>* warnings = nullptr) {
   IngestorOptions options = spool_options(dir);
   if (seen != nullptr) options.on_outcome = seen->callback();
+  if (warnings != nullptr) {
+    options.spool.on_warning = [warnings](const std::string& message) {
+      warnings->push_back(message);
+    };
+  }
   Ingestor ingestor(client_for(server.port()), options);
   EXPECT_TRUE(ingestor.flush(milliseconds(60'000)));
   IngestorStats stats = ingestor.stats();
@@ -151,21 +157,6 @@ void write_byte(const fs::path& path, std::size_t at, char value) {
   file.put(value);
 }
 
-// Opens an ingestor on the spool against `server` with warnings recorded, drains it; its stats.
-IngestorStats drain_with_warnings(const TempDir& dir, const RunningEmulator& server, Outcomes& seen,
-                                  std::vector<std::string>& warnings) {
-  IngestorOptions options = spool_options(dir);
-  options.on_outcome = seen.callback();
-  options.spool.on_warning = [&warnings](const std::string& message) {
-    warnings.push_back(message);
-  };
-  Ingestor ingestor(client_for(server.port()), options);
-  EXPECT_TRUE(ingestor.flush(milliseconds(60'000)));
-  IngestorStats stats = ingestor.stats();
-  EXPECT_TRUE(ingestor.close(milliseconds(1'000)).empty());
-  return stats;
-}
-
 TEST(IngestorSpool, AFlippedByteInTheLastRecordIsNeverTrustedAndTheItemIsReported) {
   TempDir dir;
   leave_in_spool(dir, 0, 40);
@@ -177,7 +168,7 @@ TEST(IngestorSpool, AFlippedByteInTheLastRecordIsNeverTrustedAndTheItemIsReporte
   RunningEmulator server;
   Outcomes seen;
   std::vector<std::string> warnings;
-  const IngestorStats stats = drain_with_warnings(dir, server, seen, warnings);
+  const IngestorStats stats = drain(dir, server, &seen, &warnings);
   EXPECT_EQ(stats.replayed, 39u);
   EXPECT_EQ(stats.spool_damaged_records, 1u);
   EXPECT_EQ(stats.dropped_spool_damaged, 1u);
@@ -205,7 +196,7 @@ TEST(IngestorSpool, AFlippedByteInTheMiddleCostsOnlyItsRecord) {
   RunningEmulator server;
   Outcomes seen;
   std::vector<std::string> warnings;
-  const IngestorStats stats = drain_with_warnings(dir, server, seen, warnings);
+  const IngestorStats stats = drain(dir, server, &seen, &warnings);
   EXPECT_EQ(stats.replayed, 199u);
   EXPECT_EQ(stats.dropped_spool_damaged, 1u);
   std::set<std::string> expected = event_ids(0, 200);
@@ -231,7 +222,7 @@ TEST(IngestorSpool, DamageToAKeyIsCountedAndWarnedAbout) {
   RunningEmulator server;
   Outcomes seen;
   std::vector<std::string> warnings;
-  const IngestorStats stats = drain_with_warnings(dir, server, seen, warnings);
+  const IngestorStats stats = drain(dir, server, &seen, &warnings);
   EXPECT_EQ(stats.replayed, 49u);
   EXPECT_EQ(stats.spool_damaged_records, 1u);
   EXPECT_EQ(stats.dropped_spool_damaged, 0u);  // nothing left to name it by
@@ -273,7 +264,7 @@ TEST(IngestorSpool, FilesThatAreNotSegmentsAreLeftAloneWithAWarning) {
   RunningEmulator server;
   Outcomes seen;
   std::vector<std::string> warnings;
-  const IngestorStats stats = drain_with_warnings(dir, server, seen, warnings);
+  const IngestorStats stats = drain(dir, server, &seen, &warnings);
   EXPECT_EQ(stats.replayed, 10u);
   EXPECT_EQ(stats.spool_unknown_files, strays.size() + 2);
   EXPECT_EQ(warnings.size(), strays.size() + 2);
