@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "json_text.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
@@ -139,26 +140,36 @@ bool is_unsafe_to_show(std::uint32_t c) noexcept {
 std::string printable_name(std::string_view name, std::size_t max_bytes) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
+  out.reserve(std::min(name.size(), max_bytes) + 3);
   std::size_t i = 0;
   while (i < name.size()) {
     const auto lead = static_cast<unsigned char>(name[i]);
     const std::size_t length = lead < 0x80 ? 1 : utf8_sequence_length(name, i);
-    std::string piece;
-    if (length == 0) {
-      piece = {'\\', 'x', kHex[lead >> 4], kHex[lead & 0xF]};
-    } else if (const std::uint32_t c = decode(name, i, length); is_unsafe_to_show(c)) {
-      if (c < 0x80) {
-        piece = {'\\', 'x', kHex[c >> 4], kHex[c & 0xF]};
-      } else {
-        piece = {
-            '\\',         'u', kHex[(c >> 12) & 0xF], kHex[(c >> 8) & 0xF], kHex[(c >> 4) & 0xF],
-            kHex[c & 0xF]};
-      }
-    } else {
-      piece.assign(name.data() + i, length);
+    char piece[6];
+    std::size_t piece_size = 0;
+    const std::uint32_t c = length == 0 ? lead : decode(name, i, length);
+    if (length == 0 || (c < 0x80 && is_unsafe_to_show(c))) {
+      piece_size = 4;  // \xNN: a control character, or a byte that is not UTF-8
+      piece[0] = '\\';
+      piece[1] = 'x';
+      piece[2] = kHex[(c >> 4) & 0xF];
+      piece[3] = kHex[c & 0xF];
+    } else if (is_unsafe_to_show(c)) {
+      piece_size = 6;  // \uNNNN
+      piece[0] = '\\';
+      piece[1] = 'u';
+      piece[2] = kHex[(c >> 12) & 0xF];
+      piece[3] = kHex[(c >> 8) & 0xF];
+      piece[4] = kHex[(c >> 4) & 0xF];
+      piece[5] = kHex[c & 0xF];
     }
-    if (out.size() + piece.size() > max_bytes) break;
-    out += piece;
+    const std::size_t shown = piece_size != 0 ? piece_size : length;
+    if (out.size() + shown > max_bytes) break;
+    if (piece_size != 0) {
+      out.append(piece, piece_size);
+    } else {
+      out.append(name.data() + i, length);
+    }
     i += length == 0 ? 1 : length;
   }
   if (i < name.size()) out.append("...");
