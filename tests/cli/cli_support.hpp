@@ -141,6 +141,7 @@ class CliProcess {
   CliProcess& operator=(const CliProcess&) = delete;
 
   void send_signal(int signal_number) const { kill(pid_, signal_number); }
+  pid_t pid() const { return pid_; }
 
   /// The result once the child ended; nullopt when it still runs after `timeout`.
   std::optional<CliResult> wait(std::chrono::milliseconds timeout) {

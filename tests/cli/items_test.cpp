@@ -59,7 +59,7 @@ TEST(EventFromJson, AllFields) {
   const json sent = json::parse(event.to_json());
   EXPECT_EQ(sent["_event_id"], "E1");
   EXPECT_EQ(sent["_event_date"], "2026-11-28T09:00:00.000Z");
-  EXPECT_EQ(sent["_event_parameters"]["p"]["a"], 1);  // parameters may be objects
+  EXPECT_EQ(sent["_event_parameters"]["p"]["a"], 1);      // parameters may be objects
   EXPECT_FALSE(sent["_user_data"].contains("_user_id"));  // the event's user, not repeated
   EXPECT_EQ(sent["_user_data"]["_email"], "a@example.com");
 }
@@ -115,6 +115,23 @@ TEST(Iso8601, AcceptsDateTimesWithAZone) {
                           "2025-02-29T00:00:00Z", "2026-11-28T24:00:00Z", "2026-11-28T10:00:00.Z",
                           "2026-11-28T10:00:00Zjunk", "28/11/2026 10:00Z", ""}) {
     EXPECT_FALSE(parse_iso8601(bad)) << bad;
+  }
+}
+
+// A date a system_clock cannot hold (it counts nanoseconds in 64 bits) used to overflow while it
+// was converted (found by fuzzing): it is now refused, naming the field.
+TEST(Iso8601, DatesOutsideWhatAClockHoldsAreRefusedNotOverflowed) {
+  EXPECT_TRUE(parse_iso8601("2200-01-01T00:00:00Z"));
+  EXPECT_TRUE(parse_iso8601("1700-01-01T00:00:00Z"));
+  for (const char* far : {"2620-11-28T10:00:00+01:00", "9999-12-31T23:59:59Z",
+                          "0000-01-01T00:00:00Z", "2262-12-31T00:00:00Z", "1677-01-01T00:00:00Z"}) {
+    EXPECT_FALSE(parse_iso8601(far)) << far;
+    EXPECT_EQ(
+        error_field([&] {
+          event_from_json(json{{"_user_id", "U"}, {"_event_type", "t"}, {"_event_date", far}});
+        }),
+        "_event_date")
+        << far;
   }
 }
 

@@ -9,13 +9,13 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <sstream>
 #include <stdexcept>
 
 #include <nlohmann/json.hpp>
 
 #include "exit_codes.hpp"
 #include "instasent/event.hpp"
+#include "text.hpp"
 
 namespace instasent::cli {
 
@@ -24,9 +24,12 @@ using nlohmann::json;
 namespace {
 
 constexpr int kFormatVersion = 1;
+// Far more than a checkpoint takes; a larger file is not one (and is not read into memory).
+constexpr std::size_t kMaxCheckpointBytes = std::size_t{64} << 10;
 
 [[noreturn]] void fail(const std::string& what, const std::string& path) {
-  throw std::runtime_error("cannot " + what + " " + path + ": " + std::strerror(errno));
+  throw std::runtime_error("cannot " + what + " " + display_path(path) + ": " +
+                           std::strerror(errno));
 }
 
 void write_all(int fd, const std::string& text, const std::string& path) {
@@ -37,6 +40,16 @@ void write_all(int fd, const std::string& text, const std::string& path) {
     if (wrote < 0) fail("write", path);
     done += static_cast<std::size_t>(wrote);
   }
+}
+
+// A new temporary file beside `path`. What a crash left there is removed first, and a symlink
+// planted there is not followed: the file written is always the one renamed into place.
+int create_temporary(const std::string& temporary) {
+  if (unlink(temporary.c_str()) != 0 && errno != ENOENT) fail("replace", temporary);
+  const int fd =
+      open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0) fail("create", temporary);
+  return fd;
 }
 
 std::string directory_of(const std::string& path) {
@@ -60,17 +73,29 @@ std::string InputIdentity::difference(const InputIdentity& other) const {
 }
 
 std::optional<Checkpoint> Checkpoint::load(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    struct stat info {};
-    if (stat(path.c_str(), &info) != 0 && errno == ENOENT) return std::nullopt;
-    throw UsageError("cannot read checkpoint " + path);
+  const std::string name = display_path(path);
+  struct stat info {};
+  if (stat(path.c_str(), &info) != 0) {
+    if (errno == ENOENT) return std::nullopt;
+    throw UsageError("cannot read checkpoint " + name + ": " + std::strerror(errno));
   }
-  std::stringstream text;
-  text << in.rdbuf();
-  const json j = json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+  // A device or a pipe would never end, or never answer.
+  if (!S_ISREG(info.st_mode)) throw UsageError("the checkpoint " + name + " is not a regular file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw UsageError("cannot read checkpoint " + name);
+  std::string text(kMaxCheckpointBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
   const auto bad = [&]() {
-    return UsageError(path + " is not a checkpoint of this tool (delete it to start over)");
+    return UsageError(name + " is not a checkpoint of this tool (delete it to start over)");
+  };
+  if (text.size() > kMaxCheckpointBytes) throw bad();
+  const json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  // A count: a JSON integer from 0 up. -5, 1e30 or "12" would make get<uint64_t> wrap, round or
+  // fail.
+  const auto count = [&](const json& value) {
+    if (!value.is_number_unsigned()) throw bad();
+    return value.get<std::uint64_t>();
   };
   Checkpoint checkpoint;
   try {
@@ -80,14 +105,26 @@ std::optional<Checkpoint> Checkpoint::load(const std::string& path) {
     checkpoint.kind = kind == "contacts" ? ItemKind::contacts : ItemKind::events;
     const json& input = j.at("input");
     checkpoint.input.path = input.at("path").get<std::string>();
-    if (!input.at("size").is_null()) checkpoint.input.size = input.at("size").get<std::uint64_t>();
+    if (!input.at("size").is_null()) checkpoint.input.size = count(input.at("size"));
     checkpoint.input.head_hash = input.at("head_hash").get<std::string>();
-    checkpoint.input.head_bytes = input.at("head_bytes").get<std::uint64_t>();
-    checkpoint.line = j.at("line").get<std::uint64_t>();
+    checkpoint.input.head_bytes = count(input.at("head_bytes"));
+    const json& line = j.at("line");
+    if (!line.is_number_unsigned()) {
+      throw UsageError("the checkpoint " + name +
+                       " is damaged: its line is not a number of lines (a whole number from 0 "
+                       "up); delete it to start over");
+    }
+    checkpoint.line = line.get<std::uint64_t>();
   } catch (const json::exception&) {
     throw bad();
   }
   return checkpoint;
+}
+
+void Checkpoint::check_writable(const std::string& path) {
+  const std::string temporary = path + ".tmp";
+  close(create_temporary(temporary));
+  unlink(temporary.c_str());
 }
 
 void Checkpoint::save(const std::string& path) const {
@@ -104,8 +141,7 @@ void Checkpoint::save(const std::string& path) const {
   };
   const std::string text = j.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
   const std::string temporary = path + ".tmp";
-  const int fd = open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) fail("create", temporary);
+  const int fd = create_temporary(temporary);
   try {
     write_all(fd, text, temporary);
     if (fsync(fd) != 0) fail("sync", temporary);

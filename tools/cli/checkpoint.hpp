@@ -32,8 +32,12 @@ struct Checkpoint {
   std::uint64_t line = 0;
 
   /// The checkpoint in `path`; nullopt when there is no such file. Throws `UsageError` when the
-  /// file cannot be read or is not a checkpoint.
+  /// file cannot be read, is not a regular file or is not a checkpoint (a `line` that is not a
+  /// whole number from 0 up included).
   static std::optional<Checkpoint> load(const std::string& path);
+  /// Whether `save` could replace `path`: creates and removes its temporary file, leaving `path`
+  /// as it is. Throws `std::runtime_error`.
+  static void check_writable(const std::string& path);
   /// Replaces `path` atomically: writes a temporary file beside it, syncs it to disk and renames
   /// it over `path`. Throws `std::runtime_error`.
   void save(const std::string& path) const;

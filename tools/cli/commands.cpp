@@ -9,6 +9,7 @@
 
 #include "connection.hpp"
 #include "exit_codes.hpp"
+#include "ids.hpp"  // the SDK's rule for ids in a path
 #include "instasent/client.hpp"
 #include "instasent/error.hpp"
 #include "text.hpp"
@@ -75,6 +76,14 @@ int run_get(const ClientOptions& options, const std::string& user_id) {
 }
 
 int run_delete(const ClientOptions& options, const std::vector<std::string>& user_ids) {
+  // Every id is checked before the first is deleted: a mistyped list deletes nothing, rather
+  // than the ids before the mistake.
+  for (const std::string& user_id : user_ids) {
+    if (const auto problem = detail::path_segment_problem(user_id)) {
+      throw UsageError("user id '" + printable(user_id, 200) + "' " + *problem +
+                       "; nothing was deleted");
+    }
+  }
   const Client client = make_client(options);
   int worst = exit_code::ok;
   for (const std::string& user_id : user_ids) {

@@ -14,7 +14,8 @@ namespace instasent::cli {
 int run_stream(const ClientOptions& options);
 /// `instasent get USER_ID`: the stored contact.
 int run_get(const ClientOptions& options, const std::string& user_id);
-/// `instasent delete USER_ID...`: deletes each; a missing contact does not stop the others.
+/// `instasent delete USER_ID...`: deletes each; a missing contact does not stop the others. An id
+/// that cannot be sent ("", ".", "..", ...) is a `UsageError` before anything is deleted.
 int run_delete(const ClientOptions& options, const std::vector<std::string>& user_ids);
 
 enum class SpecsKind { attributes, events, event_parameters };

@@ -19,8 +19,11 @@ struct ConnectionFlags {
   int max_attempts = 0;    ///< --max-attempts; 0 keeps the SDK's default
 };
 
-/// The first line of a token file, without surrounding blanks. Throws `UsageError` (naming the
-/// file, never its content) when it cannot be read or holds no token.
+/// The token a token file holds: its one non-blank line, without surrounding blanks, a trailing CR
+/// or a leading UTF-8 byte order mark. Throws `UsageError` (naming the file, never its content)
+/// when it cannot be read, holds no token, more than one line, or a token the SDK would refuse
+/// (a space, a control character or a non-ASCII byte in it). Warns on stderr when other users
+/// may read or change the file.
 std::string read_token_file(const std::string& path);
 
 /// `ClientOptions::from_env()` with the flags that were given winning over the environment.

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "import.hpp"
 
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -15,8 +14,10 @@
 #include "checkpoint.hpp"
 #include "connection.hpp"
 #include "exit_codes.hpp"
+#include "file_identity.hpp"
 #include "import_state.hpp"
 #include "instasent/client.hpp"
+#include "instasent/error.hpp"
 #include "instasent/ingestor.hpp"
 #include "rejects.hpp"
 #include "report.hpp"
@@ -53,12 +54,48 @@ Event build<Event>(const json& object) {
   return event_from_json(object);
 }
 
-// Whether two paths name one existing file (so that writing one would destroy the other).
-bool same_file(const std::string& a, const std::string& b) {
-  struct stat first {};
-  struct stat second {};
-  return stat(a.c_str(), &first) == 0 && stat(b.c_str(), &second) == 0 &&
-         first.st_dev == second.st_dev && first.st_ino == second.st_ino;
+// Refuses an import whose files overlap: writing one would destroy another. Besides the input,
+// the rejects file and the checkpoint, the temporary files written beside the last two count:
+// the checkpoint's on every save, the rejects file's when a resumed import rewrites it.
+void refuse_overlapping_files(const ImportOptions& options) {
+  struct Role {
+    std::string name;
+    std::string path;
+    std::optional<FileIdentity> identity;
+  };
+  std::vector<Role> roles;
+  if (options.input == "-") {
+    roles.push_back({"the input (standard input)", "-", identify_regular_file(STDIN_FILENO)});
+  } else {
+    roles.push_back({"the input", options.input, identify_path(options.input)});
+  }
+  if (!options.rejects_path.empty()) {
+    roles.push_back({"--rejects", options.rejects_path, identify_path(options.rejects_path)});
+  }
+  if (!options.checkpoint_path.empty()) {
+    const std::string temporary = options.checkpoint_path + ".tmp";
+    roles.push_back(
+        {"--checkpoint", options.checkpoint_path, identify_path(options.checkpoint_path)});
+    roles.push_back({"the temporary file of --checkpoint", temporary, identify_path(temporary)});
+    if (!options.rejects_path.empty()) {
+      const std::string rejects_temporary = options.rejects_path + ".tmp";
+      roles.push_back(
+          {"the temporary file of --rejects", rejects_temporary, identify_path(rejects_temporary)});
+    }
+  }
+  for (std::size_t i = 0; i < roles.size(); ++i) {
+    for (std::size_t j = i + 1; j < roles.size(); ++j) {
+      if (!roles[i].identity || !roles[j].identity ||
+          !roles[i].identity->same_as(*roles[j].identity)) {
+        continue;
+      }
+      const auto describe = [](const Role& role) {
+        return role.path == "-" ? role.name : role.name + " (" + display_path(role.path) + ")";
+      };
+      throw UsageError(describe(roles[i]) + " and " + describe(roles[j]) +
+                       " are the same file: writing one would destroy the other");
+    }
+  }
 }
 
 // --- The run -------------------------------------------------------------------------------------
@@ -74,14 +111,19 @@ class ImportRun {
 
  private:
   InputFormat resolve_format() const;
+  void open_input();
+  ImportSummary interrupted_before_reading();
   void open_checkpoint();
   void save_initial_checkpoint();
   IngestorOptions ingestor_options() const;
 
   void read_all(const Client* client);
+  void refuse_checkpoint_beyond_the_end();
   void handle(const Record& record, const Client* client);
   template <typename Item>
   void dispatch(const Record& record, Item item, const Client* client);
+  template <typename Item>
+  std::optional<Item> build_item(const Record& record);
   template <typename Item>
   void offer(const Record& record, Item item);
   template <typename Item>
@@ -108,7 +150,8 @@ class ImportRun {
   std::atomic<bool> input_finished_{false};
 
   std::mutex checkpoint_mutex_;
-  std::optional<Checkpoint> checkpoint_;  // the last one saved
+  std::optional<Checkpoint> checkpoint_;         // the last one saved
+  std::atomic<bool> checkpoint_refused_{false};  // not this input's: never saved, nor shown
 
   std::thread ticker_;
   std::mutex ticker_mutex_;
@@ -129,22 +172,18 @@ ImportSummary ImportRun::run(const std::function<ClientOptions()>& client_option
     throw UsageError(
         "--checkpoint records deliveries: it does not go with --dry-run or --validate");
   }
-  const std::vector<std::pair<const char*, const std::string*>> outputs{
-      {"--rejects", &options_.rejects_path}, {"--checkpoint", &options_.checkpoint_path}};
-  for (const auto& [flag, path] : outputs) {
-    if (!path->empty() && options_.input != "-" && same_file(*path, options_.input)) {
-      throw UsageError(std::string(flag) + " names the input file");
-    }
-  }
-  if (!options_.rejects_path.empty() && options_.rejects_path == options_.checkpoint_path) {
-    throw UsageError("--rejects and --checkpoint name the same file");
-  }
+  refuse_overlapping_files(options_);
   std::optional<Client> client;
   if (options_.mode != ImportMode::validate) client.emplace(make_client(client_options()));
 
-  source_.emplace(options_.input, options_.max_line_bytes);
-  open_checkpoint();  // before anything is written: a mismatch changes nothing
-  reader_.emplace(*source_, format_, options_.csv, options_.kind);
+  // From here on a signal asks the import to stop: reading the head of the input, or the CSV
+  // header, may already wait on a pipe.
+  StopSignals signals;
+  try {
+    open_input();
+  } catch (const ReadInterrupted&) {
+    return interrupted_before_reading();
+  }
   save_initial_checkpoint();
   std::unique_ptr<RejectsWriter> rejects;
   if (!options_.rejects_path.empty()) {
@@ -152,15 +191,13 @@ ImportSummary ImportRun::run(const std::function<ClientOptions()>& client_option
         options_.rejects_path,
         resuming_ ? std::optional<std::uint64_t>(skip_through_) : std::nullopt);
   }
-  state_ =
-      std::make_shared<ImportState>(options_.kind, options_.mode, options_.max_reported,
-                                    skip_through_, std::move(rejects), isatty(STDERR_FILENO) != 0);
+  state_ = std::make_shared<ImportState>(options_.mode, options_.max_reported, skip_through_,
+                                         std::move(rejects), isatty(STDERR_FILENO) != 0);
   if (resuming_ && !options_.quiet) {
     state_->console().message("instasent: resuming after line " + with_thousands(skip_through_) +
-                              " (checkpoint " + options_.checkpoint_path + ")");
+                              " (checkpoint " + display_path(options_.checkpoint_path) + ")");
   }
 
-  StopSignals signals;
   {
     StopSignalsBlocked blocked;
     if (options_.mode == ImportMode::send) ingestor_.emplace(*client, ingestor_options());
@@ -181,7 +218,7 @@ ImportSummary ImportRun::run(const std::function<ClientOptions()>& client_option
 
   ImportSummary summary = state_->summary();
   summary.seconds = std::chrono::duration<double>(Clock::now() - started_).count();
-  if (checkpoint_) summary.checkpoint_line = checkpoint_->line;
+  if (checkpoint_ && !checkpoint_refused_) summary.checkpoint_line = checkpoint_->line;
   const ImportState::Stops stops = state_->stops();
   summary.exit_code = import_exit_code(summary, stops, stop_signal());
   state_->console().end_progress();
@@ -196,7 +233,7 @@ InputFormat ImportRun::resolve_format() const {
   if (!format) {
     throw UsageError(options_.input == "-"
                          ? "pass --format ndjson|csv|rejects to read standard input"
-                         : "cannot tell the format of " + options_.input +
+                         : "cannot tell the format of " + display_path(options_.input) +
                                " from its name (.ndjson, .jsonl, .csv, optionally .gz): pass "
                                "--format ndjson|csv|rejects");
   }
@@ -208,20 +245,45 @@ InputFormat ImportRun::resolve_format() const {
   return *format;
 }
 
+void ImportRun::open_input() {
+  try {
+    source_.emplace(options_.input, options_.max_line_bytes, [] { return stop_signal() != 0; });
+    open_checkpoint();  // before anything is written: a mismatch changes nothing
+    reader_.emplace(*source_, format_, options_.csv, options_.kind);
+  } catch (const ReadInterrupted&) {
+    throw;
+  } catch (const InputError& error) {
+    // The head or the CSV header cannot be read (corrupt gzip, an I/O error): nothing was sent.
+    throw UsageError(error.what());
+  }
+}
+
+ImportSummary ImportRun::interrupted_before_reading() {
+  ImportSummary summary;
+  summary.mode = options_.mode;
+  summary.seconds = std::chrono::duration<double>(Clock::now() - started_).count();
+  if (resuming_) summary.checkpoint_line = skip_through_;
+  summary.exit_code = import_exit_code(summary, {}, stop_signal());
+  Console console(isatty(STDERR_FILENO) != 0);
+  print_import_report(console, options_, summary, {}, 0, stop_signal());
+  return summary;
+}
+
 void ImportRun::open_checkpoint() {
   if (options_.checkpoint_path.empty()) return;
   const InputIdentity identity{options_.input, source_->size(), source_->head_hash(),
                                source_->head_bytes()};
   if (const auto existing = Checkpoint::load(options_.checkpoint_path)) {
     if (existing->kind != options_.kind) {
-      throw UsageError("the checkpoint " + options_.checkpoint_path + " is for an import of " +
-                       to_string(existing->kind) + ", not " + to_string(options_.kind));
+      throw UsageError("the checkpoint " + display_path(options_.checkpoint_path) +
+                       " is for an import of " + to_string(existing->kind) + ", not " +
+                       to_string(options_.kind));
     }
     const std::string difference = existing->input.difference(identity);
     if (!difference.empty() && !options_.force_resume) {
-      throw UsageError("the checkpoint " + options_.checkpoint_path + " was written for " +
-                       existing->input.path + ", and " + options_.input + " is not that input (" +
-                       difference +
+      throw UsageError("the checkpoint " + display_path(options_.checkpoint_path) +
+                       " was written for " + display_path(existing->input.path) + ", and " +
+                       display_path(options_.input) + " is not that input (" + difference +
                        "); pass --force-resume to resume anyway, or remove the checkpoint to "
                        "start over");
     }
@@ -233,8 +295,14 @@ void ImportRun::open_checkpoint() {
 
 void ImportRun::save_initial_checkpoint() {
   if (!checkpoint_) return;
+  // Now, so that an unwritable path fails before anything is sent. A resumed import leaves the
+  // checkpoint as it is until it gets further: a run that is refused later changes nothing.
   try {
-    checkpoint_->save(options_.checkpoint_path);  // now: an unwritable path fails before sending
+    if (resuming_) {
+      Checkpoint::check_writable(options_.checkpoint_path);
+    } else {
+      checkpoint_->save(options_.checkpoint_path);
+    }
   } catch (const std::exception& error) {
     throw UsageError(error.what());
   }
@@ -266,6 +334,7 @@ void ImportRun::read_all(const Client* client) {
     try {
       if (!reader_->next(record, skip_through_)) {
         input_finished_ = true;
+        refuse_checkpoint_beyond_the_end();
         break;
       }
     } catch (const InputError& error) {
@@ -274,6 +343,18 @@ void ImportRun::read_all(const Client* client) {
     }
     handle(record, client);
   }
+}
+
+// A checkpoint that says more lines are done than the input has belongs to another input (or to
+// this one before it was cut short): nothing of it was sent, and the checkpoint stays as it was.
+void ImportRun::refuse_checkpoint_beyond_the_end() {
+  const std::uint64_t lines = source_->line_number();
+  if (!resuming_ || lines >= skip_through_) return;
+  checkpoint_refused_ = true;
+  state_->fatal("the checkpoint " + display_path(options_.checkpoint_path) +
+                " says every line up to " + with_thousands(skip_through_) +
+                " is done, but the input has only " + with_thousands(lines) +
+                " lines: it is not this input's checkpoint (remove it to start over)");
 }
 
 void ImportRun::handle(const Record& record, const Client* client) {
@@ -290,24 +371,32 @@ void ImportRun::handle(const Record& record, const Client* client) {
     return;
   }
   if (options_.kind == ItemKind::contacts) {
-    std::optional<Contact> contact;
-    try {
-      contact.emplace(contact_from_json(record.object));
-    } catch (const ItemError& error) {
-      state_->unreadable(record, error.field(), error.problem(), item_json_of(record, format_));
-      return;
-    }
-    dispatch(record, std::move(*contact), client);
+    if (auto contact = build_item<Contact>(record)) dispatch(record, std::move(*contact), client);
   } else {
-    std::optional<Event> event;
-    try {
-      event.emplace(event_from_json(record.object));
-    } catch (const ItemError& error) {
-      state_->unreadable(record, error.field(), error.problem(), item_json_of(record, format_));
-      return;
-    }
-    dispatch(record, std::move(*event), client);
+    if (auto event = build_item<Event>(record)) dispatch(record, std::move(*event), client);
   }
+}
+
+// The item of a readable record, or nullopt when it cannot be built (then it is unreadable). No
+// line may end the import: whatever the building throws is that line's problem.
+template <typename Item>
+std::optional<Item> ImportRun::build_item(const Record& record) {
+  try {
+    return build<Item>(record.object);
+  } catch (const ItemError& error) {
+    state_->unreadable(record, error.field(), error.problem(), item_json_of(record, format_));
+  } catch (const InvalidInputError& error) {
+    // what() reads "instasent: invalid input: FIELD PROBLEM".
+    std::string problem = error.what();
+    const std::string prefix = "instasent: invalid input: " + error.field() + " ";
+    if (problem.rfind(prefix, 0) == 0) problem.erase(0, prefix.size());
+    state_->unreadable(record, error.field(), printable(problem, 200),
+                       item_json_of(record, format_));
+  } catch (const std::exception& error) {
+    state_->unreadable(record, "", "cannot be built into an item: " + printable(error.what(), 200),
+                       item_json_of(record, format_));
+  }
+  return std::nullopt;
 }
 
 template <typename Item>
@@ -442,7 +531,7 @@ void ImportRun::tick() {
 
 void ImportRun::save_checkpoint() {
   std::lock_guard<std::mutex> lock(checkpoint_mutex_);
-  if (!checkpoint_) return;
+  if (!checkpoint_ || checkpoint_refused_) return;
   const auto line = state_->confirmed_for_checkpoint();
   if (!line || *line == checkpoint_->line) return;
   Checkpoint next = *checkpoint_;

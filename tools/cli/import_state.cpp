@@ -32,10 +32,9 @@ std::string line_message(std::uint64_t line, const std::string& field, const std
 
 }  // namespace
 
-ImportState::ImportState(ItemKind kind, ImportMode mode, int max_reported, std::uint64_t confirmed,
+ImportState::ImportState(ImportMode mode, int max_reported, std::uint64_t confirmed,
                          std::unique_ptr<RejectsWriter> rejects, bool terminal)
-    : kind_(kind),
-      max_reported_(max_reported),
+    : max_reported_(max_reported),
       console_(terminal),
       tracker_(confirmed),
       rejects_(std::move(rejects)) {

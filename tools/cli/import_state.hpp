@@ -28,7 +28,7 @@ namespace instasent::cli {
 /// only means that a resumed import sends them again).
 class ImportState {
  public:
-  ImportState(ItemKind kind, ImportMode mode, int max_reported, std::uint64_t confirmed,
+  ImportState(ImportMode mode, int max_reported, std::uint64_t confirmed,
               std::unique_ptr<RejectsWriter> rejects, bool terminal);
 
   Console& console() noexcept { return console_; }
@@ -95,7 +95,6 @@ class ImportState {
   void report(const std::string& message);
   void set_fatal(const std::string& message);
 
-  const ItemKind kind_;
   const int max_reported_;
   Console console_;
 

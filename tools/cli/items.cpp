@@ -173,7 +173,10 @@ Event event_from_json(const json& object) {
   if (const auto date = object.find("_event_date"); date != object.end() && !date->is_null()) {
     const auto when =
         date->is_string() ? parse_iso8601(date->get_ref<const std::string&>()) : std::nullopt;
-    if (!when) throw ItemError("_event_date", "is not an ISO 8601 date-time with a time zone");
+    if (!when) {
+      throw ItemError("_event_date",
+                      "is not an ISO 8601 date-time with a time zone, of the years 1678 to 2261");
+    }
     event.date(*when);
   }
   if (const auto parameters = object.find("_event_parameters");
@@ -274,6 +277,11 @@ std::optional<std::chrono::system_clock::time_point> parse_iso8601(std::string_v
       days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
   const std::int64_t ms =
       (((days * 24 + hour) * 60 + minute - offset_minutes) * 60 + second) * 1000 + millis;
+  // A system_clock counts nanoseconds in 64 bits: it holds the years 1678 to 2261 only.
+  constexpr std::int64_t kLimitMs = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::system_clock::duration::max())
+                                        .count();
+  if (ms >= kLimitMs || ms <= -kLimitMs) return std::nullopt;
   return std::chrono::system_clock::time_point(
       std::chrono::duration_cast<std::chrono::system_clock::duration>(
           std::chrono::milliseconds(ms)));

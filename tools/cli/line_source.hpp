@@ -6,6 +6,8 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -19,17 +21,31 @@ class InputError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-/// Reads lines from a file, or from standard input when the path is "-". zlib reads gzip
-/// streams and plain bytes alike, so a `.gz` file needs no flag. Memory use does not depend on
-/// the input's size: one read buffer plus the current line, which is capped.
+/// Reading stopped because the stop check said so (a signal asked the import to stop).
+class ReadInterrupted : public InputError {
+ public:
+  using InputError::InputError;
+};
+
+/// Reads lines from a file, or from standard input when the path is "-". A gzip stream (one
+/// member or several, one after the other) is recognised by its first bytes and decompressed;
+/// anything else is read as it is. Memory use does not depend on the input's size: the read
+/// buffers plus the current line, which is capped.
+///
+/// Reading never waits long without asking `stop` (when given) whether to go on: before each
+/// read, and every 100 ms while a pipe or terminal has nothing to give. An endless line or a
+/// stalled pipe therefore cannot keep a stop request waiting.
 class LineSource {
  public:
   static constexpr std::size_t kDefaultMaxLineBytes = std::size_t{1} << 20;
   /// How much of the content identifies an input (see `head_hash`).
   static constexpr std::size_t kHeadBytes = std::size_t{64} << 10;
 
-  /// Opens `path`; throws `UsageError` when it cannot be opened (missing, a directory, ...).
-  explicit LineSource(const std::string& path, std::size_t max_line_bytes = kDefaultMaxLineBytes);
+  /// Opens `path` and reads the head; throws `UsageError` when it cannot be opened (missing, a
+  /// directory, ...), `InputError` when the head cannot be read (e.g. corrupt gzip) and
+  /// `ReadInterrupted` when `stop` says so first.
+  explicit LineSource(const std::string& path, std::size_t max_line_bytes = kDefaultMaxLineBytes,
+                      std::function<bool()> stop = {});
   ~LineSource();
   LineSource(const LineSource&) = delete;
   LineSource& operator=(const LineSource&) = delete;
@@ -41,14 +57,14 @@ class LineSource {
   };
 
   /// The next line without its "\n" (nor a "\r" before it). Throws `InputError` when the input
-  /// cannot be read, e.g. a truncated gzip stream; a read interrupted by a signal is an
-  /// `InputError` too.
+  /// cannot be read, e.g. a truncated or corrupt gzip stream (after handing out the lines before
+  /// the damage), and `ReadInterrupted` when `stop` says so.
   Status next(std::string& line);
 
   /// 1-based number of the line `next` returned last.
   std::uint64_t line_number() const noexcept { return line_number_; }
   /// Bytes of the stored input read so far (compressed bytes for gzip), to compare with `size()`
-  /// for progress. Updated at each read of the buffer; safe to call from another thread.
+  /// for progress. Updated at each read; safe to call from another thread.
   std::uint64_t position() const noexcept { return position_.load(std::memory_order_relaxed); }
   /// Size of the stored input when it is a regular file.
   std::optional<std::uint64_t> size() const noexcept { return size_; }
@@ -62,20 +78,34 @@ class LineSource {
   std::size_t head_bytes() const noexcept { return head_bytes_; }
 
  private:
+  struct Inflater;  // zlib's state, for a gzip input
+
   bool refill();  // false at the end of the input
-  void note_position();
+  // Content bytes into `out`: decompressed for gzip, as stored otherwise; 0 at the end.
+  std::size_t produce(char* out, std::size_t capacity);
+  std::size_t inflate_into(char* out, std::size_t capacity);
+  // Stored bytes into `out`; 0 at the end. Waits for a pipe, asking `stop_` as it waits.
+  std::size_t read_stored(char* out, std::size_t capacity);
+  // Moves the unread compressed bytes to the front and reads more behind them; false at the end.
+  bool read_more_compressed();
+  [[noreturn]] void fail(const std::string& problem) const;
 
   std::string path_;
   std::size_t max_line_bytes_;
-  void* file_ = nullptr;  // gzFile
+  std::function<bool()> stop_;
+  int fd_ = -1;
+  bool waits_ = false;  // a pipe, terminal or socket: a read may wait for data
   std::optional<std::uint64_t> size_;
-  std::vector<char> buffer_;
+  std::unique_ptr<Inflater> inflater_;  // set for a gzip input
+  std::vector<char> buffer_;            // content
   std::size_t begin_ = 0;
   std::size_t end_ = 0;
+  bool stored_end_ = false;    // the stored input has no more bytes
+  std::string pending_error_;  // met after the content produced last; thrown at the next read
   std::uint64_t line_number_ = 0;
+  std::uint64_t stored_read_ = 0;  // stored bytes read so far
   std::atomic<std::uint64_t> position_{0};
   std::uint64_t refill_position_ = 0;  // stored bytes read when the buffer was last filled
-  bool direct_ = false;                // not compressed: buffer bytes are stored bytes
   std::string head_hash_;
   std::size_t head_bytes_ = 0;
 };

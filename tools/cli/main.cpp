@@ -14,6 +14,7 @@
 #include "exit_codes.hpp"
 #include "import.hpp"
 #include "instasent/version.hpp"
+#include "text.hpp"
 
 namespace {
 
@@ -59,8 +60,8 @@ void add_connection_options(CLI::App& command, ConnectionFlags& flags) {
       ->type_name("URL");
   command
       .add_option("--token-file", flags.token_file,
-                  "Read the token from the first line of FILE instead of $INSTASENT_TOKEN, so "
-                  "that it is not in the environment or the process list")
+                  "Read the token from FILE (the token alone on a line; chmod 600) instead of "
+                  "$INSTASENT_TOKEN, so that it is not in the environment or the process list")
       ->type_name("FILE");
   command
       .add_option("--max-attempts", flags.max_attempts,
@@ -130,7 +131,10 @@ void add_import_options(CLI::App& command, ImportFlags& flags) {
   command.add_flag("--json", flags.json, "Print a JSON summary on stdout at the end");
 }
 
-std::chrono::milliseconds seconds_to_ms(double seconds) {
+// CLI11's range check lets NaN through (every comparison with it is false), and llround(NaN) is
+// unspecified: a duration must be a number.
+std::chrono::milliseconds seconds_to_ms(double seconds, const char* flag) {
+  if (!std::isfinite(seconds)) throw UsageError(std::string(flag) + " takes a number of seconds");
   return std::chrono::milliseconds(std::llround(seconds * 1000));
 }
 
@@ -156,8 +160,8 @@ ImportOptions import_options(const ImportFlags& flags, ItemKind kind, int max_at
                                  : ImportMode::send;
   options.max_in_flight = flags.max_in_flight;
   options.max_attempts = max_attempts;
-  options.shutdown_timeout = seconds_to_ms(flags.shutdown_timeout);
-  options.progress_interval = seconds_to_ms(flags.progress_interval);
+  options.shutdown_timeout = seconds_to_ms(flags.shutdown_timeout, "--shutdown-timeout");
+  options.progress_interval = seconds_to_ms(flags.progress_interval, "--progress-interval");
   options.quiet = flags.quiet;
   options.json_summary = flags.json;
   return options;
@@ -259,7 +263,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "instasent: %s\n", error.what());
     return exit_code::usage;
   } catch (const std::exception& error) {
-    std::fprintf(stderr, "instasent: %s\n", error.what());
+    std::fprintf(stderr, "instasent: %s\n", printable(error.what(), 300).c_str());
+    return exit_code::gave_up;
+  } catch (...) {
+    std::fprintf(stderr, "instasent: an unexpected error\n");
     return exit_code::gave_up;
   }
   return exit_code::usage;

@@ -34,7 +34,18 @@ std::string describe_parse_error(const json::parse_error& error) {
     what.erase(0, colon + 2);
   }
   if (const auto quote = what.find("; last read"); quote != std::string::npos) what.erase(quote);
-  return "is not valid JSON (byte " + std::to_string(error.byte) + ": " + what + ")";
+  return "is not valid JSON (byte " + std::to_string(error.byte) + ": " + printable(what, 200) +
+         ")";
+}
+
+// Any other refusal of the parser. nlohmann's messages quote the input, so they are not shown.
+std::string describe_json_error(const json::exception& error) {
+  constexpr int kNumberOverflow = 406;  // json::out_of_range: a number beyond a double's range
+  if (error.id == kNumberOverflow) {
+    return "holds a number out of range (JSON numbers here must fit a double, about 1.8e308 at "
+           "most)";
+  }
+  return "is not valid JSON (error " + std::to_string(error.id) + ")";
 }
 
 }  // namespace
@@ -113,6 +124,9 @@ bool RecordReader::next_json(Record& record, std::uint64_t skip_through) {
     parsed = json::parse(record.text);
   } catch (const json::parse_error& error) {
     record.problem = describe_parse_error(error);
+    return true;
+  } catch (const json::exception& error) {
+    record.problem = describe_json_error(error);
     return true;
   }
   if (!parsed.is_object()) {

@@ -2,6 +2,7 @@
 #include "rejects.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "exit_codes.hpp"
+#include "text.hpp"
 
 namespace instasent::cli {
 
@@ -25,11 +27,20 @@ constexpr std::size_t kBufferBytes = 64u << 10;
 // Keeps the records of lines up to `keep_through`; a record cut short by a crash, which cannot
 // belong to a confirmed line (those are synced before the checkpoint names them), is dropped.
 void keep_confirmed_records(const std::string& path, std::uint64_t keep_through) {
+  // Only a regular file holds earlier records; a device or a pipe might never end.
+  struct stat info {};
+  if (stat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) return;
   std::ifstream in(path, std::ios::binary);
   if (!in) return;  // no earlier rejects
   const std::string temporary = path + ".tmp";
+  // What a crash left there goes first, so that a symlink planted there is not followed.
+  if (unlink(temporary.c_str()) != 0 && errno != ENOENT) {
+    throw UsageError("cannot replace " + display_path(temporary) + ": " + std::strerror(errno));
+  }
   std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-  if (!out) throw UsageError("cannot write " + temporary + ": " + std::strerror(errno));
+  if (!out) {
+    throw UsageError("cannot write " + display_path(temporary) + ": " + std::strerror(errno));
+  }
   std::string line;
   while (std::getline(in, line)) {
     const json record = json::parse(line, nullptr, /*allow_exceptions=*/false);
@@ -43,7 +54,7 @@ void keep_confirmed_records(const std::string& path, std::uint64_t keep_through)
   }
   out.close();
   if (!out || std::rename(temporary.c_str(), path.c_str()) != 0) {
-    throw UsageError("cannot rewrite " + path + ": " + std::strerror(errno));
+    throw UsageError("cannot rewrite " + display_path(path) + ": " + std::strerror(errno));
   }
 }
 
@@ -59,7 +70,9 @@ RejectsWriter::RejectsWriter(const std::string& path, std::optional<std::uint64_
     flags |= O_TRUNC;
   }
   fd_ = open(path.c_str(), flags, 0644);
-  if (fd_ < 0) throw UsageError("cannot write " + path + ": " + std::strerror(errno));
+  if (fd_ < 0) {
+    throw UsageError("cannot write " + display_path(path) + ": " + std::strerror(errno));
+  }
   buffer_.reserve(kBufferBytes);
 }
 
@@ -94,7 +107,7 @@ void RejectsWriter::flush() {
     if (wrote < 0 && errno == EINTR) continue;
     if (wrote < 0) {
       buffer_.erase(0, done);
-      throw std::runtime_error("cannot write " + path_ + ": " + std::strerror(errno));
+      throw std::runtime_error("cannot write " + display_path(path_) + ": " + std::strerror(errno));
     }
     done += static_cast<std::size_t>(wrote);
   }
@@ -104,7 +117,7 @@ void RejectsWriter::flush() {
 void RejectsWriter::sync() {
   flush();
   if (fsync(fd_) != 0 && errno != EINVAL) {  // EINVAL: a pipe or device, nothing to sync
-    throw std::runtime_error("cannot sync " + path_ + ": " + std::strerror(errno));
+    throw std::runtime_error("cannot sync " + display_path(path_) + ": " + std::strerror(errno));
   }
 }
 

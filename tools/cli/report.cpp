@@ -70,8 +70,9 @@ void print_import_report(Console& console, const ImportOptions& options,
   if (reported > static_cast<std::size_t>(options.max_reported)) {
     console.message("instasent: " + with_thousands(reported - options.max_reported) +
                     " more bad lines not shown" +
-                    (options.rejects_path.empty() ? "; pass --rejects FILE to keep them"
-                                                  : "; every one is in " + options.rejects_path));
+                    (options.rejects_path.empty()
+                         ? "; pass --rejects FILE to keep them"
+                         : "; every one is in " + display_path(options.rejects_path)));
   }
   if (!options.quiet) {
     const std::string rate =
@@ -106,12 +107,13 @@ void print_import_report(Console& console, const ImportOptions& options,
     text += " in " + std::string(seconds) + " s (" + rate + " lines/s)";
     console.message(text);
     if (!options.rejects_path.empty() && summary.rejected + summary.unreadable > 0) {
-      console.message("instasent: bad lines are in " + options.rejects_path +
+      console.message("instasent: bad lines are in " + display_path(options.rejects_path) +
                       "; fix them and import it with --format rejects");
     }
     if (summary.checkpoint_line) {
-      console.message("instasent: checkpoint " + options.checkpoint_path + ": every line up to " +
-                      with_thousands(*summary.checkpoint_line) + " is done");
+      console.message("instasent: checkpoint " + display_path(options.checkpoint_path) +
+                      ": every line up to " + with_thousands(*summary.checkpoint_line) +
+                      " is done");
     }
   }
   if (signal_number != 0) {

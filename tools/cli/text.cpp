@@ -11,6 +11,8 @@ std::string printable(std::string_view text, std::size_t max_bytes) {
   return detail::printable_name(text, max_bytes);
 }
 
+std::string display_path(std::string_view path) { return printable(path, 1024); }
+
 bool json_nested_deeper_than(std::string_view json_text, std::size_t limit) noexcept {
   return detail::json_nested_deeper_than(json_text, limit);
 }

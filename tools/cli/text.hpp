@@ -15,6 +15,10 @@ bool is_valid_utf8(std::string_view text) noexcept;
 /// invalid UTF-8 become visible escapes, and it is cut after `max_bytes` (with "...").
 std::string printable(std::string_view text, std::size_t max_bytes = 80);
 
+/// A path as a message shows it: through `printable`, with room for a long one. Paths come from
+/// the command line and from checkpoint files, and may hold anything but a NUL byte.
+std::string display_path(std::string_view path);
+
 /// Arrays and objects in JSON text nest deeper than this are refused before they are parsed:
 /// the JSON library walks values recursively (to print them, for one).
 inline constexpr std::size_t kMaxJsonNesting = 64;
