@@ -25,8 +25,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // Any payload survives framing, after a record that leaves it near the start of a block or
   // (one run in eight) within a few bytes of its end.
   const std::string_view payload = fuzz::text_of(data + 1, size - 1);
-  const std::size_t filler = (data[0] & 0x0E) == 0 ? kBlockBytes - 120 + (data[0] >> 4) * 7u
-                                                   : (data[0] >> 1) * 13u;
+  const std::size_t filler =
+      (data[0] & 0x0E) == 0 ? kBlockBytes - 120 + (data[0] >> 4) * 7u : (data[0] >> 1) * 13u;
   std::string segment(kMagic);
   append_record(segment, segment.size(),
                 item_payload(1, Operation::upsert_contact, 2, "u", "", std::string(filler, 'x')));

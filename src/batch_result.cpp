@@ -18,10 +18,10 @@ FieldErrors read_errors(const json& errors) {
   FieldErrors out;
   std::size_t left_out = 0;
   const auto text = [](const json& message) {
-    return detail::printable_name(message.is_string() ? message.get_ref<const std::string&>()
-                                                      : message.dump(-1, ' ', false,
-                                                                     json::error_handler_t::replace),
-                                  kMaxErrorMessageBytes);
+    return detail::printable_name(
+        message.is_string() ? message.get_ref<const std::string&>()
+                            : message.dump(-1, ' ', false, json::error_handler_t::replace),
+        kMaxErrorMessageBytes);
   };
   const auto add = [&](const std::string& field, const json& messages) {
     const std::string name = detail::printable_name(field, kMaxErrorFieldBytes);

@@ -386,6 +386,26 @@ TEST(HostileText, ARequestIdEchoingTheTokenIsMaskedEverywhere) {
   EXPECT_FALSE(has_control(e->what())) << e->what();
 }
 
+// Escaping must not spell the token: "\xFF" is shown as the four characters `\xFF`, whose last is
+// the token's first ("FF..."); a server that sends the byte and then the token's tail would
+// otherwise have the token printed whole (found by fuzzing).
+TEST(HostileText, AnEscapeCannotSpellTheToken) {
+  const std::string token = "FFtoken-123";
+  RawServer server(
+      answer(400, "{\"message\":\"x\"}", "X-Request-Id: \xFF" + token.substr(1) + "\r\n"));
+  ClientOptions options;
+  options.project = "proj";
+  options.datasource = "ds";
+  options.token = token;
+  options.base_url = server.base_url();
+  options.clock = std::make_shared<FakeClock>();
+  options.retry.max_attempts = 1;
+  const auto e = error_of([&] { Client(options).stream_info(); });
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->request_id().find(token), std::string::npos) << e->request_id();
+  EXPECT_EQ(std::string(e->what()).find(token), std::string::npos) << e->what();
+}
+
 TEST(HostileText, ALongRequestIdIsCut) {
   RawServer server(answer(400, "{}", "X-Request-Id: " + std::string(10'000, 'r') + "\r\n"));
   const auto e = error_of([&] { client_of(server).stream_info(); });

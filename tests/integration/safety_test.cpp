@@ -162,7 +162,9 @@ TEST_F(Refusals, BaseUrlsThatAreNotUsableAreRefused) {
        {"http://127.0.0.1:99999/v1", "http://127.0.0.1:0/v1", "http://127.0.0.1:/v1",
         "http://127.0.0.1:80a/v1", "http://127.0.0.1:-1/v1", "http://[::1/v1", "http://[::1]x/v1",
         "http://127.0.0.1/v1/..", "http://127.0.0.1/v1/../admin", "http://127.0.0.1/./v1",
-        "http://127.0.0.1/%2e%2e/v1", "http://exa$mple.com/v1", "https://user@example.com/v1"}) {
+        "http://127.0.0.1/%2e%2e/v1", "http://exa$mple.com/v1", "https://user@example.com/v1",
+        "http://./v1", "http://../v1", "https://.example.com/v1", "https://-example.com/v1",
+        "https://example..com/v1"}) {
     auto options = make_client_options(server_, clock_);
     options.base_url = url;
     const auto e = refusal([&] { Client{options}; });
