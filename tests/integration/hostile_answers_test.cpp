@@ -37,6 +37,18 @@ using testing::RawServer;
 constexpr const char* kToken = "secret-token-XYZ";
 constexpr std::size_t kSmallLimit = 1u << 20;  // max_response_bytes for most cases: 1 MiB
 
+// Options for a client of `server`: a fake clock (no real waits), the token above, one attempt.
+ClientOptions options_for(const RawServer& server) {
+  ClientOptions options;
+  options.project = "proj";
+  options.datasource = "ds";
+  options.token = kToken;
+  options.base_url = server.base_url();
+  options.clock = std::make_shared<FakeClock>();
+  options.retry.max_attempts = 1;
+  return options;
+}
+
 enum class Call { stream_info, upsert, get_contact, delete_contact };
 
 const char* to_string(Call call) {
@@ -297,12 +309,7 @@ class HostileAnswer : public ::testing::TestWithParam<Case> {};
 TEST_P(HostileAnswer, GivesWhatTheTableSays) {
   const Case& c = GetParam();
   RawServer server(c.respond);
-  ClientOptions options;
-  options.project = "proj";
-  options.datasource = "ds";
-  options.token = kToken;
-  options.base_url = server.base_url();
-  options.clock = std::make_shared<FakeClock>();
+  ClientOptions options = options_for(server);
   options.retry.max_attempts = 3;
   options.curl.request_timeout = milliseconds(20'000);
   options.curl.max_response_bytes = kSmallLimit;
@@ -361,16 +368,7 @@ INSTANTIATE_TEST_SUITE_P(Cases, HostileAnswer, ::testing::ValuesIn(cases()),
 
 // --- What reaches a terminal or a log ------------------------------------------------------------
 
-Client client_of(const RawServer& server, std::shared_ptr<FakeClock> clock = nullptr) {
-  ClientOptions options;
-  options.project = "proj";
-  options.datasource = "ds";
-  options.token = kToken;
-  options.base_url = server.base_url();
-  options.clock = clock ? std::move(clock) : std::make_shared<FakeClock>();
-  options.retry.max_attempts = 1;
-  return Client(options);
-}
+Client client_of(const RawServer& server) { return Client(options_for(server)); }
 
 template <typename F>
 std::optional<Error> error_of(F&& f) {
@@ -406,13 +404,8 @@ TEST(HostileText, AnEscapeCannotSpellTheToken) {
   const std::string token = "FFtoken-123";
   RawServer server(
       answer(400, "{\"message\":\"x\"}", "X-Request-Id: \xFF" + token.substr(1) + "\r\n"));
-  ClientOptions options;
-  options.project = "proj";
-  options.datasource = "ds";
+  ClientOptions options = options_for(server);
   options.token = token;
-  options.base_url = server.base_url();
-  options.clock = std::make_shared<FakeClock>();
-  options.retry.max_attempts = 1;
   const auto e = error_of([&] { Client(options).stream_info(); });
   ASSERT_TRUE(e);
   EXPECT_EQ(e->request_id().find(token), std::string::npos) << e->request_id();
@@ -482,11 +475,7 @@ TEST(HostileRateLimit, FarFutureTimesWaitTheCapNotZero) {
     SCOPED_TRACE(header);
     RawServer server(answer(429, "", header + "\r\n"));
     auto clock = std::make_shared<FakeClock>();
-    ClientOptions options;
-    options.project = "proj";
-    options.datasource = "ds";
-    options.token = kToken;
-    options.base_url = server.base_url();
+    ClientOptions options = options_for(server);
     options.clock = clock;
     options.retry.max_attempts = 3;
     options.retry.max_rate_limit_wait = seconds(60);
@@ -548,12 +537,7 @@ TEST(HostileMemory, AnAnswerLargerThanMemoryIsATransportErrorNotAnAbort) {
     const rlimit limit{static_cast<rlim_t>(pages) * 4096 + (384u << 20),
                        static_cast<rlim_t>(pages) * 4096 + (384u << 20)};
     setrlimit(RLIMIT_AS, &limit);
-    ClientOptions options;
-    options.project = "proj";
-    options.datasource = "ds";
-    options.token = kToken;
-    options.base_url = server.base_url();
-    options.retry.max_attempts = 1;
+    ClientOptions options = options_for(server);
     options.curl.max_response_bytes = 2'000'000'000;
     try {
       Client(options).stream_info();
