@@ -231,7 +231,7 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
       std::lock_guard<std::mutex> lock(mutex_);
       count_drop(reason);
     }
-    report({std::move(outcome)});
+    call_back({std::move(outcome)});
     return {status, std::move(why)};
   }
 
@@ -241,8 +241,9 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
     const std::uint64_t target = next_seq_ - 1;
     flush_target_ = std::max(flush_target_, target);
     work_cv_.notify_all();
-    return done_cv_.wait_for(lock, timeout,
-                             [&] { return unfinished_.empty() || *unfinished_.begin() > target; });
+    return done_cv_.wait_for(lock, timeout, [&] {
+      return (unfinished_.empty() || *unfinished_.begin() > target) && reporting_ == 0;
+    });
   }
 
   std::vector<ItemOutcome> close(milliseconds timeout) {
@@ -257,7 +258,7 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
       flush_target_ = next_seq_ - 1;
       work_cv_.notify_all();
       space_cv_.notify_all();
-      done_cv_.wait_until(lock, deadline, [&] { return unfinished_.empty(); });
+      done_cv_.wait_until(lock, deadline, [&] { return unfinished_.empty() && reporting_ == 0; });
       stopping_ = true;
       // What is left, queued or in flight, is given up now; a request still in flight when its
       // answer comes later finds its items already final and reports nothing.
@@ -316,6 +317,7 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
     queued_bytes_ = 0;
     in_flight_.clear();
     unfinished_.clear();
+    reporting_ = 0;
     last_contact_operation_.clear();
     for (auto& worker : workers_) {
       if (worker.joinable()) worker.detach();  // those threads do not exist here
@@ -328,12 +330,12 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
   AddResult add_item(Item item) {
     const std::size_t bytes = item.bytes();
     const auto deadline = SteadyClock::now() + options_.block_timeout;
-    std::vector<ItemOutcome> pushed_out;
+    Settled pushed_out(*this);  // items pushed out to make room, reported however this ends
     if (spool_) {
       if (closing_flag_.load(std::memory_order_relaxed)) {
         return refuse(item, AddStatus::closed, DropReason::shutdown, "the ingestor is closed");
       }
-      if (auto refused = write_to_spool(item, deadline, pushed_out)) return *refused;
+      if (auto refused = write_to_spool(item, deadline, pushed_out.outcomes)) return *refused;
     }
     {
       std::unique_lock<std::mutex> lock(mutex_);
@@ -348,25 +350,24 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
       };
       if (!has_room()) {
         if (options_.overflow == OverflowPolicy::drop_oldest) {
-          while (!has_room() && drop_oldest(pushed_out)) {
+          while (!has_room() && drop_oldest(pushed_out.outcomes)) {
           }
         } else if (options_.overflow == OverflowPolicy::block) {
           space_cv_.wait_until(lock, deadline, [&] { return closing_ || has_room(); });
         }
         if (closing_ || !has_room()) {
+          const bool closed = closing_;
           lock.unlock();
           forget_spooled(item);
-          report(pushed_out);
-          return refuse(item, closing_ ? AddStatus::closed : AddStatus::queue_full,
-                        closing_ ? DropReason::shutdown : DropReason::queue_full,
-                        closing_ ? "the ingestor is closed" : "the queue is full");
+          return refuse(item, closed ? AddStatus::closed : AddStatus::queue_full,
+                        closed ? DropReason::shutdown : DropReason::queue_full,
+                        closed ? "the ingestor is closed" : "the queue is full");
         }
       }
 
       enqueue(std::move(item));
     }
-    report(pushed_out);
-    if (spool_ && !pushed_out.empty()) spool_->write_done();
+    if (spool_ && !pushed_out.outcomes.empty()) spool_->write_done();
     return {};
   }
 
@@ -441,7 +442,6 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
       result = spool_->append(entry, at_once, item.spool, error);
     }
     if (result == Append::ok) return std::nullopt;
-    report(pushed_out);
     return refuse(
         item, AddStatus::queue_full, DropReason::queue_full,
         result == Append::full ? "the spool is full" : "the spool cannot be written: " + error);
@@ -555,6 +555,7 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
     outcome.kept_in_spool = kept_in_spool;
     outcome.http_status = http_status;
     outcomes.push_back(std::move(outcome));
+    ++reporting_;
   }
 
   void count_drop(DropReason reason) {
@@ -582,7 +583,28 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
     }
   }
 
-  void report(const std::vector<ItemOutcome>& outcomes) const {
+  // Passes outcomes that finish() settled to on_outcome, outside the lock; flush and close wait
+  // until it has (reporting_ counts them), so that an item's callback has run when they return.
+  void report(const std::vector<ItemOutcome>& outcomes) {
+    if (outcomes.empty()) return;
+    call_back(outcomes);
+    std::lock_guard<std::mutex> lock(mutex_);
+    reporting_ -= outcomes.size();
+    done_cv_.notify_all();
+  }
+
+  // Outcomes a call settled, reported when it ends, by whatever path.
+  struct Settled {
+    explicit Settled(State& owner) : state(owner) {}
+    ~Settled() { state.report(outcomes); }
+    Settled(const Settled&) = delete;
+    Settled& operator=(const Settled&) = delete;
+
+    State& state;
+    std::vector<ItemOutcome> outcomes;
+  };
+
+  void call_back(const std::vector<ItemOutcome>& outcomes) const {
     if (!options_.on_outcome) return;
     for (const ItemOutcome& outcome : outcomes) {
       try {
@@ -649,7 +671,6 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
       if (spool_) spool_->write_done();
       report(outcomes);
       lock.lock();
-      done_cv_.notify_all();
       work_cv_.notify_all();
     }
     ++exited_workers_;
@@ -984,6 +1005,7 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
   std::size_t queued_bytes_ = 0;
   std::unordered_map<std::uint64_t, Item> in_flight_;
   std::set<std::uint64_t> unfinished_;  // every accepted item without a final state
+  std::size_t reporting_ = 0;           // outcomes settled and not yet passed to on_outcome
   std::unordered_map<std::string, std::uint64_t> last_contact_operation_;  // by user id
   std::uint64_t next_seq_ = 1;
   std::uint64_t flush_target_ = 0;  // items up to here are sent without waiting

@@ -219,8 +219,8 @@ class Ingestor {
   AddResult add(Event event, std::uint64_t tag = 0) noexcept;
   AddResult delete_contact(std::string user_id, std::uint64_t tag = 0) noexcept;
 
-  /// Waits until every item accepted before this call has its final state, or `timeout`
-  /// passes; true when all did.
+  /// Waits until every item accepted before this call has its final state and `on_outcome` has
+  /// returned for it, or `timeout` passes; true when all did.
   bool flush(std::chrono::milliseconds timeout);
   /// Stops accepting items, sends what is queued until `timeout`, then drops what is left
   /// (reported as dropped, shutdown) and returns the outcomes of every item not delivered or

@@ -6,6 +6,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -45,6 +46,36 @@ TEST(Ingestor, DeliversEverythingOnceWithoutFaults) {
   const auto ids = stored_event_ids(server);
   EXPECT_EQ(ids.size(), 1'000u);
   EXPECT_EQ(server.state()["contacts"].size(), 1'000u);
+  EXPECT_TRUE(ingestor.close(milliseconds(1'000)).empty());
+}
+
+// flush() returns only once on_outcome has run for every item it waited for, even while another
+// sender's answer wakes it in the middle of a slow callback.
+TEST(Ingestor, FlushReturnsAfterEveryOutcomeWasPassedOn) {
+  RunningEmulator server;
+  std::atomic<bool> contact_callback_started{false};
+  std::atomic<int> callbacks_done{0};
+  IngestorOptions options;
+  options.flush_interval = milliseconds(5);
+  options.on_outcome = [&](const ItemOutcome& outcome) {
+    if (outcome.operation == Operation::upsert_contact) {
+      contact_callback_started = true;
+      std::this_thread::sleep_for(milliseconds(300));
+    }
+    ++callbacks_done;
+  };
+  Ingestor ingestor(client_for(server.port()), options);
+  ASSERT_TRUE(ingestor.add(Contact("U1")));
+  const auto give_up = steady_clock::now() + std::chrono::seconds(10);
+  while (!contact_callback_started && steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(milliseconds(1));
+  }
+  ASSERT_TRUE(contact_callback_started);
+  // The event goes out in a request of its own (another queue), answered while the contact's
+  // callback still sleeps.
+  ASSERT_TRUE(ingestor.add(Event("U2", "E2", "purchase")));
+  ASSERT_TRUE(ingestor.flush(milliseconds(10'000)));
+  EXPECT_EQ(callbacks_done.load(), 2);
   EXPECT_TRUE(ingestor.close(milliseconds(1'000)).empty());
 }
 
