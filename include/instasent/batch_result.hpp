@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "instasent/export.hpp"
+
 namespace instasent {
 
 /// The fate of one input item of a batch write.
@@ -22,7 +24,7 @@ enum class ItemStatus {
              ///< one failed. `errors` holds the request-level message under the key "".
 };
 
-const char* to_string(ItemStatus status) noexcept;
+INSTASENT_EXPORT const char* to_string(ItemStatus status) noexcept;
 
 /// Field name -> messages, e.g. {"_email": ["Invalid format"]}. A message that is not tied to a
 /// field is kept under the empty key "".
@@ -37,7 +39,7 @@ struct ItemResult {
 
 /// One HTTP exchange a batch write made (after retries), with the raw body for anything this SDK
 /// does not model.
-struct BatchRequest {
+struct INSTASENT_EXPORT BatchRequest {
   std::size_t first_index = 0;  ///< Input index of the request's first item.
   std::size_t item_count = 0;
   int http_status = 0;  ///< 0 when no answer was received.
@@ -51,7 +53,7 @@ struct BatchRequest {
 /// The outcome of a batch write: `items()[i]` is the fate of input item `i`, however many requests
 /// the call was split into. An item is reported `accepted` only when the server's answer says so
 /// for exactly that item.
-class BatchResult {
+class INSTASENT_EXPORT BatchResult {
  public:
   BatchResult() = default;
   BatchResult(std::vector<ItemResult> items, std::vector<BatchRequest> requests)
@@ -83,8 +85,9 @@ enum class BatchKind { contacts, events };
 /// index is `first_index`, in either shape the API uses: the documented
 /// `{"entity": {"items": [...]}}` or the connectors' `{"accepted": [...], "errors": [...]}`.
 /// Items the body does not account for unambiguously are `unknown`; this never throws.
-std::vector<ItemResult> parse_batch_items(const nlohmann::json& body, BatchKind kind,
-                                          const std::vector<std::string>& ids,
-                                          std::size_t first_index);
+INSTASENT_EXPORT std::vector<ItemResult> parse_batch_items(const nlohmann::json& body,
+                                                           BatchKind kind,
+                                                           const std::vector<std::string>& ids,
+                                                           std::size_t first_index);
 
 }  // namespace instasent

@@ -8,6 +8,7 @@
 #include "instasent/batch_result.hpp"
 #include "instasent/contact.hpp"
 #include "instasent/event.hpp"
+#include "instasent/export.hpp"
 #include "instasent/options.hpp"
 #include "instasent/results.hpp"
 
@@ -18,7 +19,7 @@ namespace instasent {
 /// Every call is synchronous and reports failure by throwing `instasent::Error` (see error.hpp);
 /// 5xx, 429 and transport failures are retried first as `ClientOptions::retry` says. A `Client`
 /// may be used from several threads at once; copies share one transport and its connections.
-class Client {
+class INSTASENT_EXPORT Client {
  public:
   /// Validates the options (project, datasource, token, base URL) and throws
   /// `InvalidInputError` naming the first bad one.

@@ -4,10 +4,12 @@
 #include <chrono>
 #include <memory>
 
+#include "instasent/export.hpp"
+
 namespace instasent {
 
 /// Time as the retry logic sees it. Replace it in tests so that waits cost nothing.
-class Clock {
+class INSTASENT_EXPORT Clock {
  public:
   virtual ~Clock() = default;
   /// Wall-clock time, compared with `X-RateLimit-Reset` and the `Date` header.
@@ -18,6 +20,6 @@ class Clock {
 };
 
 /// The real clock: std::chrono clocks and std::this_thread::sleep_for.
-std::shared_ptr<Clock> system_clock();
+INSTASENT_EXPORT std::shared_ptr<Clock> system_clock();
 
 }  // namespace instasent

@@ -4,6 +4,7 @@
 #include <string>
 #include <string_view>
 
+#include "instasent/export.hpp"
 #include "instasent/value.hpp"
 
 namespace instasent {
@@ -18,7 +19,7 @@ namespace instasent {
 ///
 ///     instasent::Contact("USER-123").first_name("Ada").email("ada@example.com")
 ///         .attribute("plan", "pro").attribute("tags", {"vip", "beta"});
-class Contact {
+class INSTASENT_EXPORT Contact {
  public:
   explicit Contact(std::string user_id);
 

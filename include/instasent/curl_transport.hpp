@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "instasent/export.hpp"
 #include "instasent/http.hpp"
 #include "instasent/limits.hpp"
 
@@ -40,6 +41,7 @@ struct CurlTransportOptions {
 /// accepts gzip; verifies TLS by default; bounds the answer's size and speed as the options say;
 /// never sends a plain-http request through a proxy (the token would cross it in clear text).
 /// libcurl is initialised once, internally. Every exception `send` throws is a `TransportError`.
-std::shared_ptr<Transport> make_curl_transport(const CurlTransportOptions& options = {});
+INSTASENT_EXPORT std::shared_ptr<Transport> make_curl_transport(
+    const CurlTransportOptions& options = {});
 
 }  // namespace instasent

@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "instasent/export.hpp"
+
 namespace instasent {
 
 class BatchResult;
@@ -23,7 +25,7 @@ enum class ErrorKind {
 };
 
 /// A short, stable name for a kind, e.g. "unauthorized".
-const char* to_string(ErrorKind kind) noexcept;
+INSTASENT_EXPORT const char* to_string(ErrorKind kind) noexcept;
 
 /// The single error model of the SDK: every operation reports failure by throwing an `Error`.
 ///
@@ -32,7 +34,7 @@ const char* to_string(ErrorKind kind) noexcept;
 /// request payload, and it does not quote the server: the server's own text, which may echo what
 /// was sent, is in `server_message()` (with the token, should the server quote it, replaced by
 /// "***").
-class Error : public std::runtime_error {
+class INSTASENT_EXPORT Error : public std::runtime_error {
  public:
   Error(ErrorKind kind, const std::string& message, int http_status = 0,
         std::string server_message = {}, std::string request_id = {});
@@ -64,7 +66,7 @@ class Error : public std::runtime_error {
 /// A value, id, option or configuration was refused; thrown where the value is set or before
 /// anything is sent. `field()` names the offending field (e.g. "_email", "attribute 'plan'",
 /// "INSTASENT_TOKEN"); `item_index()` is the input index for batch calls, or -1.
-class InvalidInputError : public Error {
+class INSTASENT_EXPORT InvalidInputError : public Error {
  public:
   InvalidInputError(std::string field, const std::string& problem, long item_index = -1);
   const std::string& field() const noexcept { return field_; }
@@ -77,7 +79,7 @@ class InvalidInputError : public Error {
 
 /// An error of one fixed kind; each kind the server can cause has its own type to catch.
 template <ErrorKind Kind>
-class ErrorOf : public Error {
+class INSTASENT_EXPORT ErrorOf : public Error {
  public:
   explicit ErrorOf(const std::string& message, int http_status = 0, std::string server_message = {},
                    std::string request_id = {})
@@ -106,14 +108,14 @@ enum class TransportFailure {
 };
 
 /// A short, stable name for a failure, e.g. "certificate".
-const char* to_string(TransportFailure failure) noexcept;
+INSTASENT_EXPORT const char* to_string(TransportFailure failure) noexcept;
 
 /// No HTTP answer was received. `maybe_delivered()` tells whether the server may have received the
 /// request (true for timeouts and failures after sending, false for DNS, connect and TLS
 /// failures); `retryable()` whether another attempt could succeed (false for a certificate that
 /// fails verification, an answer that is not HTTP, and one that is too large: those are reported
 /// after the first attempt).
-class TransportError : public Error {
+class INSTASENT_EXPORT TransportError : public Error {
  public:
   TransportError(TransportFailure failure, const std::string& message);
   TransportFailure failure() const noexcept { return failure_; }

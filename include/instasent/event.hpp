@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "instasent/contact.hpp"
+#include "instasent/export.hpp"
 #include "instasent/value.hpp"
 
 namespace instasent {
@@ -16,18 +17,18 @@ inline constexpr std::chrono::hours kAutomationWindow{1};
 
 /// True when `event_date` lies within ±1 hour of `now`, the window in which an event triggers
 /// automations (outside it the event is stored but fires none).
-bool within_automation_window(std::chrono::system_clock::time_point event_date,
-                              std::chrono::system_clock::time_point now);
+INSTASENT_EXPORT bool within_automation_window(std::chrono::system_clock::time_point event_date,
+                                               std::chrono::system_clock::time_point now);
 
 /// Formats a time point as ISO 8601 UTC with milliseconds, e.g. "2026-11-28T10:00:00.000Z".
-std::string format_iso8601(std::chrono::system_clock::time_point t);
+INSTASENT_EXPORT std::string format_iso8601(std::chrono::system_clock::time_point t);
 
 /// An event to record: who (`_user_id`), a stable id that makes retries idempotent
 /// (`_event_id`), what (`_event_type`, a uid from the event specs), and optionally when, parameters
 /// and a contact to upsert first (`_user_data`). Setters validate at once, naming the field.
 ///
 ///     instasent::Event("USER-123", "ORDER-987", "purchase").parameter("amount", 49.90);
-class Event {
+class INSTASENT_EXPORT Event {
  public:
   Event(std::string user_id, std::string event_id, std::string event_type);
   /// An event without an `_event_id` yet: the Ingestor generates one when it accepts the event

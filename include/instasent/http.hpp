@@ -8,10 +8,12 @@
 #include <utility>
 #include <vector>
 
+#include "instasent/export.hpp"
+
 namespace instasent {
 
 /// HTTP header fields, looked up case-insensitively, in the order received.
-class Headers {
+class INSTASENT_EXPORT Headers {
  public:
   void add(std::string name, std::string value);
   /// The first value of `name` (any case), or nullopt.
@@ -46,7 +48,7 @@ struct HttpResponse {
 /// `send` returns any HTTP answer, whatever its status, and throws `TransportError` when no answer
 /// was received (DNS, connect, TLS, timeout, connection dropped). It must be safe to call from
 /// several threads at once.
-class Transport {
+class INSTASENT_EXPORT Transport {
  public:
   virtual ~Transport() = default;
   virtual HttpResponse send(const HttpRequest& request) = 0;

@@ -13,6 +13,7 @@
 #include "instasent/client.hpp"
 #include "instasent/contact.hpp"
 #include "instasent/event.hpp"
+#include "instasent/export.hpp"
 
 namespace instasent {
 
@@ -24,7 +25,7 @@ enum class AddStatus {
   closed,      ///< Refused: the ingestor is closing or closed.
 };
 
-const char* to_string(AddStatus status) noexcept;
+INSTASENT_EXPORT const char* to_string(AddStatus status) noexcept;
 
 struct AddResult {
   AddStatus status = AddStatus::accepted;
@@ -57,8 +58,8 @@ enum class DropReason {
   spool_damaged,
 };
 
-const char* to_string(FinalState state) noexcept;
-const char* to_string(DropReason reason) noexcept;
+INSTASENT_EXPORT const char* to_string(FinalState state) noexcept;
+INSTASENT_EXPORT const char* to_string(DropReason reason) noexcept;
 
 /// The final state of one item, as passed to `IngestorOptions::on_outcome` and returned by
 /// `close()`.
@@ -200,7 +201,7 @@ struct IngestorStats {
 /// and contact operations for one user are never in two requests at once. Only the items the
 /// server did not accept are resent. Retries back off exponentially with jitter; a 429 pauses
 /// every sender until the server's reset time.
-class Ingestor {
+class INSTASENT_EXPORT Ingestor {
  public:
   /// Sends through `client`'s transport and connections; `client`'s own retry policy is not
   /// used (the ingestor schedules its retries itself). With a spool, opens it and queues what it

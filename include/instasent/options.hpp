@@ -8,6 +8,7 @@
 
 #include "instasent/clock.hpp"
 #include "instasent/curl_transport.hpp"
+#include "instasent/export.hpp"
 #include "instasent/http.hpp"
 #include "instasent/limits.hpp"
 #include "instasent/retry.hpp"
@@ -21,7 +22,7 @@ inline constexpr const char* kDefaultBaseUrl = "https://api.instasent.com/v1";
 /// Precedence: `ClientOptions::from_env()` fills the four connection fields from the environment
 /// where the variables are set, over the defaults below; whatever the application assigns
 /// afterwards wins over both.
-struct ClientOptions {
+struct INSTASENT_EXPORT ClientOptions {
   std::string project;     ///< INSTASENT_PROJECT
   std::string datasource;  ///< INSTASENT_DATASOURCE
   std::string token;       ///< INSTASENT_TOKEN. Never logged, never in an error message.

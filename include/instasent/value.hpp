@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "instasent/export.hpp"
 #include "instasent/limits.hpp"
 
 namespace instasent {
@@ -20,7 +21,7 @@ namespace instasent {
 /// an object (event parameters only). Construction never throws on a bad value: invalid UTF-8, a
 /// NaN/Inf, or arrays and objects nested deeper than `kMaxValueDepth` are remembered, and the
 /// builder that receives the value rejects it naming the field.
-class Value {
+class INSTASENT_EXPORT Value {
  public:
   enum class Kind { null, boolean, integer, floating, string, array, object };
   /// Why a value cannot be sent; `none` when it can.
@@ -72,6 +73,6 @@ class Value {
 };
 
 /// A short description of a problem, e.g. "is not valid UTF-8".
-const char* to_string(Value::Problem problem) noexcept;
+INSTASENT_EXPORT const char* to_string(Value::Problem problem) noexcept;
 
 }  // namespace instasent

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// The emulator against the wire contract (shared/api/ingest-api.md), rule by rule: served
-// in-process and spoken to over HTTP, plus the instasent-emulator binary as a child process.
+// The emulator against the wire contract (docs/openapi.yaml, tools/emulator/README.md), rule by
+// rule: served in-process and spoken to over HTTP, plus the instasent-emulator binary as a child
+// process.
 #include <gtest/gtest.h>
 #include <httplib.h>
 

@@ -1,0 +1,63 @@
+# Install rules (INSTASENT_INSTALL) and the .deb packages CPack makes of them:
+#   runtime  the shared library                                  -> instasent
+#   dev      headers, the static library or the .so link, the CMake package and instasent.pc
+#                                                                -> instasent-dev
+#   tools    the `instasent` tool and `instasent-emulator`        -> instasent-tools
+include(CMakePackageConfigHelpers)
+
+set(config_dir ${CMAKE_INSTALL_LIBDIR}/cmake/instasent)
+install(TARGETS instasent EXPORT instasentTargets
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT runtime NAMELINK_COMPONENT dev
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev)
+install(DIRECTORY include/instasent ${PROJECT_BINARY_DIR}/include/instasent
+        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT dev)
+install(EXPORT instasentTargets NAMESPACE instasent:: DESTINATION ${config_dir} COMPONENT dev)
+configure_package_config_file(cmake/instasentConfig.cmake.in
+  ${PROJECT_BINARY_DIR}/instasentConfig.cmake INSTALL_DESTINATION ${config_dir})
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/instasentConfigVersion.cmake
+  COMPATIBILITY ${INSTASENT_COMPATIBILITY})
+install(FILES ${PROJECT_BINARY_DIR}/instasentConfig.cmake
+              ${PROJECT_BINARY_DIR}/instasentConfigVersion.cmake
+        DESTINATION ${config_dir} COMPONENT dev)
+
+# pkg-config: paths relative to the prefix, so that an unpacked tree works too
+# (pkg-config --define-prefix).
+foreach(kind LIBDIR INCLUDEDIR)
+  if(IS_ABSOLUTE "${CMAKE_INSTALL_${kind}}")
+    set(INSTASENT_PC_${kind} "${CMAKE_INSTALL_${kind}}")
+  else()
+    set(INSTASENT_PC_${kind} "\${prefix}/${CMAKE_INSTALL_${kind}}")
+  endif()
+endforeach()
+configure_file(cmake/instasent.pc.in ${PROJECT_BINARY_DIR}/instasent.pc @ONLY)
+install(FILES ${PROJECT_BINARY_DIR}/instasent.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig
+        COMPONENT dev)
+
+if(INSTASENT_BUILD_TOOLS)
+  install(TARGETS instasent_cli instasent-emulator RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
+          COMPONENT tools)
+endif()
+
+set(CPACK_PACKAGE_NAME instasent)
+set(CPACK_PACKAGE_VENDOR "Instasent")
+set(CPACK_PACKAGE_CONTACT "Instasent <support@instasent.com>")
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "${PROJECT_DESCRIPTION}")
+set(CPACK_RESOURCE_FILE_LICENSE ${PROJECT_SOURCE_DIR}/LICENSE)
+set(CPACK_PACKAGE_FILE_NAME_DEFAULT ON)
+set(CPACK_DEB_COMPONENT_INSTALL ON)
+set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
+set(CPACK_DEBIAN_PACKAGE_SECTION libs)
+set(CPACK_DEBIAN_RUNTIME_PACKAGE_NAME instasent)
+set(CPACK_DEBIAN_RUNTIME_PACKAGE_DEPENDS "libcurl4 (>= 7.85)")
+set(CPACK_DEBIAN_DEV_PACKAGE_NAME instasent-dev)
+set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
+set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS
+    "instasent (= ${PROJECT_VERSION}), nlohmann-json3-dev (>= 3.10), libcurl4-openssl-dev (>= 7.85) | libcurl-dev")
+set(CPACK_DEBIAN_TOOLS_PACKAGE_NAME instasent-tools)
+set(CPACK_DEBIAN_TOOLS_PACKAGE_SECTION utils)
+set(CPACK_DEBIAN_TOOLS_PACKAGE_DEPENDS "libcurl4 (>= 7.85), zlib1g")
+set(CPACK_COMPONENTS_ALL runtime dev)
+if(INSTASENT_BUILD_TOOLS)
+  list(APPEND CPACK_COMPONENTS_ALL tools)
+endif()
+include(CPack)
