@@ -25,7 +25,10 @@ fail() {
 
 # shellcheck source=scripts/lib/deps.sh
 source scripts/lib/deps.sh
-install_missing_packages git binutils
+# pkg-config --static lists libcurl's own dependencies (-lnghttp2, -lssh2, -lldap...), which
+# link only where their -dev packages are installed.
+install_missing_packages git binutils libnghttp2-dev librtmp-dev libssh2-1-dev libpsl-dev \
+  libkrb5-dev libldap2-dev libzstd-dev libidn2-dev
 
 # --- 1. The packages ------------------------------------------------------------------------
 log "building the packages"
@@ -89,7 +92,7 @@ state="$work/emulator"
 fixture="$repo/tests/emulator_sdk/emulator_fixture.sh"
 bash "$fixture" start "$state" documented "$root/usr/bin/instasent-emulator"
 trap 'bash "$fixture" stop "$state" || true' EXIT
-export INSTASENT_PROJECT=proj_packaging INSTASENT_DATASOURCE=ds_packaging INSTASENT_TOKEN=token
+export INSTASENT_PROJECT=proj_demo INSTASENT_DATASOURCE=ds_demo INSTASENT_TOKEN=demo-token
 INSTASENT_BASE_URL="http://127.0.0.1:$(cat "$state/port")/v1"
 export INSTASENT_BASE_URL
 
@@ -107,11 +110,11 @@ cmake -S "$consumer" -B "$work/find_package" -DINSTASENT_CONSUME=find_package \
 cmake --build "$work/find_package" >/dev/null
 run_consumer find_package "$work/find_package/consumer" env LD_LIBRARY_PATH="$libdir"
 
-# pkg-config against the unpacked packages (--define-prefix: the root is not /usr).
-pc() { PKG_CONFIG_PATH="$1" pkg-config --define-prefix "${@:2}" instasent; }
+# pkg-config against the unpacked packages (their prefix is the root's /usr, not /usr).
+pc() { PKG_CONFIG_PATH="$1" pkg-config --define-variable=prefix="$2" "${@:3}" instasent; }
 # shellcheck disable=SC2046  # the flags are words
 c++ -std=c++17 -o "$work/pkgconfig-shared" "$consumer/main.cpp" \
-  $(pc "$libdir/pkgconfig" --cflags --libs)
+  $(pc "$libdir/pkgconfig" "$root/usr" --cflags --libs)
 run_consumer "pkg-config" "$work/pkgconfig-shared" env LD_LIBRARY_PATH="$libdir"
 
 # pkg-config --static against a static install: libcurl and -pthread come from the private
@@ -127,16 +130,20 @@ rm -rf "$work/static-root"
 cmake --install "$static_build" --prefix "$work/static-root" --component dev >/dev/null
 static_pc="$(dirname "$(find "$work/static-root" -name instasent.pc | head -n 1)")"
 # shellcheck disable=SC2046
-c++ -std=c++17 -o "$work/pkgconfig-static" "$consumer/main.cpp" $(pc "$static_pc" --static --cflags --libs)
+c++ -std=c++17 -o "$work/pkgconfig-static" "$consumer/main.cpp" \
+  $(pc "$static_pc" "$work/static-root" --static --cflags --libs)
 if ldd "$work/pkgconfig-static" | grep -q libinstasent; then fail "the static link used a shared library"; fi
 run_consumer "pkg-config --static" "$work/pkgconfig-static" env
 
 # --- 3. As a subproject ---------------------------------------------------------------------
+# Configured, built and installed as a subproject: the parent's build type and flags unchanged,
+# no -Werror, none of the SDK's tests, nothing of the SDK installed with the parent.
 check_parent() {
   local dir="$1" how="$2"
   grep -qx 'CMAKE_BUILD_TYPE=' "$dir/parent.txt" || fail "$how: the SDK set the parent's build type"
   if grep -q -- '-Werror' "$dir/compile_commands.json"; then fail "$how: -Werror in a parent's build"; fi
   if grep -q '_test\.cpp' "$dir/compile_commands.json"; then fail "$how: the SDK's tests are built"; fi
+  cmake --build "$dir" -j"$(nproc)" --target consumer >/dev/null
   rm -rf "$dir/installed"
   cmake --install "$dir" --prefix "$dir/installed" >/dev/null
   local installed
@@ -147,7 +154,6 @@ check_parent() {
 cmake -S "$consumer" -B "$work/subdirectory" -DINSTASENT_CONSUME=add_subdirectory \
   -DINSTASENT_SOURCE_DIR="$repo" -DCMAKE_EXPORT_COMPILE_COMMANDS=ON >/dev/null
 check_parent "$work/subdirectory" add_subdirectory
-cmake --build "$work/subdirectory" -j"$(nproc)" --target consumer >/dev/null
 run_consumer add_subdirectory "$work/subdirectory/consumer" env
 
 rm -rf "$work/fetchcontent"
@@ -155,7 +161,6 @@ cmake -S "$consumer" -B "$work/fetchcontent" -DINSTASENT_CONSUME=fetchcontent \
   -DINSTASENT_GIT_REPOSITORY="file://$repo" -DINSTASENT_GIT_TAG="$(git -C "$repo" rev-parse HEAD)" \
   -DCMAKE_EXPORT_COMPILE_COMMANDS=ON >/dev/null
 check_parent "$work/fetchcontent" fetchcontent
-cmake --build "$work/fetchcontent" -j"$(nproc)" --target consumer >/dev/null
 run_consumer fetchcontent "$work/fetchcontent/consumer" env
 
 log "all passed"
