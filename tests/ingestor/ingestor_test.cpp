@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "ingestor/ingestor_support.hpp"
+#include "support/sanitizers.hpp"
 
 namespace instasent {
 namespace {
@@ -333,7 +334,7 @@ namespace {
 // ingestor refuses items (closed), a fresh client and ingestor in the child work over their own
 // connections, and the parent goes on delivering.
 TEST(IngestorFork, ChildNeverDeadlocksAndParentGoesOn) {
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#if INSTASENT_UNDER_SANITIZER
   // The sanitizers' own allocators are not fork-safe in a process with threads: a child can
   // block inside them whatever the SDK does. The plain build runs this test.
   GTEST_SKIP() << "fork() with threads is not supported under the sanitizers";

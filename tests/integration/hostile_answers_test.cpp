@@ -24,6 +24,7 @@
 #include "instasent/instasent.hpp"
 #include "support/fake_clock.hpp"
 #include "support/raw_server.hpp"
+#include "support/sanitizers.hpp"
 
 namespace instasent {
 namespace {
@@ -517,7 +518,7 @@ TEST(HostileRateLimit, NonsenseHeadersAreNotRecorded) {
 // the allocation fail inside libcurl's write callback: the call throws the SDK's TransportError,
 // and std::bad_alloc never escapes. Run in a child, whose limit the test process does not share.
 TEST(HostileMemory, AnAnswerLargerThanMemoryIsATransportErrorNotAnAbort) {
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#if INSTASENT_UNDER_SANITIZER
   GTEST_SKIP() << "the sanitizers reserve far more address space than any limit would allow";
 #else
   RawServer server([](RawConnection& connection) {
