@@ -87,12 +87,12 @@ std::optional<milliseconds> rate_limit_delay(const Headers& headers,
   const auto wait_until = [now_ms](std::int64_t when_seconds) -> std::optional<milliseconds> {
     const std::int64_t wait = when_seconds * 1000 - now_ms;
     if (wait <= 0) return std::nullopt;
-    return milliseconds(std::min(wait, kMaxRateLimitDelay.count()));
+    return milliseconds(std::min<std::int64_t>(wait, kMaxRateLimitDelay.count()));
   };
   if (const auto retry_after = headers.get("Retry-After")) {
     if (const auto seconds = parse_whole_seconds(*retry_after)) {
       if (*seconds == 0) return std::nullopt;
-      return milliseconds(std::min(*seconds * 1000, kMaxRateLimitDelay.count()));
+      return milliseconds(std::min<std::int64_t>(*seconds * 1000, kMaxRateLimitDelay.count()));
     }
     if (const auto when = parse_http_date(*retry_after)) return wait_until(*when);
   }
