@@ -141,6 +141,7 @@ run_consumer "pkg-config --static" "$work/pkgconfig-static" env
 check_parent() {
   local dir="$1" how="$2"
   grep -qx 'CMAKE_BUILD_TYPE=' "$dir/parent.txt" || fail "$how: the SDK set the parent's build type"
+  grep -qx 'CMAKE_CXX_FLAGS=' "$dir/parent.txt" || fail "$how: the SDK changed the parent's flags"
   if grep -q -- '-Werror' "$dir/compile_commands.json"; then fail "$how: -Werror in a parent's build"; fi
   if grep -q '_test\.cpp' "$dir/compile_commands.json"; then fail "$how: the SDK's tests are built"; fi
   cmake --build "$dir" -j"$(nproc)" --target consumer >/dev/null
