@@ -162,7 +162,9 @@ struct IngestorOptions {
 
   /// Called once per item with its final state, from a sender thread (or from `add`/`close` for
   /// items refused or dropped there, and from the constructor for items found damaged in the
-  /// spool). It must not block for long; it must not throw.
+  /// spool). It must not block for long; it must not throw. It may call `add`, but not `flush` or
+  /// `close`: they wait for the callbacks of the items they settle, so from a callback they would
+  /// only wait out their timeout.
   std::function<void(const ItemOutcome&)> on_outcome;
 };
 
