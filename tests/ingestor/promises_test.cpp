@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: Apache-2.0
+// Promises of the Ingestor that no other test pinned: deletes by id (the request, its encoding,
+// a 404, the order with what follows), a 429 holding back every sender for at most
+// max_rate_limit_wait, and a blocked add that goes on once there is room.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ingestor/ingestor_support.hpp"
+
+namespace instasent {
+namespace {
+
+using emulator::Config;
+using emulator::testing::RunningEmulator;
+using emulator::testing::test_config;
+using ingestor_testing::client_for;
+using ingestor_testing::Outcomes;
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+// Every request through the real libcurl transport, with when it started and when its answer came;
+// DELETEs can be held back before they are sent, to make an overtaking event visible.
+class RecordingTransport : public Transport {
+ public:
+  struct Call {
+    std::string method;
+    std::string url;
+    int status = 0;
+    steady_clock::time_point started;
+    steady_clock::time_point answered;
+  };
+
+  explicit RecordingTransport(milliseconds delete_delay = milliseconds(0))
+      : inner_(make_curl_transport()), delete_delay_(delete_delay) {}
+
+  HttpResponse send(const HttpRequest& request) override {
+    const auto started = steady_clock::now();
+    if (request.method == "DELETE") std::this_thread::sleep_for(delete_delay_);
+    HttpResponse response = inner_->send(request);
+    std::lock_guard<std::mutex> lock(mutex_);
+    calls_.push_back({request.method, request.url, response.status, started, steady_clock::now()});
+    return response;
+  }
+
+  std::vector<Call> calls() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return calls_;
+  }
+
+ private:
+  std::shared_ptr<Transport> inner_;
+  milliseconds delete_delay_;
+  mutable std::mutex mutex_;
+  std::vector<Call> calls_;
+};
+
+bool ends_with(const std::string& text, const std::string& tail) {
+  return text.size() >= tail.size() &&
+         text.compare(text.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+TEST(IngestorPromises, DeleteContactSendsTheEncodedIdAndReportsA404AsRejected) {
+  RunningEmulator server;
+  auto transport = std::make_shared<RecordingTransport>();
+  Outcomes seen;
+  IngestorOptions options;
+  options.flush_interval = milliseconds(5);
+  options.on_outcome = seen.callback();
+  Ingestor ingestor(client_for(server.port(), transport), options);
+  const std::string id = "user/1 \xC3\xA9?#";  // a slash, a blank, UTF-8, a query, a fragment
+  ASSERT_TRUE(ingestor.add(Contact(id).email("a@example.com")));
+  ASSERT_TRUE(ingestor.flush(milliseconds(10'000)));
+  ASSERT_EQ(server.state()["contacts"].count(id), 1u);
+
+  ASSERT_TRUE(ingestor.delete_contact(id, 7));
+  ASSERT_TRUE(ingestor.delete_contact("nobody", 8));
+  ASSERT_TRUE(ingestor.flush(milliseconds(10'000)));
+
+  EXPECT_EQ(server.state()["contacts"].count(id), 0u);
+  const ItemOutcome& deleted = seen.by_key.at("d:" + id).at(0);
+  EXPECT_EQ(deleted.state, FinalState::delivered);
+  EXPECT_EQ(deleted.tag, 7u);
+  const ItemOutcome& unknown = seen.by_key.at("d:nobody").at(0);
+  EXPECT_EQ(unknown.state, FinalState::rejected);  // resending would not help
+  EXPECT_EQ(unknown.http_status, 404);
+  EXPECT_EQ(unknown.tag, 8u);
+  int deletes = 0;
+  for (const auto& call : transport->calls()) {
+    if (call.method != "DELETE") continue;
+    ++deletes;
+    EXPECT_TRUE(ends_with(call.url, "/stream/contacts/user%2F1%20%C3%A9%3F%23") ||
+                ends_with(call.url, "/stream/contacts/nobody"))
+        << call.url;
+  }
+  EXPECT_EQ(deletes, 2);  // a 404 is not retried
+  EXPECT_TRUE(ingestor.close(milliseconds(1'000)).empty());
+}
+
+// An event added after a delete of its user goes out only once the delete has its answer, even
+// with senders free and the delete slow; and an upsert after them re-creates the contact.
+TEST(IngestorPromises, AnEventWaitsForTheDeleteAddedBeforeIt) {
+  RunningEmulator server;
+  auto transport = std::make_shared<RecordingTransport>(milliseconds(300));
+  Outcomes seen;
+  IngestorOptions options;
+  options.flush_interval = milliseconds(1);
+  options.on_outcome = seen.callback();
+  Ingestor ingestor(client_for(server.port(), transport), options);
+  ASSERT_TRUE(ingestor.add(Contact("U1")));
+  ASSERT_TRUE(ingestor.flush(milliseconds(10'000)));
+
+  ASSERT_TRUE(ingestor.delete_contact("U1"));
+  ASSERT_TRUE(ingestor.add(Event("U1", "E1", "purchase")));
+  ASSERT_TRUE(ingestor.add(Contact("U1").first_name("Again")));
+  ASSERT_TRUE(ingestor.flush(milliseconds(10'000)));
+
+  steady_clock::time_point delete_answered{};
+  steady_clock::time_point event_started{};
+  steady_clock::time_point upsert_started{};
+  int posts_to_contacts = 0;
+  for (const auto& call : transport->calls()) {
+    if (call.method == "DELETE") delete_answered = call.answered;
+    if (ends_with(call.url, "/stream/events")) event_started = call.started;
+    if (ends_with(call.url, "/stream/contacts") && ++posts_to_contacts == 2) {
+      upsert_started = call.started;
+    }
+  }
+  ASSERT_NE(delete_answered, steady_clock::time_point{});
+  ASSERT_NE(event_started, steady_clock::time_point{});
+  ASSERT_NE(upsert_started, steady_clock::time_point{});
+  EXPECT_GE(event_started, delete_answered);
+  EXPECT_GE(upsert_started, delete_answered);
+  EXPECT_EQ(seen.count(FinalState::delivered), 4u);
+  EXPECT_EQ(server.state()["contacts"]["U1"]["_first_name"], "Again");
+  EXPECT_TRUE(ingestor.close(milliseconds(1'000)).empty());
+}
+
+// A 429 holds back every sender, whatever its queue, for the time the server asks (1 s here)
+// capped by max_rate_limit_wait: nothing starts earlier than the cap, and everything goes on well
+// before the second the server asked for.
+TEST(IngestorPromises, A429HoldsBackEverySenderForAtMostMaxRateLimitWait) {
+  Config config = test_config();
+  config.faults.script = {emulator::Fault::rate_limited};  // the first request: 429, 1 s
+  RunningEmulator server(config);
+  auto transport = std::make_shared<RecordingTransport>();
+  IngestorOptions options;
+  options.flush_interval = milliseconds(1);
+  options.max_in_flight = 4;
+  options.max_rate_limit_wait = milliseconds(300);
+  Ingestor ingestor(client_for(server.port(), transport), options);
+  ASSERT_TRUE(ingestor.add(Contact("U1")));
+  const auto give_up = steady_clock::now() + milliseconds(10'000);
+  while (ingestor.stats().rate_limited == 0 && steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(milliseconds(1));
+  }
+  ASSERT_EQ(ingestor.stats().rate_limited, 1u);
+  // Other queues, other senders: they wait too.
+  ASSERT_TRUE(ingestor.add(Event("U2", "E2", "purchase")));
+  ASSERT_TRUE(ingestor.delete_contact("U3"));
+  ASSERT_TRUE(ingestor.flush(milliseconds(10'000)));
+
+  const auto calls = transport->calls();
+  ASSERT_GE(calls.size(), 4u);
+  ASSERT_EQ(calls.front().status, 429);
+  const auto limited_at = calls.front().answered;
+  steady_clock::time_point first_after{};
+  for (std::size_t i = 1; i < calls.size(); ++i) {
+    EXPECT_GE(calls[i].started - limited_at, milliseconds(290)) << calls[i].url;
+    if (first_after == steady_clock::time_point{} || calls[i].started < first_after) {
+      first_after = calls[i].started;
+    }
+  }
+  EXPECT_LT(first_after - limited_at, milliseconds(900));  // the cap, not the server's second
+  EXPECT_TRUE(ingestor.close(milliseconds(1'000)).empty());
+}
+
+// With the block policy, an add that waits for room goes on as soon as the senders make some,
+// long before its timeout.
+TEST(IngestorPromises, ABlockedAddGoesOnOnceThereIsRoom) {
+  RunningEmulator server;
+  Outcomes seen;
+  IngestorOptions options;
+  options.max_queue_items = 10;
+  options.overflow = OverflowPolicy::block;
+  options.block_timeout = milliseconds(60'000);
+  options.flush_interval = milliseconds(3'600'000);  // nothing is due until flush
+  options.on_outcome = seen.callback();
+  Ingestor ingestor(client_for(server.port()), options);
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(ingestor.add(Contact("U" + std::to_string(i))));
+  std::atomic<bool> returned{false};
+  auto blocked = std::async(std::launch::async, [&] {
+    const AddResult result = ingestor.add(Contact("U10"));
+    returned = true;
+    return result;
+  });
+  std::this_thread::sleep_for(milliseconds(100));
+  EXPECT_FALSE(returned) << "the add did not wait for room";
+  ASSERT_TRUE(ingestor.flush(milliseconds(10'000)));  // the ten go out: room
+  ASSERT_EQ(blocked.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  EXPECT_TRUE(blocked.get());
+  ASSERT_TRUE(ingestor.flush(milliseconds(10'000)));
+  EXPECT_EQ(seen.count(FinalState::delivered), 11u);
+  EXPECT_EQ(server.state()["contacts"].count("U10"), 1u);
+}
+
+}  // namespace
+}  // namespace instasent
