@@ -306,7 +306,15 @@ TEST(CliImport, ResumesAfterSigkillWithoutResendingConfirmedLines) {
     const auto killed = first.wait(10s);
     ASSERT_TRUE(killed && killed->signaled);
   }
-  std::this_thread::sleep_for(500ms);  // answers the emulator still delays come out
+  // The requests the killed process left in the emulator (each delayed 100 ms) are answered: the
+  // count of accepted items stops moving (three equal reads 150 ms apart; at most 10 s).
+  std::uint64_t last = emulator.accepted();
+  for (int equal = 0, polls = 0; equal < 3 && polls < 60; ++polls) {
+    std::this_thread::sleep_for(150ms);
+    const std::uint64_t now = emulator.accepted();
+    equal = now == last ? equal + 1 : 0;
+    last = now;
+  }
   const std::uint64_t confirmed = checkpoint_line(checkpoint);
   ASSERT_GE(confirmed, 2'000u);
   ASSERT_LT(confirmed, static_cast<std::uint64_t>(kContacts)) << "the kill came too late";

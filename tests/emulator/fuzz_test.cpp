@@ -517,7 +517,7 @@ TEST(Fuzz, RandomRequestsNeitherHangNorStopTheEmulator) {
 
 // ---------------------------------------------------------------------------------------------
 // Deeply nested JSON, against the binary so that a crash fails one test instead of the whole run.
-// The emulator may refuse such a body or accept it; it must answer and keep running.
+// The emulator refuses such a body as a whole (400, "Body nested too deeply") and keeps running.
 
 std::string nested_arrays(std::size_t depth) {
   return std::string(depth, '[') + std::string(depth, ']');
@@ -540,13 +540,18 @@ std::string demo_path(const std::string& rest) { return stream_path(rest, "proj_
   return ::testing::AssertionFailure() << "the emulator exited with " << WEXITSTATUS(*status);
 }
 
-// POSTs `body` to the demo datasource's `rest`; the emulator must answer and go on serving.
-void expect_answered_and_alive(EmulatorProcess& process, int port, const std::string& rest,
-                               const std::string& body) {
+// POSTs `body` to the demo datasource's `rest`; the emulator must refuse it as too deep and go on
+// serving.
+void expect_refused_and_alive(EmulatorProcess& process, int port, const std::string& rest,
+                              const std::string& body) {
   auto client = loopback_client(port);
   const auto posted = client.Post(demo_path(rest), demo_auth(), body, "application/json");
   EXPECT_TRUE(posted) << "POST " << rest
                       << " got no answer: " << httplib::to_string(posted.error());
+  if (posted) {
+    EXPECT_EQ(posted->status, 400) << "POST " << rest;
+    EXPECT_NE(posted->body.find("nested too deeply"), std::string::npos) << posted->body;
+  }
   ASSERT_TRUE(still_running(process));
   const auto health = client.Get("/_emulator/health");
   ASSERT_TRUE(health);
@@ -559,38 +564,38 @@ std::string event_with_parameters(const std::string& parameters) {
          parameters + "}}]";
 }
 
-TEST(DeepNesting, DeepEventParametersAndTheStateAreAnswered) {
+TEST(DeepNesting, DeepEventParametersAreRefusedAndTheStateIsAnswered) {
   EmulatorProcess process({"--port", "0"});
   const int port = read_port(process);
-  expect_answered_and_alive(process, port, "/events", event_with_parameters(nested_arrays(100000)));
+  expect_refused_and_alive(process, port, "/events", event_with_parameters(nested_arrays(100000)));
   const auto state = loopback_client(port).Get("/_emulator/state");
   EXPECT_TRUE(state) << "GET /_emulator/state got no answer: " << httplib::to_string(state.error());
   EXPECT_TRUE(still_running(process));
 }
 
-TEST(DeepNesting, VeryDeepEventParametersAreAnswered) {
+TEST(DeepNesting, VeryDeepEventParametersAreRefused) {
   EmulatorProcess process({"--port", "0"});
   const int port = read_port(process);
   // 800 KB, under the default 1 MiB body limit.
-  expect_answered_and_alive(process, port, "/events", event_with_parameters(nested_arrays(400000)));
+  expect_refused_and_alive(process, port, "/events", event_with_parameters(nested_arrays(400000)));
 }
 
-TEST(DeepNesting, DeepItemsAreAnsweredInTheConnectorsShape) {
+TEST(DeepNesting, DeepItemsAreRefusedInTheConnectorsShape) {
   EmulatorProcess process({"--port", "0", "--response-shape", "connectors"});
   const int port = read_port(process);
-  expect_answered_and_alive(process, port, "/contacts",
-                            R"([{"_user_id": "U1", "a": )" + nested_arrays(100000) + "}]");
-  expect_answered_and_alive(process, port, "/events",
-                            R"([{"_user_id": "U1", "x": )" + nested_arrays(100000) + "}]");
+  expect_refused_and_alive(process, port, "/contacts",
+                           R"([{"_user_id": "U1", "a": )" + nested_arrays(100000) + "}]");
+  expect_refused_and_alive(process, port, "/events",
+                           R"([{"_user_id": "U1", "x": )" + nested_arrays(100000) + "}]");
 }
 
-TEST(DeepNesting, DeepBatchesAreAnswered) {
+TEST(DeepNesting, DeepBatchesAreRefused) {
   EmulatorProcess process({"--port", "0"});
   const int port = read_port(process);
   for (const std::string& body :
        {std::string(400000, '['), nested_arrays(400000), "[" + nested_arrays(400000) + "]",
         R"([{"_user_id": "U1", "a": )" + nested_arrays(400000) + "}]"}) {
-    expect_answered_and_alive(process, port, "/contacts", body);
+    expect_refused_and_alive(process, port, "/contacts", body);
   }
 }
 

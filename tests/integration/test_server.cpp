@@ -6,6 +6,7 @@
 #include <ctime>
 #include <stdexcept>
 
+#include <gtest/gtest.h>
 #include <httplib.h>
 
 namespace instasent::testing {
@@ -151,6 +152,8 @@ TestServer::TestServer() : server_(std::make_unique<httplib::Server>()) {
       what = e.what();
     } catch (...) {
     }
+    // A bug of the harness, not a server error for the SDK to retry: the test fails.
+    ADD_FAILURE() << "the test server's handler threw: " << what;
     res.status = 500;
     res.set_content(json{{"message", "test server exception: " + what}}.dump(), "application/json");
   });
