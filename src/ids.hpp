@@ -3,6 +3,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace instasent::detail {
@@ -17,5 +18,8 @@ std::optional<const char*> path_segment_problem(std::string_view id) noexcept;
 /// Throw InvalidInputError naming `field` when the id breaks its rule.
 void check_id(std::string_view id, const char* field);
 void check_path_segment(std::string_view id, const char* field);
+
+/// A random UUID (version 4): the `_event_id` of an event added to the Ingestor without one.
+std::string random_event_id();
 
 }  // namespace instasent::detail

@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "batch_exchange.hpp"
+
+#include "client_impl.hpp"
+#include "url.hpp"
+
+namespace instasent::detail {
+
+namespace {
+
+HttpRequest build_request(const Client::Impl& client, const Batch& batch) {
+  if (batch.op == Operation::delete_contact) {
+    return client.make_request(
+        "DELETE", "/stream/contacts/" + encode_path_segment(batch.items.front().user_id), {});
+  }
+  std::string body = "[";
+  for (const QueuedItem& item : batch.items) {
+    if (body.size() > 1) body.push_back(',');
+    body.append(item.json);
+  }
+  body.push_back(']');
+  return client.make_request(
+      "POST", batch.op == Operation::record_event ? "/stream/events" : "/stream/contacts",
+      std::move(body));
+}
+
+void reject_all(const Client::Impl& client, const HttpResponse& response,
+                std::vector<Verdict>& verdicts) {
+  std::string message = "request refused with HTTP " + std::to_string(response.status);
+  const std::string server = server_message(response, client.token());
+  if (!server.empty()) message += ": " + server;
+  for (Verdict& verdict : verdicts) {
+    verdict.kind = Verdict::rejected;
+    verdict.errors[""].push_back(message);
+  }
+}
+
+// The verdicts of a 2xx or 422 answer to a batch of upserts or events; an item the answer does
+// not settle stays `retry`.
+void read_verdicts(const Client::Impl& client, const Batch& batch, const HttpResponse& response,
+                   std::vector<Verdict>& verdicts) {
+  const BatchKind kind =
+      batch.op == Operation::record_event ? BatchKind::events : BatchKind::contacts;
+  std::vector<std::string_view> ids;
+  ids.reserve(batch.items.size());
+  for (const QueuedItem& item : batch.items) {
+    ids.emplace_back(kind == BatchKind::events ? item.event_id : item.user_id);
+  }
+  std::vector<ItemResult> results;
+  client.read_answer(response.body, kind, ids, 0, results);
+  for (std::size_t i = 0; i < results.size() && i < verdicts.size(); ++i) {
+    if (results[i].status == ItemStatus::accepted) {
+      verdicts[i].kind = Verdict::delivered;
+    } else if (results[i].status == ItemStatus::rejected) {
+      verdicts[i].kind = Verdict::rejected;
+      verdicts[i].errors = std::move(results[i].errors);
+    }
+  }
+}
+
+ExchangeResult exchange(Client::Impl& client, const Batch& batch) {
+  ExchangeResult result;
+  result.verdicts.assign(batch.items.size(), Verdict{});
+  const HttpRequest request = build_request(client, batch);
+  result.body_bytes = request.body.size();
+  const Outcome outcome = client.send_once(request);
+  if (!outcome.response) {
+    const TransportError& error = *outcome.transport_error;
+    if (error.retryable()) {
+      result.request_failed = true;  // connection failure or timeout: resend (idempotent)
+      return result;
+    }
+    for (Verdict& verdict : result.verdicts) {
+      verdict.kind = Verdict::unrecoverable;
+      verdict.message = error.what();
+    }
+    return result;
+  }
+  const HttpResponse& response = *outcome.response;
+  const int status = response.status;
+  for (Verdict& verdict : result.verdicts) verdict.http_status = status;
+  if (status == 429) {
+    // The server's time when it gave one; otherwise the usual backoff (never a tight loop).
+    result.pause = rate_limit_delay(response.headers, client.clock()->system_now())
+                       .value_or(std::chrono::milliseconds(0));
+    result.request_failed = true;
+  } else if (is_retryable_status(status)) {
+    result.request_failed = true;
+  } else if (batch.op == Operation::delete_contact) {
+    if (is_success(status)) {
+      result.verdicts.front().kind = Verdict::delivered;
+    } else {
+      reject_all(client, response, result.verdicts);
+    }
+  } else if ((status == 400 || status == 413) && batch.items.size() > 1) {
+    // Refused as a whole, perhaps for one item (too large, too deep for the server): split the
+    // batch until the culprit is alone, so that it cannot sink the others.
+    for (Verdict& verdict : result.verdicts) verdict.kind = Verdict::split;
+  } else if (!is_success(status) && status != 422) {
+    reject_all(client, response, result.verdicts);
+  } else {
+    read_verdicts(client, batch, response, result.verdicts);
+  }
+  return result;
+}
+
+}  // namespace
+
+ExchangeResult exchange_batch(Client::Impl& client, const Batch& batch) noexcept {
+  try {
+    return exchange(client, batch);
+  } catch (const std::exception&) {
+    ExchangeResult failed;
+    failed.verdicts.assign(batch.items.size(), Verdict{});
+    failed.request_failed = true;
+    return failed;
+  }
+}
+
+}  // namespace instasent::detail

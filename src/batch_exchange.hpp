@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: Apache-2.0
+// One request of the Ingestor: a batch in, the server's verdict on each item out.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <vector>
+
+#include "delivery_queue.hpp"
+#include "instasent/client.hpp"
+
+namespace instasent::detail {
+
+/// What one request came to.
+struct ExchangeResult {
+  std::vector<Verdict> verdicts;  ///< One per item of the batch, in its order.
+  /// A 429 asked every sender to wait this long (0: it gave no usable time).
+  std::optional<std::chrono::milliseconds> pause;
+  bool request_failed = false;  ///< No usable answer: the items are to be sent again.
+  std::size_t body_bytes = 0;   ///< Of the request sent.
+};
+
+/// Sends `batch` through `client` once (no retries: the Ingestor schedules them) and reads what
+/// became of each item. Never throws: running out of memory fails the request like a dropped
+/// connection.
+ExchangeResult exchange_batch(Client::Impl& client, const Batch& batch) noexcept;
+
+}  // namespace instasent::detail

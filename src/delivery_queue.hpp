@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: Apache-2.0
+// The Ingestor's items from `add` to their final state: the queues, each user's order, the
+// overflow bounds, the batches taken and what their answers make of each item. No threads, no
+// locks and no clock of its own: the Ingestor calls it under its lock and gives it the time.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "instasent/ingestor.hpp"
+#include "instasent/limits.hpp"
+#include "pacer.hpp"
+#include "spool.hpp"
+
+namespace instasent::detail {
+
+/// How far into a queue a batch is looked for while earlier items wait for their user's previous
+/// operation.
+inline constexpr std::size_t kScanLimit = 2'000;
+
+inline std::size_t queue_of(Operation op) { return static_cast<std::size_t>(op); }
+inline bool is_contact_operation(Operation op) { return op != Operation::record_event; }
+
+struct QueuedItem {
+  using time_point = std::chrono::steady_clock::time_point;
+
+  std::uint64_t seq = 0;
+  Operation op = Operation::upsert_contact;
+  std::uint64_t tag = 0;
+  std::string user_id;
+  std::string event_id;
+  std::string json;              // ready to send; empty for deletes
+  std::uint64_t depends_on = 0;  // a contact operation that must be final first; 0: none
+  int attempts = 0;
+  time_point enqueued_at;
+  time_point not_before;  // after a failed attempt: its backoff
+  // Refused as a whole (400, 413) in a batch of more than one: sent again in batches of at most
+  // this many, halving until the culprit is alone.
+  std::size_t batch_limit = kMaxBatchItems;
+  SpoolRef spool;  // its record in the spool, when there is one
+
+  std::size_t bytes() const {
+    return sizeof(QueuedItem) + json.size() + user_id.size() + event_id.size();
+  }
+};
+
+/// Items taken from one queue to go out in one request.
+struct Batch {
+  Operation op = Operation::upsert_contact;  // the queue's: upserts, events or deletes
+  std::vector<QueuedItem> items;
+  bool retry = false;  // it resends items
+};
+
+/// What the server (or the connection) said about one item of a request.
+struct Verdict {
+  enum Kind {
+    delivered,
+    rejected,
+    retry,          // no answer accepted it: send again after a backoff
+    split,          // the batch was refused as a whole: send again in smaller batches
+    unrecoverable,  // no retry can mend the request's failure
+  } kind = retry;
+  FieldErrors errors;
+  std::string message;  // for unrecoverable
+  int http_status = 0;  // of the answer, when there was one
+};
+
+/// What a call settled: the outcomes to pass to on_outcome, and the spool records of items that
+/// are final (to forget).
+struct Settled {
+  std::vector<ItemOutcome> outcomes;
+  std::vector<SpoolRef> spool_done;
+};
+
+/// How an item ends: its final state and what its outcome says about it.
+struct Ending {
+  static Ending delivered(int http_status) {
+    return {FinalState::delivered, {}, {}, {}, http_status};
+  }
+  static Ending rejected(FieldErrors errors, int http_status) {
+    return {FinalState::rejected, {}, {}, std::move(errors), http_status};
+  }
+  static Ending dropped(DropReason reason, std::string message, int http_status = 0) {
+    return {FinalState::dropped, reason, std::move(message), {}, http_status};
+  }
+
+  FinalState state = FinalState::dropped;
+  DropReason reason = DropReason::none;
+  std::string message;
+  FieldErrors errors;
+  int http_status = 0;
+};
+
+/// The outcome `ending` gives `item`.
+ItemOutcome outcome_of(const QueuedItem& item, Ending ending);
+
+/// Counts a dropped item in `stats`.
+void count_drop(IngestorStats& stats, DropReason reason);
+
+/// Every item accepted and not yet final, queued or in a request. Contact operations of one user
+/// never share a request nor overtake each other, and an event waits for the contact operation
+/// added before it for its user.
+class DeliveryQueue {
+ public:
+  using time_point = std::chrono::steady_clock::time_point;
+
+  /// Uses the options' queue bounds and batch settings; keeps its counters in `stats`.
+  DeliveryQueue(const IngestorOptions& options, IngestorStats& stats);
+
+  /// Whether an item of `bytes` fits within the queue's bounds.
+  bool has_room(std::size_t bytes) const;
+  /// Queues an accepted item (past the bounds: the caller checked them); returns how many items
+  /// its queue holds now.
+  std::size_t push(QueuedItem item, time_point now);
+  /// Settles at once an accepted item that can never be sent (damaged in the spool).
+  void settle_unsendable(QueuedItem item, Ending ending, Settled& settled);
+  /// Drops the oldest queued item to make room; false when none is queued.
+  bool drop_oldest(Settled& settled);
+  /// Drops the queued items of spool segment `segment`, when they are all of its `live` items
+  /// (so that dropping them frees it); false otherwise.
+  bool drop_segment(std::uint64_t segment, std::uint64_t live, Settled& settled);
+  /// Drops every item queued or in a request (close's deadline passed).
+  void drop_all(Settled& settled);
+  /// Forgets every item without settling it (a forked child's copy).
+  void clear();
+
+  /// Marks every item queued so far to be sent without waiting for a full batch; returns the
+  /// last one's sequence number.
+  std::uint64_t flush_all();
+  /// Whether every item up to sequence number `last` is final.
+  bool final_up_to(std::uint64_t last) const;
+  bool all_final() const { return unfinished_.empty(); }
+  /// How many items have been settled (given a final state) in all.
+  std::uint64_t settled_total() const { return settled_total_; }
+  std::size_t queued_items() const;
+
+  /// Moves a batch that may go now (with `pacer`'s leave) from one queue into flight, taking the
+  /// queues in turn. Empty when none may, with `wake` moved to when one may. `closing`: every
+  /// queued item is due.
+  Batch take_batch(time_point now, const Pacer& pacer, bool closing, time_point& wake);
+  /// Applies a request's verdicts, one per item: final states, or back to the front of the
+  /// queue to wait as `schedule` says. Items already given up by drop_all are left alone.
+  void settle(Batch& batch, const std::vector<Verdict>& verdicts, const RetrySchedule& schedule,
+              Settled& settled);
+
+ private:
+  // Records an item's final state, once: an item already final is left as it is.
+  void finish(const QueuedItem& item, Ending ending, Settled& settled);
+  void collect(std::size_t q, std::vector<QueuedItem>& batch, time_point now, const Pacer& pacer,
+               time_point& wake);
+  static std::size_t fresh_items(const std::deque<QueuedItem>& queue);
+  bool retry_ready(const std::deque<QueuedItem>& queue, time_point now, const Pacer& pacer,
+                   time_point& wake) const;
+
+  const IngestorOptions& options_;
+  IngestorStats& stats_;
+  std::array<std::deque<QueuedItem>, kQueues> queues_;
+  std::size_t queued_bytes_ = 0;
+  std::unordered_map<std::uint64_t, QueuedItem> in_flight_;  // without payloads
+  std::set<std::uint64_t> unfinished_;  // every accepted item without a final state
+  std::unordered_map<std::string, std::uint64_t> last_contact_operation_;  // by user id
+  std::uint64_t next_seq_ = 1;
+  std::uint64_t flush_target_ = 0;  // items up to here are sent without waiting
+  std::size_t next_queue_ = 0;
+  std::uint64_t settled_total_ = 0;
+};
+
+}  // namespace instasent::detail

@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: Apache-2.0
+// The Ingestor's options and the names of its enumerations.
+#include "ingestor_options.hpp"
+
+#include "instasent/error.hpp"
+#include "instasent/limits.hpp"
+
+namespace instasent {
+
+namespace detail {
+
+void check_options(const IngestorOptions& options) {
+  const auto fail = [](const char* field, const char* problem) {
+    throw InvalidInputError(field, problem);
+  };
+  const std::chrono::milliseconds zero(0);
+  if (options.max_queue_items < 1) fail("max_queue_items", "must be at least 1");
+  if (options.max_queue_bytes < 1024) fail("max_queue_bytes", "must be at least 1024");
+  if (options.block_timeout < zero) fail("block_timeout", "must not be negative");
+  if (options.batch_items < 1 || options.batch_items > kMaxBatchItems) {
+    fail("batch_items", "must be between 1 and 100");
+  }
+  if (options.batch_bytes < 64) fail("batch_bytes", "must be at least 64");
+  if (options.flush_interval < zero) fail("flush_interval", "must not be negative");
+  if (options.max_in_flight < 1 || options.max_in_flight > 64) {
+    fail("max_in_flight", "must be between 1 and 64");
+  }
+  if (options.max_attempts < 1 || options.max_attempts > 1000) {
+    fail("max_attempts", "must be between 1 and 1000");
+  }
+  if (options.initial_backoff < zero) fail("initial_backoff", "must not be negative");
+  if (options.max_backoff < options.initial_backoff) {
+    fail("max_backoff", "must not be less than initial_backoff");
+  }
+  if (options.max_rate_limit_wait < zero) fail("max_rate_limit_wait", "must not be negative");
+  if (!(options.retry_budget >= 0 && options.retry_budget <= 100)) {
+    fail("retry_budget", "must be between 0 and 100");
+  }
+  if (options.shutdown_deadline < zero) fail("shutdown_deadline", "must not be negative");
+  if (!options.spool.directory.empty()) {
+    if (options.spool.max_bytes < (64u << 10)) fail("spool.max_bytes", "must be at least 64 KiB");
+    if (options.spool.sync_interval < zero) fail("spool.sync_interval", "must not be negative");
+  }
+}
+
+}  // namespace detail
+
+const char* to_string(AddStatus status) noexcept {
+  switch (status) {
+    case AddStatus::accepted:
+      return "accepted";
+    case AddStatus::queue_full:
+      return "queue_full";
+    case AddStatus::invalid:
+      return "invalid";
+    case AddStatus::closed:
+      return "closed";
+  }
+  return "unknown";
+}
+
+const char* to_string(FinalState state) noexcept {
+  switch (state) {
+    case FinalState::delivered:
+      return "delivered";
+    case FinalState::rejected:
+      return "rejected";
+    case FinalState::dropped:
+      return "dropped";
+  }
+  return "unknown";
+}
+
+const char* to_string(DropReason reason) noexcept {
+  switch (reason) {
+    case DropReason::none:
+      return "none";
+    case DropReason::queue_full:
+      return "queue_full";
+    case DropReason::invalid:
+      return "invalid";
+    case DropReason::retries_exhausted:
+      return "retries_exhausted";
+    case DropReason::shutdown:
+      return "shutdown";
+    case DropReason::unrecoverable:
+      return "unrecoverable";
+    case DropReason::spool_damaged:
+      return "spool_damaged";
+  }
+  return "unknown";
+}
+
+}  // namespace instasent

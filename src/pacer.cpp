@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "pacer.hpp"
+
+#include <algorithm>
+
+#include "retry_logic.hpp"
+
+namespace instasent::detail {
+
+using std::chrono::milliseconds;
+
+RetrySchedule::time_point RetrySchedule::retry_at(int attempts) const {
+  if (gated) return now;
+  return now + backoff_delay(*backoff, healthy ? 1 : attempts, jitter);
+}
+
+Pacer::Pacer(const RetryPolicy& backoff, double retry_budget, milliseconds max_rate_limit_wait,
+             time_point now, std::uint64_t seed)
+    : backoff_(backoff),
+      retry_budget_(retry_budget),
+      max_rate_limit_wait_(max_rate_limit_wait),
+      last_refill_(now),
+      jitter_(seed) {}
+
+void Pacer::refill(time_point now) {
+  const double seconds = std::chrono::duration<double>(now - last_refill_).count();
+  last_refill_ = now;
+  if (retry_tokens_ < kInitialRetryTokens && seconds > 0) {
+    retry_tokens_ = std::min(kInitialRetryTokens, retry_tokens_ + seconds * kMinRetriesPerSecond);
+  }
+}
+
+Pacer::time_point Pacer::next_retry_token(time_point now) const {
+  return now +
+         milliseconds(static_cast<std::int64_t>((1 - retry_tokens_) / kMinRetriesPerSecond * 1000) +
+                      1);
+}
+
+Pacer::time_point Pacer::ready_at(std::size_t queue) const {
+  return std::max(gate_, resume_at_[queue]);
+}
+
+void Pacer::on_send(bool retry) {
+  if (retry) {
+    retry_tokens_ = std::max(0.0, retry_tokens_ - 1);
+  } else {
+    retry_tokens_ = std::min(kMaxRetryTokens, retry_tokens_ + retry_budget_);
+  }
+}
+
+RetrySchedule Pacer::on_end(std::size_t queue, time_point now, const RequestEnd& end) {
+  if (end.pause) gate_ = std::max(gate_, now + std::min(*end.pause, max_rate_limit_wait_));
+  history_[queue] = (history_[queue] << 1) | (end.failed ? 1u : 0u);
+  requests_seen_[queue] = std::min(requests_seen_[queue] + 1, kHealthWindow);
+  const bool gated = end.pause && end.pause->count() > 0;
+  if (end.failed) {
+    // Many failures in a row: the server looks down, and the whole queue waits.
+    if (++failures_[queue] >= kOutageThreshold && !gated) {
+      const int step = failures_[queue] - kOutageThreshold + 1;
+      resume_at_[queue] =
+          std::max(resume_at_[queue], now + backoff_delay(backoff_, step, draw_jitter()));
+    }
+  } else {
+    failures_[queue] = 0;
+    resume_at_[queue] = std::min(resume_at_[queue], now);
+    // The budget is spent by retries that fail: one that got an answer gives its token back.
+    if (end.retry) retry_tokens_ = std::min(kMaxRetryTokens, retry_tokens_ + 1);
+  }
+  return RetrySchedule{now, gated, healthy(queue), draw_jitter(), &backoff_};
+}
+
+bool Pacer::healthy(std::size_t queue) const {
+  const std::uint32_t recent = history_[queue] & ((1u << kHealthWindow) - 1);
+  return 2 * static_cast<unsigned>(__builtin_popcount(recent)) < requests_seen_[queue];
+}
+
+std::uint64_t Pacer::draw_jitter() {
+  std::uniform_int_distribution<std::uint64_t> draw;
+  return draw(jitter_);
+}
+
+}  // namespace instasent::detail

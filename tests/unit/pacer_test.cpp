@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: Apache-2.0
+// The Ingestor's pacing, under a fake clock: no test here waits.
+#include "pacer.hpp"
+
+#include <gtest/gtest.h>
+
+#include "support/fake_clock.hpp"
+
+namespace instasent::detail {
+namespace {
+
+using std::chrono::milliseconds;
+using testing::FakeClock;
+
+constexpr std::size_t kUpserts = 0;
+constexpr std::size_t kEvents = 1;
+
+RetryPolicy backoff(milliseconds initial, milliseconds max) {
+  RetryPolicy policy;
+  policy.initial_backoff = initial;
+  policy.max_backoff = max;
+  return policy;
+}
+
+class PacerTest : public ::testing::Test {
+ protected:
+  Pacer make(double budget = 0.2, milliseconds max_rate_limit_wait = milliseconds(60'000)) {
+    return Pacer(backoff(milliseconds(100), milliseconds(10'000)), budget, max_rate_limit_wait,
+                 clock.steady_now(), 42);
+  }
+
+  FakeClock clock;
+  const RequestEnd failed{true, std::nullopt, false};
+  const RequestEnd answered{false, std::nullopt, false};
+};
+
+TEST_F(PacerTest, GrantsTenRetriesBeforeAnyAreEarned) {
+  Pacer pacer = make(0);
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(pacer.may_retry()) << "retry " << i;
+    pacer.on_send(true);
+  }
+  EXPECT_FALSE(pacer.may_retry());
+}
+
+TEST_F(PacerTest, NewRequestsEarnTheBudgetUpToAHundredRetries) {
+  Pacer pacer = make(0.5);
+  for (int i = 0; i < 10; ++i) pacer.on_send(true);
+  pacer.on_send(false);
+  EXPECT_FALSE(pacer.may_retry()) << "half a token";
+  pacer.on_send(false);
+  EXPECT_TRUE(pacer.may_retry());
+  for (int i = 0; i < 1000; ++i) pacer.on_send(false);
+  EXPECT_DOUBLE_EQ(pacer.retry_tokens(), kMaxRetryTokens);
+}
+
+TEST_F(PacerTest, PastTheBudgetTimeEarnsTenRetriesASecond) {
+  Pacer pacer = make(0);
+  for (int i = 0; i < 10; ++i) pacer.on_send(true);
+  const auto now = clock.steady_now();
+  // The next token is 100 ms away (plus the millisecond that rounds it up).
+  EXPECT_EQ(pacer.next_retry_token(now), now + milliseconds(101));
+  clock.advance(milliseconds(99));
+  pacer.refill(clock.steady_now());
+  EXPECT_FALSE(pacer.may_retry());
+  clock.advance(milliseconds(1));
+  pacer.refill(clock.steady_now());
+  EXPECT_TRUE(pacer.may_retry());
+  clock.advance(milliseconds(60'000));  // time alone earns no more than the first ten
+  pacer.refill(clock.steady_now());
+  EXPECT_DOUBLE_EQ(pacer.retry_tokens(), kInitialRetryTokens);
+}
+
+TEST_F(PacerTest, ARetryThatGetsAnAnswerGivesItsTokenBack) {
+  Pacer pacer = make(0);
+  pacer.on_send(true);
+  EXPECT_DOUBLE_EQ(pacer.retry_tokens(), kInitialRetryTokens - 1);
+  pacer.on_end(kUpserts, clock.steady_now(), {false, std::nullopt, true});
+  EXPECT_DOUBLE_EQ(pacer.retry_tokens(), kInitialRetryTokens);
+  pacer.on_send(true);
+  pacer.on_end(kUpserts, clock.steady_now(), {true, std::nullopt, true});
+  EXPECT_DOUBLE_EQ(pacer.retry_tokens(), kInitialRetryTokens - 1) << "a failed retry keeps it";
+}
+
+TEST_F(PacerTest, A429HoldsEveryQueueForAtMostMaxRateLimitWait) {
+  Pacer pacer = make(0.2, milliseconds(500));
+  const auto now = clock.steady_now();
+  const RetrySchedule schedule = pacer.on_end(kEvents, now, {true, milliseconds(30'000), false});
+  for (std::size_t queue = 0; queue < kQueues; ++queue) {
+    EXPECT_EQ(pacer.ready_at(queue), now + milliseconds(500)) << "queue " << queue;
+  }
+  // The gate is the wait: the items themselves may go as soon as it opens.
+  EXPECT_TRUE(schedule.gated);
+  EXPECT_EQ(schedule.retry_at(5), now);
+}
+
+TEST_F(PacerTest, A429WithoutATimeLeavesTheItemsTheirBackoff) {
+  Pacer pacer = make();
+  const auto now = clock.steady_now();
+  const RetrySchedule schedule = pacer.on_end(kUpserts, now, {true, milliseconds(0), false});
+  EXPECT_LE(pacer.ready_at(kUpserts), now);
+  EXPECT_FALSE(schedule.gated);
+  EXPECT_GE(schedule.retry_at(1), now + milliseconds(50));
+  EXPECT_LE(schedule.retry_at(1), now + milliseconds(100));
+}
+
+TEST_F(PacerTest, AHealthyQueueRetriesAfterTheInitialBackoffHoweverOftenItFailed) {
+  Pacer pacer = make();
+  const auto now = clock.steady_now();
+  for (int i = 0; i < 3; ++i) pacer.on_end(kUpserts, now, answered);
+  const RetrySchedule schedule = pacer.on_end(kUpserts, now, failed);  // 1 failure in 4
+  EXPECT_TRUE(schedule.healthy);
+  EXPECT_LE(schedule.retry_at(9), now + milliseconds(100));
+}
+
+TEST_F(PacerTest, AnUnhealthyQueueBacksOffExponentiallyWithTheAttempts) {
+  Pacer pacer = make();
+  const auto now = clock.steady_now();
+  pacer.on_end(kUpserts, now, answered);
+  const RetrySchedule schedule = pacer.on_end(kUpserts, now, failed);  // 1 failure in 2
+  EXPECT_FALSE(schedule.healthy);
+  // Attempt n waits within [half, full] of 100 ms * 2^(n-1), capped at max_backoff.
+  EXPECT_GE(schedule.retry_at(4), now + milliseconds(400));
+  EXPECT_LE(schedule.retry_at(4), now + milliseconds(800));
+  EXPECT_GE(schedule.retry_at(30), now + milliseconds(5'000));
+  EXPECT_LE(schedule.retry_at(30), now + milliseconds(10'000));
+}
+
+TEST_F(PacerTest, EightFailuresInARowHoldTheWholeQueueUntilASuccess) {
+  Pacer pacer = make();
+  const auto now = clock.steady_now();
+  for (int i = 1; i < kOutageThreshold; ++i) pacer.on_end(kUpserts, now, failed);
+  EXPECT_LE(pacer.ready_at(kUpserts), now) << "seven failures are not an outage";
+  pacer.on_end(kUpserts, now, failed);
+  EXPECT_GE(pacer.ready_at(kUpserts), now + milliseconds(50));
+  EXPECT_LE(pacer.ready_at(kEvents), now) << "only the failing queue waits";
+  pacer.on_end(kUpserts, now, answered);
+  EXPECT_LE(pacer.ready_at(kUpserts), now);
+}
+
+TEST_F(PacerTest, TheSameSeedGivesTheSameSchedule) {
+  Pacer first = make();
+  Pacer second = make();
+  const auto now = clock.steady_now();
+  for (int i = 0; i < 12; ++i) {
+    const auto a = first.on_end(kEvents, now, failed).retry_at(i + 1);
+    const auto b = second.on_end(kEvents, now, failed).retry_at(i + 1);
+    EXPECT_EQ(a, b) << "request " << i;
+  }
+  EXPECT_EQ(first.ready_at(kEvents), second.ready_at(kEvents));
+}
+
+}  // namespace
+}  // namespace instasent::detail
