@@ -3,16 +3,15 @@
 
 #include <httplib.h>
 
-#include <algorithm>
 #include <chrono>
-#include <cstdio>
 #include <ctime>
+#include <memory>
 #include <stdexcept>
+#include <string>
 #include <thread>
-#include <vector>
 
 #include "connection_server.hpp"
-#include "json_text.hpp"
+#include "routes.hpp"
 #include "validation.hpp"
 
 namespace instasent::emulator {
@@ -21,74 +20,6 @@ using nlohmann::json;
 using std::chrono::system_clock;
 
 namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Splits a raw path into percent-decoded segments; nullopt for a malformed escape.
-std::optional<std::vector<std::string>> decode_segments(std::string_view path) {
-  std::vector<std::string> segments;
-  std::string current;
-  for (std::size_t i = 0; i < path.size(); ++i) {
-    const char c = path[i];
-    if (c == '/') {
-      segments.push_back(std::move(current));
-      current.clear();
-    } else if (c == '%') {
-      if (i + 2 >= path.size()) return std::nullopt;
-      const int high = hex_value(path[i + 1]);
-      const int low = hex_value(path[i + 2]);
-      if (high < 0 || low < 0) return std::nullopt;
-      current.push_back(static_cast<char>(high * 16 + low));
-      i += 2;
-    } else {
-      current.push_back(c);
-    }
-  }
-  segments.push_back(std::move(current));
-  return segments;
-}
-
-// A bare flag (`?_sync`) or one set to true/1 is on.
-bool query_flag(std::string_view query, std::string_view name) {
-  std::size_t start = 0;
-  while (start <= query.size()) {
-    std::size_t end = query.find('&', start);
-    if (end == std::string_view::npos) end = query.size();
-    const std::string_view part = query.substr(start, end - start);
-    const std::size_t eq = part.find('=');
-    if (part.substr(0, eq) == name) {
-      if (eq == std::string_view::npos) return true;
-      const std::string_view value = part.substr(eq + 1);
-      return value.empty() || value == "true" || value == "1";
-    }
-    start = end + 1;
-  }
-  return false;
-}
-
-std::string iso8601_now(system_clock::time_point now) {
-  const auto ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-  const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char buffer[96];
-  std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900,
-                utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
-                static_cast<int>(ms % 1000));
-  return buffer;
-}
-
-json message(const std::string& text) { return {{"message", text}}; }
-
-// Bodies nested deeper than any item needs are refused before they are parsed, copied or
-// written back.
-constexpr std::size_t kMaxNesting = 32;
 
 // IMF-fixdate, as HTTP's Date header wants it: "Sat, 28 Nov 2026 10:00:00 GMT".
 std::string http_date(system_clock::time_point now) {
@@ -115,17 +46,6 @@ void set_rate_limit_headers(httplib::Response& response, const RateDecision& rat
 }
 
 }  // namespace
-
-struct Emulator::Call {
-  const httplib::Request& request;
-  httplib::Response& response;
-  std::string request_id;
-  std::string project;
-  std::string datasource;
-  std::vector<std::string> rest;  // decoded segments after /stream
-  std::string query;
-  std::string datasource_key() const { return project + "/" + datasource; }
-};
 
 Emulator::Emulator(Config config)
     : config_(std::move(config)),
@@ -224,7 +144,7 @@ void Emulator::send_json(Call& call, int status, const json& body) {
 }
 
 void Emulator::handle(const httplib::Request& request, httplib::Response& response) {
-  Call call{request, response, next_request_id(), {}, {}, {}, {}};
+  Call call{request, response, next_request_id(), {}, {}, {}, {}, {}};
   set_common_headers(response, call.request_id, system_clock::now());
   const std::string& target = request.target;
   const std::size_t question = target.find('?');
@@ -296,39 +216,23 @@ void Emulator::handle_admin(const std::string& path, const httplib::Request& req
 }
 
 void Emulator::handle_api(Call& call) {
-  const auto segments =
-      decode_segments(call.request.target.substr(0, call.request.target.find('?')));
-  // "", "v1", "project", P, "datasource", D, "stream", rest...
-  if (!segments || segments->size() < 7 || !(*segments)[0].empty() || (*segments)[1] != "v1" ||
-      (*segments)[2] != "project" || (*segments)[4] != "datasource" || (*segments)[6] != "stream") {
-    return send_json(call, 404, message("Not found"));
+  if (!route(call)) return send_json(call, 404, message("Not found"));
+  const Access access = authorise(call);
+  const RateDecision rate = rate_limit(call, access.allowed);
+  if (!access.known) return send_json(call, 401, message("Unauthenticated."));
+  if (!access.allowed) return send_json(call, 404, message("Datasource not found"));
+  if (call.endpoint.empty()) return send_json(call, 404, message("Not found"));
+  if (!rate.allowed) {
+    call.response.status = 429;  // empty body, as documented
+    return;
   }
-  call.project = (*segments)[3];
-  call.datasource = (*segments)[5];
-  call.rest.assign(segments->begin() + 7, segments->end());
-  const std::string& method = call.request.method;
+  if (inject_fault(call)) return;
+  dispatch(call);
+  spoil_answer(call);
+}
 
-  // The endpoint, as a rate-limit key and for routing.
-  std::string endpoint;
-  const auto& rest = call.rest;
-  if (rest.empty() && method == "GET") {
-    endpoint = "GET /stream";
-  } else if (rest.size() == 1 && rest[0] == "contacts" && method == "POST") {
-    endpoint = "POST /stream/contacts";
-  } else if (rest.size() == 1 && rest[0] == "events" && method == "POST") {
-    endpoint = "POST /stream/events";
-  } else if (rest.size() == 2 && rest[0] == "contacts" && !rest[1].empty() &&
-             (method == "GET" || method == "DELETE")) {
-    endpoint = method + " /stream/contacts/{userId}";
-  } else if (rest.size() == 2 && rest[0] == "specs" && method == "GET" &&
-             (rest[1] == "attributes" || rest[1] == "events")) {
-    endpoint = "GET /stream/specs/" + rest[1];
-  } else if (rest.size() == 3 && rest[0] == "specs" && rest[1] == "event-parameters" &&
-             !rest[2].empty() && method == "GET") {
-    endpoint = "GET /stream/specs/event-parameters/{eventType}";
-  }
-
-  // Auth: 401 without a known token; 404 for an unknown datasource or one the token may not use.
+// 401 without a known token; 404 for an unknown datasource or one the token may not use.
+Emulator::Access Emulator::authorise(const Call& call) const {
   const std::string authorization = call.request.get_header_value("Authorization");
   const std::string token =
       authorization.rfind("Bearer ", 0) == 0 ? authorization.substr(7) : std::string();
@@ -341,25 +245,31 @@ void Emulator::handle_api(Call& call) {
       allowed = allowed || (tenant.project == call.project && tenant.datasource == call.datasource);
     }
   }
+  return {!token.empty() && known_token, allowed};
+}
+
+// Counts the request, refused or not, and sets the X-RateLimit headers. Requests the token may
+// not make share one key per endpoint, so they cannot use up a datasource's window.
+RateDecision Emulator::rate_limit(Call& call, bool allowed) {
   const RateDecision rate = limiter_.check((allowed ? call.datasource_key() : std::string("-")) +
-                                               " " + (endpoint.empty() ? "?" : endpoint),
+                                               " " + (call.endpoint.empty() ? "?" : call.endpoint),
                                            system_clock::now());
   set_rate_limit_headers(call.response, rate);
-  if (token.empty() || !known_token) return send_json(call, 401, message("Unauthenticated."));
-  if (!allowed) return send_json(call, 404, message("Datasource not found"));
-  if (endpoint.empty()) return send_json(call, 404, message("Not found"));
-  if (!rate.allowed) {
-    call.response.status = 429;  // empty body, as documented
-    return;
-  }
+  return rate;
+}
 
-  const Fault fault = faults_.next();
-  if (fault != Fault::none) store_.count_fault();
-  switch (fault) {
+// Draws the request's fault. The error faults are the answer (true: nothing is processed); a
+// slow one waits here; drop and truncate are applied to the answer by spoil_answer().
+bool Emulator::inject_fault(Call& call) {
+  call.fault = faults_.next();
+  if (call.fault != Fault::none) store_.count_fault();
+  switch (call.fault) {
     case Fault::server_error:
-      return send_json(call, 500, message("Internal server error"));
+      send_json(call, 500, message("Internal server error"));
+      return true;
     case Fault::unavailable:
-      return send_json(call, 503, message("Service unavailable"));
+      send_json(call, 503, message("Service unavailable"));
+      return true;
     case Fault::rate_limited: {
       const auto now =
           std::chrono::duration_cast<std::chrono::seconds>(system_clock::now().time_since_epoch())
@@ -368,52 +278,22 @@ void Emulator::handle_api(Call& call) {
       call.response.set_header("X-RateLimit-Reset", std::to_string(now + 1));
       call.response.set_header("Retry-After", "1");
       call.response.status = 429;
-      return;
+      return true;
     }
     case Fault::slow:
       // Cut short by stop(), which would otherwise wait for it.
       server_->sleep_unless_shut_down(std::chrono::milliseconds(faults_.settings().slow_ms));
-      break;
+      return false;
     default:
-      break;
+      return false;
   }
+}
 
-  if (endpoint == "GET /stream") {
-    send_json(call, 200, stream_info(call));
-  } else if (endpoint == "POST /stream/contacts") {
-    write_batch(call, false);
-  } else if (endpoint == "POST /stream/events") {
-    write_batch(call, true);
-  } else if (endpoint == "GET /stream/contacts/{userId}") {
-    const auto contact = store_.contact(call.datasource_key(), rest[1]);
-    if (!contact) {
-      send_json(call, 404, message("Contact not found"));
-    } else {
-      send_json(call, 200, {{"contact", {{"userId", rest[1]}, {"contactData", *contact}}}});
-    }
-  } else if (endpoint == "DELETE /stream/contacts/{userId}") {
-    if (store_.delete_contact(call.datasource_key(), rest[1])) {
-      send_json(call, 200, message("Contact deleted"));
-    } else {
-      send_json(call, 404, message("Contact not found"));
-    }
-  } else if (endpoint == "GET /stream/specs/attributes") {
-    send_json(call, 200, {{"specs", config_.specs.value("attributes", json::array())}});
-  } else if (endpoint == "GET /stream/specs/events") {
-    send_json(call, 200, {{"specs", config_.specs.value("events", json::array())}});
-  } else {
-    const json parameters = config_.specs.value("event_parameters", json::object());
-    const auto it = parameters.find(rest[2]);
-    if (it == parameters.end()) {
-      send_json(call, 404, message("Event type not found"));
-    } else {
-      send_json(call, 200, {{"specs", *it}});
-    }
-  }
-
-  if (fault == Fault::truncated_body && !call.response.body.empty()) {
+// The faults that break an answer already made: truncate and drop.
+void Emulator::spoil_answer(Call& call) const {
+  if (call.fault == Fault::truncated_body && !call.response.body.empty()) {
     call.response.body.resize(call.response.body.size() / 2);
-  } else if (fault == Fault::drop_connection) {
+  } else if (call.fault == Fault::drop_connection) {
     // Announce the whole body, send half of it, then close the connection.
     auto body = std::make_shared<std::string>(std::move(call.response.body));
     const std::string content_type = call.response.get_header_value("Content-Type");
@@ -425,104 +305,6 @@ void Emulator::handle_api(Call& call) {
           return false;
         });
   }
-}
-
-json Emulator::stream_info(const Call& call) const {
-  return {{"organization", {{"id", "org_emulator"}, {"name", "Emulated organization"}}},
-          {"project", {{"id", call.project}, {"name", call.project}}},
-          {"datasource", {{"id", call.datasource}, {"name", call.datasource}, {"type", "api"}}},
-          {"stream", {{"id", "stream_" + call.datasource}, {"status", "active"}}},
-          {"token", {{"type", "datasource"}, {"scopes", json::array({"ingest"})}}}};
-}
-
-void Emulator::write_batch(Call& call, bool events) {
-  if (detail::json_nested_deeper_than(call.request.body, kMaxNesting)) {
-    return send_json(call, 400, message("Body nested too deeply"));
-  }
-  const json body = json::parse(call.request.body, nullptr, /*allow_exceptions=*/false);
-  if (body.is_discarded()) return send_json(call, 400, message("Malformed JSON body"));
-  if (const auto problem = check_batch(body)) return send_json(call, 400, message(*problem));
-  const bool dry_run = query_flag(call.query, "_dryRun");
-  const auto now = system_clock::now();
-  const std::string key = call.datasource_key();
-
-  std::vector<FieldErrors> outcomes;
-  outcomes.reserve(body.size());
-  std::uint64_t accepted = 0;
-  std::uint64_t duplicates = 0;
-  for (const json& item : body) {
-    FieldErrors errors =
-        events ? validate_event(item, reserved_) : validate_contact(item, reserved_);
-    if (errors.empty()) {
-      ++accepted;
-      if (!dry_run && !events) store_.upsert_contact(key, item);
-      if (!dry_run && events) {
-        // The embedded contact is upserted first; only a valid one gets here.
-        if (const auto user_data = item.find("_user_data");
-            user_data != item.end() && user_data->is_object()) {
-          json contact = *user_data;
-          contact["_user_id"] = item["_user_id"];
-          store_.upsert_contact(key, contact);
-        }
-        StoredEvent stored{
-            item, true,
-            std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count()};
-        const auto date = item.find("_event_date");
-        if (date == item.end() || date->is_null()) {
-          stored.event["_event_date"] = iso8601_now(now);  // omitted: "now", may trigger
-        } else {
-          stored.triggers_automations = triggers_automations(
-              parse_iso8601(date->get<std::string>()).value_or(system_clock::time_point()), now);
-        }
-        if (!store_.record_event(key, std::move(stored))) ++duplicates;
-      }
-    }
-    outcomes.push_back(std::move(errors));
-  }
-  store_.count_items(accepted, outcomes.size() - accepted, duplicates);
-
-  const int status = accepted > 0 ? 202 : 422;
-  if (config_.response_shape == ResponseShape::documented) {
-    json items = json::array();
-    for (std::size_t i = 0; i < outcomes.size(); ++i) {
-      json entry = {{"status", outcomes[i].empty() ? "success" : "error"}};
-      // Ids are echoed when the item had them as strings, and left out otherwise.
-      for (const char* field : {"_user_id", "_event_id"}) {
-        if (field[1] == 'e' && !events) continue;
-        if (const auto it = body[i].find(field); it != body[i].end() && it->is_string()) {
-          entry[field] = *it;
-        }
-      }
-      if (!outcomes[i].empty()) entry["errors"] = outcomes[i];
-      items.push_back(std::move(entry));
-    }
-    return send_json(call, status,
-                     {{"entity",
-                       {{"successful", accepted},
-                        {"failed", outcomes.size() - accepted},
-                        {"items", std::move(items)}}}});
-  }
-  json accepted_list = json::array();
-  json error_list = json::array();
-  for (std::size_t i = 0; i < outcomes.size(); ++i) {
-    if (outcomes[i].empty()) {
-      accepted_list.push_back({{"position", i}, {"item", body[i]}});
-    } else {
-      error_list.push_back({{"position", i}, {"item", body[i]}, {"error", outcomes[i]}});
-    }
-  }
-  send_json(call, status,
-            {{"success", accepted == outcomes.size()},
-             {"status", accepted == outcomes.size() ? "ok" : (accepted > 0 ? "partial" : "failed")},
-             {"entitiesSuccess", accepted},
-             {"entitiesFailures", outcomes.size() - accepted},
-             {"entitiesLimit", kMaxBatchItems},
-             {"dryRun", dry_run},
-             {"streamId", "stream_" + call.datasource},
-             {"projectId", call.project},
-             {"datasourceId", call.datasource},
-             {"accepted", std::move(accepted_list)},
-             {"errors", std::move(error_list)}});
 }
 
 }  // namespace instasent::emulator

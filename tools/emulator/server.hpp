@@ -43,12 +43,26 @@ class Emulator {
   Store& store() noexcept { return store_; }
 
  private:
-  struct Call;  // one API request being answered
+  struct Call;  // one API request being answered (routes.hpp)
+  /// What the bearer token may do: `known` when it is a non-empty token of some tenant,
+  /// `allowed` when it may use the datasource the request names.
+  struct Access {
+    bool known;
+    bool allowed;
+  };
 
   void handle(const httplib::Request& request, httplib::Response& response);
   void handle_admin(const std::string& path, const httplib::Request& request,
                     httplib::Response& response);
+  // handle_api() takes an API request through the steps below, in this order.
   void handle_api(Call& call);
+  static bool route(Call& call);
+  Access authorise(const Call& call) const;
+  RateDecision rate_limit(Call& call, bool allowed);
+  bool inject_fault(Call& call);
+  void dispatch(Call& call);
+  void spoil_answer(Call& call) const;
+
   void write_batch(Call& call, bool events);
   void send_json(Call& call, int status, const nlohmann::json& body);
   std::string next_request_id();
