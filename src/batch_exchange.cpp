@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "batch_exchange.hpp"
 
-#include "client_impl.hpp"
+#include "retry_logic.hpp"
 #include "url.hpp"
 
 namespace instasent::detail {
 
 namespace {
 
-HttpRequest build_request(const Client::Impl& client, const Batch& batch) {
+HttpRequest build_request(const ClientCore& client, const Batch& batch) {
   if (batch.op == Operation::delete_contact) {
     return client.make_request(
         "DELETE", "/stream/contacts/" + encode_path_segment(batch.items.front().user_id), {});
@@ -24,7 +24,7 @@ HttpRequest build_request(const Client::Impl& client, const Batch& batch) {
       std::move(body));
 }
 
-void reject_all(const Client::Impl& client, const HttpResponse& response,
+void reject_all(const ClientCore& client, const HttpResponse& response,
                 std::vector<Verdict>& verdicts) {
   std::string message = "request refused with HTTP " + std::to_string(response.status);
   const std::string server = server_message(response, client.token());
@@ -37,7 +37,7 @@ void reject_all(const Client::Impl& client, const HttpResponse& response,
 
 // The verdicts of a 2xx or 422 answer to a batch of upserts or events; an item the answer does
 // not settle stays `retry`.
-void read_verdicts(const Client::Impl& client, const Batch& batch, const HttpResponse& response,
+void read_verdicts(const ClientCore& client, const Batch& batch, const HttpResponse& response,
                    std::vector<Verdict>& verdicts) {
   const BatchKind kind =
       batch.op == Operation::record_event ? BatchKind::events : BatchKind::contacts;
@@ -58,7 +58,7 @@ void read_verdicts(const Client::Impl& client, const Batch& batch, const HttpRes
   }
 }
 
-ExchangeResult exchange(Client::Impl& client, const Batch& batch) {
+ExchangeResult exchange(ClientCore& client, const Batch& batch) {
   ExchangeResult result;
   result.verdicts.assign(batch.items.size(), Verdict{});
   const HttpRequest request = build_request(client, batch);
@@ -106,7 +106,7 @@ ExchangeResult exchange(Client::Impl& client, const Batch& batch) {
 
 }  // namespace
 
-ExchangeResult exchange_batch(Client::Impl& client, const Batch& batch) noexcept {
+ExchangeResult exchange_batch(ClientCore& client, const Batch& batch) noexcept {
   try {
     return exchange(client, batch);
   } catch (const std::exception&) {

@@ -7,8 +7,8 @@
 #include <optional>
 #include <vector>
 
+#include "client_core.hpp"
 #include "delivery_queue.hpp"
-#include "instasent/client.hpp"
 
 namespace instasent::detail {
 
@@ -24,6 +24,6 @@ struct ExchangeResult {
 /// Sends `batch` through `client` once (no retries: the Ingestor schedules them) and reads what
 /// became of each item. Never throws: running out of memory fails the request like a dropped
 /// connection.
-ExchangeResult exchange_batch(Client::Impl& client, const Batch& batch) noexcept;
+ExchangeResult exchange_batch(ClientCore& client, const Batch& batch) noexcept;
 
 }  // namespace instasent::detail

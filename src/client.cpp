@@ -6,7 +6,7 @@
 #include <optional>
 #include <random>
 
-#include "client_impl.hpp"
+#include "client_core.hpp"
 #include "ids.hpp"
 #include "instasent/error.hpp"
 #include "json_text.hpp"
@@ -28,61 +28,38 @@ using std::chrono::milliseconds;
 
 namespace {
 
-// Longer than any token Instasent issues, short enough for every server's header limit.
-constexpr std::size_t kMaxTokenBytes = 8192;
-
-void check_token(const std::string& token) {
-  if (token.empty()) throw InvalidInputError("token (INSTASENT_TOKEN)", "is not set");
-  if (token.size() > kMaxTokenBytes) {
-    throw InvalidInputError("token (INSTASENT_TOKEN)", "is longer than 8192 bytes");
-  }
-  for (const char ch : token) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c <= 0x20 || c >= 0x7F) {
-      throw InvalidInputError("token (INSTASENT_TOKEN)",
-                              "contains a space, a control character (such as CR or LF) or a "
-                              "non-ASCII byte");
+// Serializes every item once, comma-separated, so that each request body is one slice; refuses
+// an item without an id, or too large to be sent even alone.
+template <typename Item, typename IdOf>
+detail::SerializedBatch serialize(const std::vector<Item>& items, BatchKind kind,
+                                  std::size_t max_batch_bytes, IdOf id_of) {
+  detail::SerializedBatch batch;
+  batch.ends.reserve(items.size());
+  batch.ids.reserve(items.size());
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const std::string& id = id_of(items[i]);
+    if (id.empty()) {
+      throw InvalidInputError(kind == BatchKind::events ? "_event_id" : "_user_id",
+                              kind == BatchKind::events
+                                  ? "is empty (set it with event_id(), or send through the "
+                                    "Ingestor, which generates one)"
+                                  : "is empty (a moved-from item?)",
+                              static_cast<long>(i));
+    }
+    const std::size_t begin = batch.buffer.size() + (i == 0 ? 0 : 1);
+    if (i != 0) batch.buffer.push_back(',');
+    items[i].append_json(batch.buffer);
+    batch.ends.push_back(batch.buffer.size());
+    batch.ids.emplace_back(id);
+    const std::size_t size = batch.buffer.size() - begin;
+    if (size + 2 > max_batch_bytes) {
+      throw InvalidInputError(
+          "item",
+          "serializes to " + std::to_string(size) + " bytes, more than max_batch_bytes allows",
+          static_cast<long>(i));
     }
   }
-}
-
-// Options that would disable a safety (a timeout of 0, a size limit of 0) or make no sense.
-void check_options(const ClientOptions& options) {
-  using std::chrono::milliseconds;
-  const auto positive = [](milliseconds value, const char* field) {
-    if (value <= milliseconds(0)) throw InvalidInputError(field, "must be positive");
-  };
-  const auto not_negative = [](milliseconds value, const char* field) {
-    if (value < milliseconds(0)) throw InvalidInputError(field, "must not be negative");
-  };
-  if (options.max_batch_items < 1 || options.max_batch_items > kMaxBatchItems) {
-    throw InvalidInputError("max_batch_items", "must be between 1 and 100");
-  }
-  if (options.max_batch_bytes < 64) {
-    throw InvalidInputError("max_batch_bytes", "must be at least 64");
-  }
-  const RetryPolicy& retry = options.retry;
-  if (retry.max_attempts < 1 || retry.max_attempts > 100) {
-    throw InvalidInputError("retry.max_attempts", "must be between 1 and 100");
-  }
-  not_negative(retry.initial_backoff, "retry.initial_backoff");
-  if (retry.max_backoff < retry.initial_backoff) {
-    throw InvalidInputError("retry.max_backoff", "must not be less than retry.initial_backoff");
-  }
-  if (!(retry.multiplier >= 1.0 && retry.multiplier <= 1000.0)) {
-    throw InvalidInputError("retry.multiplier", "must be between 1 and 1000");
-  }
-  not_negative(retry.max_rate_limit_wait, "retry.max_rate_limit_wait");
-  positive(retry.deadline, "retry.deadline");
-  const CurlTransportOptions& curl = options.curl;
-  positive(curl.connect_timeout, "curl.connect_timeout");
-  positive(curl.request_timeout, "curl.request_timeout");
-  if (curl.max_response_bytes < 1024) {
-    throw InvalidInputError("curl.max_response_bytes", "must be at least 1024");
-  }
-  if (curl.low_speed_bytes > 0 && curl.low_speed_time <= std::chrono::seconds(0)) {
-    throw InvalidInputError("curl.low_speed_time", "must be positive when low_speed_bytes is set");
-  }
+  return batch;
 }
 
 // Runs a call; running out of memory (a huge answer, a huge batch) is reported as the SDK's own
@@ -99,31 +76,14 @@ auto guarded(const char* operation, Call&& call) -> decltype(call()) {
 
 }  // namespace
 
-Client::Impl::Impl(ClientOptions options) : options_(std::move(options)) {
-  detail::check_path_segment(options_.project, "project (INSTASENT_PROJECT)");
-  detail::check_path_segment(options_.datasource, "datasource (INSTASENT_DATASOURCE)");
-  check_token(options_.token);
-  const std::string base = detail::normalize_base_url(
-      options_.base_url, options_.allow_insecure_http, "base URL (INSTASENT_BASE_URL)");
-  check_options(options_);
-  prefix_ = base + "/project/" + detail::encode_path_segment(options_.project) + "/datasource/" +
-            detail::encode_path_segment(options_.datasource);
-  authorization_ = "Bearer " + options_.token;
-  transport_ = options_.transport ? options_.transport : make_curl_transport(options_.curl);
-  clock_ = options_.clock ? options_.clock : system_clock();
-  rng_.seed(options_.retry.jitter_seed != 0
-                ? options_.retry.jitter_seed
-                : (std::uint64_t{std::random_device{}()} << 32) ^ std::random_device{}());
-  detail::register_fork_aware(this);
-}
-
-Client::Client(ClientOptions options) : impl_(std::make_shared<Impl>(std::move(options))) {}
+Client::Client(ClientOptions options)
+    : core_(std::make_shared<detail::ClientCore>(std::move(options))) {}
 
 Client Client::from_env() { return Client(ClientOptions::from_env()); }
 
 StreamInfo Client::stream_info() const {
   return guarded("stream_info", [&] {
-    json body = impl_->get_object("stream_info", "/stream").body;
+    json body = core_->get_object("stream_info", "/stream").body;
     StreamInfo info;
     const auto part = [&body](const char* key) {
       const auto it = body.find(key);
@@ -142,24 +102,28 @@ StreamInfo Client::stream_info() const {
 BatchResult Client::upsert_contacts(const std::vector<Contact>& contacts,
                                     const WriteOptions& options) const {
   return guarded("upsert_contacts", [&] {
-    return impl_->write("upsert_contacts", "/stream/contacts", BatchKind::contacts, contacts,
-                        options,
-                        [](const Contact& c) -> const std::string& { return c.user_id(); });
+    const auto user_id = [](const Contact& c) -> const std::string& { return c.user_id(); };
+    return core_->write(
+        "upsert_contacts", "/stream/contacts", BatchKind::contacts,
+        serialize(contacts, BatchKind::contacts, core_->options().max_batch_bytes, user_id),
+        options);
   });
 }
 
 BatchResult Client::record_events(const std::vector<Event>& events,
                                   const WriteOptions& options) const {
   return guarded("record_events", [&] {
-    return impl_->write("record_events", "/stream/events", BatchKind::events, events, options,
-                        [](const Event& e) -> const std::string& { return e.event_id(); });
+    const auto event_id = [](const Event& e) -> const std::string& { return e.event_id(); };
+    return core_->write(
+        "record_events", "/stream/events", BatchKind::events,
+        serialize(events, BatchKind::events, core_->options().max_batch_bytes, event_id), options);
   });
 }
 
 DeleteResult Client::delete_contact(std::string_view user_id) const {
   detail::check_path_segment(user_id, "user id");
   return guarded("delete_contact", [&] {
-    const HttpResponse response = impl_->call(
+    const HttpResponse response = core_->call(
         "delete_contact", "DELETE", "/stream/contacts/" + detail::encode_path_segment(user_id));
     return DeleteResult{response.status, response.headers.get("X-Request-Id").value_or(""),
                         parse_body(response.body)};
@@ -170,7 +134,7 @@ ContactRecord Client::get_contact(std::string_view user_id) const {
   detail::check_path_segment(user_id, "user id");
   return guarded("get_contact", [&] {
     const std::string path = "/stream/contacts/" + detail::encode_path_segment(user_id);
-    JsonAnswer answer = impl_->get_object("get_contact", path);
+    JsonAnswer answer = core_->get_object("get_contact", path);
     json& body = answer.body;
     const auto contact = body.find("contact");
     if (contact == body.end() || !contact->is_object()) {
@@ -188,7 +152,7 @@ ContactRecord Client::get_contact(std::string_view user_id) const {
 std::vector<AttributeSpec> Client::attribute_specs() const {
   return guarded("attribute_specs", [&] {
     return detail::read_specs<AttributeSpec>(
-        "attribute_specs", impl_->get_object("attribute_specs", "/stream/specs/attributes"),
+        "attribute_specs", core_->get_object("attribute_specs", "/stream/specs/attributes"),
         detail::read_attribute_spec);
   });
 }
@@ -196,7 +160,7 @@ std::vector<AttributeSpec> Client::attribute_specs() const {
 std::vector<EventSpec> Client::event_specs() const {
   return guarded("event_specs", [&] {
     return detail::read_specs<EventSpec>("event_specs",
-                                         impl_->get_object("event_specs", "/stream/specs/events"),
+                                         core_->get_object("event_specs", "/stream/specs/events"),
                                          detail::read_event_spec);
   });
 }
@@ -207,11 +171,11 @@ std::vector<EventParameterSpec> Client::event_parameter_specs(std::string_view e
     const std::string path =
         "/stream/specs/event-parameters/" + detail::encode_path_segment(event_type);
     return detail::read_specs<EventParameterSpec>("event_parameter_specs",
-                                                  impl_->get_object("event_parameter_specs", path),
+                                                  core_->get_object("event_parameter_specs", path),
                                                   detail::read_event_parameter_spec);
   });
 }
 
-RateLimit Client::rate_limit() const { return impl_->rate_limit(); }
+RateLimit Client::rate_limit() const { return core_->rate_limit(); }
 
 }  // namespace instasent

@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "batch_exchange.hpp"
-#include "client_impl.hpp"
+#include "client_core.hpp"
 #include "delivery_queue.hpp"
 #include "fork_guard.hpp"
 #include "ids.hpp"
@@ -28,7 +28,7 @@ using std::chrono::milliseconds;
 class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
                         private detail::ForkAware {
  public:
-  State(std::shared_ptr<Client::Impl> client, IngestorOptions options)
+  State(std::shared_ptr<detail::ClientCore> client, IngestorOptions options)
       : client_(std::move(client)),
         options_(std::move(options)),
         queue_(options_, stats_),
@@ -375,7 +375,7 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
     exit_cv_.notify_all();
   }
 
-  const std::shared_ptr<Client::Impl> client_;
+  const std::shared_ptr<detail::ClientCore> client_;
   const IngestorOptions options_;
   std::unique_ptr<detail::Spool> spool_;  // null without a spool
 
@@ -395,7 +395,7 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
 };
 
 Ingestor::Ingestor(const Client& client, IngestorOptions options)
-    : state_(std::make_shared<State>(client.impl_, std::move(options))) {
+    : state_(std::make_shared<State>(client.core_, std::move(options))) {
   state_->start();
 }
 

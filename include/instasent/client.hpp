@@ -14,6 +14,10 @@
 
 namespace instasent {
 
+namespace detail {
+class ClientCore;  // the machinery behind a Client (not part of the API)
+}  // namespace detail
+
 /// A client of one datasource's Ingest API stream.
 ///
 /// Every call is synchronous and reports failure by throwing `instasent::Error` (see error.hpp);
@@ -54,11 +58,9 @@ class INSTASENT_EXPORT Client {
   /// The latest `X-RateLimit-*` values seen by this client (and its copies).
   RateLimit rate_limit() const;
 
-  class Impl;
-
  private:
   friend class Ingestor;  // sends through the same machinery
-  std::shared_ptr<Impl> impl_;
+  std::shared_ptr<detail::ClientCore> core_;
 };
 
 }  // namespace instasent

@@ -235,9 +235,8 @@ class INSTASENT_EXPORT Ingestor {
 
   IngestorStats stats() const;
 
-  class State;
-
  private:
+  class State;
   std::shared_ptr<State> state_;
 };
 
