@@ -41,11 +41,4 @@ nlohmann::json default_specs();
 /// naming the problem.
 void apply_config_file(Config& config, const std::string& path);
 
-/// Parses command-line flags (`--flag value` or `--flag=value`) into a config; throws
-/// std::invalid_argument naming the bad flag. `--help` sets `help`.
-Config parse_command_line(int argc, const char* const* argv, bool& help);
-
-/// The usage text for --help.
-const char* usage();
-
 }  // namespace instasent::emulator
