@@ -98,7 +98,8 @@ int days_in_month(int year, int month) {
   return month == 2 && is_leap_year(year) ? 29 : kDays[month - 1];
 }
 
-// Days from 1970-01-01 to the given proleptic Gregorian date (year 0 to 9999).
+// Days from 1970-01-01 to the given proleptic Gregorian date (year 0 to 9999). Not the SDK's
+// src/civil_time.hpp, on purpose: the emulator reads the contract on its own (README.md).
 std::int64_t days_from_civil(int year, int month, int day) {
   // Years start on March 1st so that the leap day ends one. The count starts at (-400)-03-01,
   // one 400-year era early, so that January and February of year 0 stay non-negative.
