@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: Apache-2.0
+// The import's reading: each record read becomes an item that is checked, batched for a dry run
+// or sent through the Ingestor, or an unreadable record.
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include "import_run.hpp"
+#include "instasent/error.hpp"
+#include "items.hpp"
+#include "text.hpp"
+
+namespace instasent::cli {
+
+using nlohmann::json;
+
+namespace {
+
+// What the rejects file shows as the item of a readable record: the line as written for NDJSON,
+// the object built from the row for CSV (so that the fixed item imports as NDJSON).
+std::string item_json_of(const Record& record, InputFormat format) {
+  return format == InputFormat::ndjson ? record.text : dump_json(record.object);
+}
+
+// An unreadable record is kept as a JSON string of its text.
+std::string text_json_of(const Record& record) { return dump_json(json(record.text)); }
+
+template <typename Item>
+Item build(const json& object);
+template <>
+Contact build<Contact>(const json& object) {
+  return contact_from_json(object);
+}
+template <>
+Event build<Event>(const json& object) {
+  return event_from_json(object);
+}
+
+}  // namespace
+
+void ImportRun::read_all(const Client* client) {
+  Record record;
+  while (!stop_reading()) {
+    if (ingestor_ &&
+        !state_->wait_for_room(options_.max_pending, [this] { return stop_reading(); })) {
+      break;
+    }
+    try {
+      if (!reader_->next(record, skip_through_)) {
+        input_finished_ = true;
+        refuse_checkpoint_beyond_the_end();
+        break;
+      }
+    } catch (const InputError& error) {
+      if (stop_signal() == 0) state_->fatal(error.what());  // else: the signal cut the read
+      break;
+    }
+    handle(record, client);
+  }
+}
+
+// A checkpoint that says more lines are done than the input has belongs to another input (or to
+// this one before it was cut short): nothing of it was sent, and the checkpoint stays as it was.
+void ImportRun::refuse_checkpoint_beyond_the_end() {
+  const std::uint64_t lines = source_->line_number();
+  if (!resuming_ || lines >= skip_through_) return;
+  checkpoint_refused_ = true;
+  state_->fatal("the checkpoint " + display_path(options_.checkpoint_path) +
+                " says every line up to " + with_thousands(skip_through_) +
+                " is done, but the input has only " + with_thousands(lines) +
+                " lines: it is not this input's checkpoint (remove it to start over)");
+}
+
+void ImportRun::handle(const Record& record, const Client* client) {
+  if (record.blank) {
+    state_->settled(record, /*count_as_read=*/false, /*skipped=*/false, /*valid=*/false);
+    return;
+  }
+  if (record.skipped) {
+    state_->settled(record, /*count_as_read=*/true, /*skipped=*/true, /*valid=*/false);
+    return;
+  }
+  if (!record.problem.empty()) {
+    state_->unreadable(record, record.field, record.problem, text_json_of(record));
+    return;
+  }
+  if (options_.kind == ItemKind::contacts) {
+    if (auto contact = build_item<Contact>(record)) dispatch(record, std::move(*contact), client);
+  } else {
+    if (auto event = build_item<Event>(record)) dispatch(record, std::move(*event), client);
+  }
+}
+
+// The item of a readable record, or nullopt when it cannot be built (then it is unreadable). No
+// line may end the import: whatever the building throws is that line's problem.
+template <typename Item>
+std::optional<Item> ImportRun::build_item(const Record& record) {
+  try {
+    return build<Item>(record.object);
+  } catch (const ItemError& error) {
+    state_->unreadable(record, error.field(), error.problem(), item_json_of(record, format_));
+  } catch (const InvalidInputError& error) {
+    // what() reads "instasent: invalid input: FIELD PROBLEM".
+    std::string problem = error.what();
+    const std::string prefix = "instasent: invalid input: " + error.field() + " ";
+    if (problem.rfind(prefix, 0) == 0) problem.erase(0, prefix.size());
+    state_->unreadable(record, error.field(), printable(problem, 200),
+                       item_json_of(record, format_));
+  } catch (const std::exception& error) {
+    state_->unreadable(record, "", "cannot be built into an item: " + printable(error.what(), 200),
+                       item_json_of(record, format_));
+  }
+  return std::nullopt;
+}
+
+template <typename Item>
+void ImportRun::dispatch(const Record& record, Item item, const Client* client) {
+  switch (options_.mode) {
+    case ImportMode::validate:
+      state_->settled(record, /*count_as_read=*/true, /*skipped=*/false, /*valid=*/true);
+      return;
+    case ImportMode::dry_run:
+      state_->batched();
+      dry_run_items_.push_back(
+          PendingItem{record.first_line, record.last_line, item_json_of(record, format_)});
+      if constexpr (std::is_same_v<Item, Contact>) {
+        dry_run_contacts_.push_back(std::move(item));
+      } else {
+        dry_run_events_.push_back(std::move(item));
+      }
+      if (dry_run_items_.size() >= kMaxBatchItems) send_dry_run_batch(*client);
+      return;
+    case ImportMode::send:
+      offer(record, std::move(item));
+      return;
+  }
+}
+
+template <typename Item>
+void ImportRun::offer(const Record& record, Item item) {
+  state_->sent(PendingItem{record.first_line, record.last_line, item_json_of(record, format_)});
+  AddResult result = add(std::move(item), record.first_line);
+  // Full by bytes (very large items): `add` waited a second; offer it again while not stopping.
+  // The item was moved, so it is built again, identically.
+  while (result.status == AddStatus::queue_full && !stop_sending()) {
+    result = add(build<Item>(record.object), record.first_line);
+  }
+  if (!result.accepted()) state_->refused_at_add(record.first_line, result);
+}
+
+template <typename Item>
+AddResult ImportRun::add(Item item, std::uint64_t first_line) {
+  ImportState::set_adding(true);
+  AddResult result = ingestor_->add(std::move(item), first_line);
+  ImportState::set_adding(false);
+  return result;
+}
+
+void ImportRun::send_dry_run_batch(const Client& client) {
+  if (dry_run_items_.empty()) return;
+  WriteOptions write;
+  write.dry_run = true;
+  try {
+    const BatchResult result = options_.kind == ItemKind::contacts
+                                   ? client.upsert_contacts(dry_run_contacts_, write)
+                                   : client.record_events(dry_run_events_, write);
+    for (std::size_t i = 0; i < dry_run_items_.size(); ++i) {
+      state_->batch_item(dry_run_items_[i], i < result.size() ? result[i] : ItemResult{});
+    }
+  } catch (const Error& error) {
+    state_->batch_failed(dry_run_items_, error);
+  }
+  dry_run_items_.clear();
+  dry_run_contacts_.clear();
+  dry_run_events_.clear();
+}
+
+}  // namespace instasent::cli
