@@ -41,7 +41,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size < 1) return 0;
   // The first byte: how many items were sent (1-8) and their kind; the rest: the answer.
   const std::size_t count = 1 + data[0] % 8;
-  const BatchKind kind = (data[0] & 0x80) != 0 ? BatchKind::events : BatchKind::contacts;
+  const detail::BatchKind kind =
+      (data[0] & 0x80) != 0 ? detail::BatchKind::events : detail::BatchKind::contacts;
   const std::string body(fuzz::text_of(data + 1, size - 1));
   std::vector<std::string> ids;
   for (std::size_t i = 0; i < count; ++i)
@@ -50,7 +51,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   std::vector<ItemResult> fast;
   const bool plain = detail::read_plain_documented_answer(body, kind, views, 7, fast);
-  const std::vector<ItemResult> full = parse_batch_items(detail::parse_body(body), kind, ids, 7);
+  const std::vector<ItemResult> full =
+      detail::parse_batch_items(detail::parse_body(body), kind, ids, 7);
   check_items(full, ids);
   if (plain) {
     check_items(fast, ids);

@@ -18,6 +18,7 @@
 
 namespace instasent {
 
+using detail::BatchKind;
 using detail::JsonAnswer;
 using detail::Outcome;
 using detail::parse_body;

@@ -140,8 +140,9 @@ BatchResult ClientCore::write(const char* operation, const char* path, BatchKind
   if (write_options.dry_run) target += write_options.sync ? "&_dryRun" : "?_dryRun";
 
   const auto begin_of = [&](std::size_t i) { return i == 0 ? 0 : batch.ends[i - 1] + 1; };
-  BatchResult result;
-  result.mutable_items().reserve(batch.ends.size());
+  std::vector<ItemResult> items;
+  std::vector<BatchRequest> requests;
+  items.reserve(batch.ends.size());
   for (const RequestRange range :
        plan_requests(batch.ends, options_.max_batch_items, options_.max_batch_bytes)) {
     const std::size_t begin = begin_of(range.first);
@@ -159,20 +160,20 @@ BatchResult ClientCore::write(const char* operation, const char* path, BatchKind
     Outcome outcome = execute(request);
     if (!outcome.response ||
         !(is_success(outcome.response->status) || outcome.response->status == 422)) {
-      fail_batch(operation, outcome, batch, range, result);
+      fail_batch(operation, outcome, batch, range, std::move(items), std::move(requests));
     }
     HttpResponse& response = *outcome.response;
-    read_answer(response.body, kind, ids, range.first, result.mutable_items());
-    result.mutable_requests().push_back(
-        BatchRequest{range.first, range.last - range.first, response.status,
-                     response.headers.get("X-Request-Id").value_or(""), std::move(response.body)});
+    read_answer(response.body, kind, ids, range.first, items);
+    requests.push_back(BatchRequest{range.first, range.last - range.first, response.status,
+                                    response.headers.get("X-Request-Id").value_or(""),
+                                    std::move(response.body)});
   }
-  return result;
+  return BatchResult(std::move(items), std::move(requests));
 }
 
 void ClientCore::fail_batch(const char* operation, const Outcome& outcome,
                             const SerializedBatch& batch, RequestRange failed,
-                            BatchResult& result) {
+                            std::vector<ItemResult> items, std::vector<BatchRequest> requests) {
   const bool maybe_processed = outcome.response ? outcome.response->status >= 500
                                                 : outcome.transport_error->maybe_delivered();
   const std::string reason =
@@ -189,17 +190,18 @@ void ClientCore::fail_batch(const char* operation, const Outcome& outcome,
       item.status = ItemStatus::not_sent;
       item.errors[""].push_back("not sent: an earlier request of this call failed");
     }
-    result.mutable_items().push_back(std::move(item));
+    items.push_back(std::move(item));
   }
   const std::size_t count = failed.last - failed.first;
   if (outcome.response) {
-    result.mutable_requests().push_back(BatchRequest{
-        failed.first, count, outcome.response->status,
-        outcome.response->headers.get("X-Request-Id").value_or(""), outcome.response->body});
+    requests.push_back(BatchRequest{failed.first, count, outcome.response->status,
+                                    outcome.response->headers.get("X-Request-Id").value_or(""),
+                                    outcome.response->body});
   } else {
-    result.mutable_requests().push_back(BatchRequest{failed.first, count, 0, {}, {}});
+    requests.push_back(BatchRequest{failed.first, count, 0, {}, {}});
   }
-  raise(operation, outcome, options_.token, std::make_shared<const BatchResult>(std::move(result)));
+  raise(operation, outcome, options_.token,
+        std::make_shared<const BatchResult>(std::move(items), std::move(requests)));
 }
 
 RateLimit ClientCore::rate_limit() const {

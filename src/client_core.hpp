@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "batch_reader.hpp"
 #include "fork_guard.hpp"
 #include "instasent/client.hpp"
 #include "outcome.hpp"
@@ -85,7 +86,7 @@ class ClientCore : private ForkAware {
   // then throws the request's error carrying that result.
   [[noreturn]] void fail_batch(const char* operation, const Outcome& outcome,
                                const SerializedBatch& batch, RequestRange failed,
-                               BatchResult& result);
+                               std::vector<ItemResult> items, std::vector<BatchRequest> requests);
   std::uint64_t random();
   void record_rate_limit(const Headers& headers);
 

@@ -73,7 +73,7 @@ std::string server_message(const HttpResponse& response, const std::string& toke
     if (detail_text.rfind("instasent: ", 0) == 0) detail_text.erase(0, 11);
     TransportError error(cause.failure(),
                          std::string("instasent: ") + operation + ": " + detail_text + after);
-    error.set_partial_result(std::move(partial));
+    ErrorAccess::set_partial_result(error, std::move(partial));
     throw error;
   }
   const HttpResponse& response = *outcome.response;
@@ -81,7 +81,7 @@ std::string server_message(const HttpResponse& response, const std::string& toke
   const std::string server_message = detail::server_message(response, token);
   const std::string request_id = response.headers.get("X-Request-Id").value_or("");
   const auto raise_as = [&](auto error) {
-    error.set_partial_result(std::move(partial));
+    ErrorAccess::set_partial_result(error, std::move(partial));
     throw error;
   };
   const auto text = [&](const char* what) {

@@ -27,6 +27,13 @@ struct JsonAnswer {
   HttpResponse response;
 };
 
+/// Reaches what an Error keeps private, for the code that raises it.
+struct ErrorAccess {
+  static void set_partial_result(Error& error, std::shared_ptr<const BatchResult> partial) {
+    error.partial_ = std::move(partial);
+  }
+};
+
 inline bool is_success(int status) { return status >= 200 && status < 300; }
 
 /// `body` parsed; null when it is empty, not JSON, or nested deeper than `kMaxAnswerNesting`.

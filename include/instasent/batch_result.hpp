@@ -70,24 +70,9 @@ class INSTASENT_EXPORT BatchResult {
   std::vector<ItemResult> with_status(ItemStatus status) const;
   bool all_accepted() const noexcept { return count(ItemStatus::accepted) == items_.size(); }
 
-  std::vector<ItemResult>& mutable_items() noexcept { return items_; }
-  std::vector<BatchRequest>& mutable_requests() noexcept { return requests_; }
-
  private:
   std::vector<ItemResult> items_;
   std::vector<BatchRequest> requests_;
 };
-
-/// Which id a batch's items carry in the server's answer.
-enum class BatchKind { contacts, events };
-
-/// Reads one 202/422 answer for `ids.size()` input items whose ids are `ids` and whose first input
-/// index is `first_index`, in either shape the API uses: the documented
-/// `{"entity": {"items": [...]}}` or the connectors' `{"accepted": [...], "errors": [...]}`.
-/// Items the body does not account for unambiguously are `unknown`; this never throws.
-INSTASENT_EXPORT std::vector<ItemResult> parse_batch_items(const nlohmann::json& body,
-                                                           BatchKind kind,
-                                                           const std::vector<std::string>& ids,
-                                                           std::size_t first_index);
 
 }  // namespace instasent

@@ -9,6 +9,10 @@
 
 namespace instasent {
 
+namespace detail {
+struct ErrorAccess;  // not part of the API
+}  // namespace detail
+
 class BatchResult;
 
 /// What went wrong. Every failure the SDK reports is an `instasent::Error` (or a subclass) whose
@@ -51,11 +55,10 @@ class INSTASENT_EXPORT Error : public std::runtime_error {
   /// For batch writes that had already sent some requests when this failure stopped them: the
   /// fate of every input item (accepted, rejected, unknown or not sent). Null otherwise.
   const BatchResult* partial_result() const noexcept { return partial_.get(); }
-  void set_partial_result(std::shared_ptr<const BatchResult> partial) noexcept {
-    partial_ = std::move(partial);
-  }
 
  private:
+  friend struct detail::ErrorAccess;  // attaches the partial result where the error is raised
+
   ErrorKind kind_;
   int http_status_;
   std::string server_message_;

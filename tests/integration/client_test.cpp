@@ -28,6 +28,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "batch_reader.hpp"
 #include "instasent/instasent.hpp"
 #include "integration/test_server.hpp"
 
@@ -924,8 +925,8 @@ TEST_F(ClientTest, ItemsMissingFromThe202AnswerAreUnknown) {
   }
 }
 
-// The client reads every 202 exactly as the public parse_batch_items() reads the same body
-// (the library may take a faster path for common answers; the outcome must not differ).
+// The client reads every 202 exactly as parse_batch_items(), the reader of every shape, reads the
+// same body (the library may take a faster path for common answers; the outcome must not differ).
 void ExpectClientReadsLikeParseBatchItems(TestServer& server, const Client& client,
                                           const std::string& body) {
   server.enqueue(CannedResponse::text(202, body));
@@ -933,7 +934,8 @@ void ExpectClientReadsLikeParseBatchItems(TestServer& server, const Client& clie
   BatchResult result = client.upsert_contacts({Contact("m0"), Contact("m1")});
   json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded()) parsed = nullptr;
-  std::vector<ItemResult> expected = parse_batch_items(parsed, BatchKind::contacts, ids, 0);
+  std::vector<ItemResult> expected =
+      detail::parse_batch_items(parsed, detail::BatchKind::contacts, ids, 0);
   ASSERT_EQ(result.size(), expected.size());
   for (std::size_t i = 0; i < expected.size(); ++i) {
     EXPECT_EQ(result[i].index, expected[i].index);

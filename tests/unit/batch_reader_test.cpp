@@ -7,7 +7,7 @@
 #include "batch_reader.hpp"
 #include "instasent/batch_result.hpp"
 
-namespace instasent {
+namespace instasent::detail {
 namespace {
 
 const std::vector<std::string> kIds = {"U1", "U2", "U3"};
@@ -16,7 +16,7 @@ const std::vector<std::string> kIds = {"U1", "U2", "U3"};
 std::optional<std::vector<ItemResult>> fast(const std::string& body, BatchKind kind) {
   const std::vector<std::string_view> ids(kIds.begin(), kIds.end());
   std::vector<ItemResult> out;
-  if (!detail::read_plain_documented_answer(body, kind, ids, 7, out)) {
+  if (!read_plain_documented_answer(body, kind, ids, 7, out)) {
     EXPECT_TRUE(out.empty());
     return std::nullopt;
   }
@@ -114,4 +114,4 @@ TEST(FastBatchReader, AgreesOnEveryTruncationAndMutation) {
 }
 
 }  // namespace
-}  // namespace instasent
+}  // namespace instasent::detail

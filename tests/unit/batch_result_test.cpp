@@ -5,6 +5,7 @@
 // for exactly that item. Anything ambiguous must come out `unknown`, never `accepted`.
 
 #include "instasent/batch_result.hpp"
+#include "batch_reader.hpp"
 
 #include <gtest/gtest.h>
 
@@ -19,6 +20,8 @@
 namespace instasent {
 namespace {
 
+using detail::BatchKind;
+using detail::parse_batch_items;
 using nlohmann::json;
 using S = ItemStatus;
 
@@ -556,10 +559,9 @@ TEST(BatchResultTest, KeepsRequests) {
   req.body = "{trunc";
   EXPECT_TRUE(req.parsed_body().is_null());
   EXPECT_EQ(r.requests()[0].request_id, "req-1");
-  r.mutable_items()[0].status = S::unknown;
-  EXPECT_FALSE(r.all_accepted());
-  r.mutable_requests().clear();
-  EXPECT_TRUE(r.requests().empty());
+  EXPECT_TRUE(r.all_accepted());
+  EXPECT_FALSE(BatchResult({Item(0, "A", S::unknown)}, {req}).all_accepted());
+  EXPECT_TRUE(BatchResult().requests().empty());
 }
 
 TEST(BatchResultTest, ParsedUnreadableBodyIsNotAllAccepted) {
