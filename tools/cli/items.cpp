@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "civil_time.hpp"  // the SDK's date arithmetic
 #include "hash.hpp"
 #include "instasent/error.hpp"
 
@@ -109,16 +110,8 @@ Contact contact_from_object(const json& object, const std::string& prefix) {
   return contact;
 }
 
-// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
-std::int64_t days_from_civil(std::int64_t year, unsigned month, unsigned day) {
-  year -= month <= 2 ? 1 : 0;
-  const std::int64_t era = (year >= 0 ? year : year - 399) / 400;
-  const auto year_of_era = static_cast<unsigned>(year - era * 400);
-  const unsigned day_of_year = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1;
-  const unsigned day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-  return era * 146097 + static_cast<std::int64_t>(day_of_era) - 719468;
-}
-
+// Month lengths, to refuse dates such as 02-30 that days_from_civil would carry into March
+// (civil_time.hpp converts dates but does not check them).
 unsigned days_in_month(int year, int month) {
   static constexpr unsigned kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
@@ -274,7 +267,7 @@ std::optional<std::chrono::system_clock::time_point> parse_iso8601(std::string_v
     return std::nullopt;
   }
   const std::int64_t days =
-      days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
+      detail::days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
   const std::int64_t ms =
       (((days * 24 + hour) * 60 + minute - offset_minutes) * 60 + second) * 1000 + millis;
   // A system_clock counts nanoseconds in 64 bits: it holds the years 1678 to 2261 only.
