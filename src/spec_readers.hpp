@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "instasent/results.hpp"
+#include "instasent/specs.hpp"
 #include "outcome.hpp"
 
 namespace instasent::detail {

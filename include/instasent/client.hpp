@@ -11,6 +11,7 @@
 #include "instasent/export.hpp"
 #include "instasent/options.hpp"
 #include "instasent/results.hpp"
+#include "instasent/specs.hpp"
 
 namespace instasent {
 

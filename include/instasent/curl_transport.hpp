@@ -7,8 +7,8 @@
 #include <string>
 
 #include "instasent/export.hpp"
-#include "instasent/http.hpp"
 #include "instasent/limits.hpp"
+#include "instasent/transport.hpp"
 
 namespace instasent {
 

@@ -15,5 +15,7 @@
 #include "instasent/options.hpp"
 #include "instasent/results.hpp"
 #include "instasent/retry.hpp"
+#include "instasent/specs.hpp"
+#include "instasent/transport.hpp"
 #include "instasent/value.hpp"
 #include "instasent/version.hpp"

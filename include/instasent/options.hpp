@@ -9,9 +9,9 @@
 #include "instasent/clock.hpp"
 #include "instasent/curl_transport.hpp"
 #include "instasent/export.hpp"
-#include "instasent/http.hpp"
 #include "instasent/limits.hpp"
 #include "instasent/retry.hpp"
+#include "instasent/transport.hpp"
 
 namespace instasent {
 

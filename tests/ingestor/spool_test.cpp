@@ -6,11 +6,13 @@
 #include <signal.h>
 #include <sys/resource.h>
 
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <thread>
 
 #include "ingestor/ingestor_support.hpp"
 #include "support/scratch_dir.hpp"
@@ -400,12 +402,23 @@ TEST(IngestorSpool, AFullSpoolDropsTheOldestSegmentWhenAsked) {
   options.on_outcome = seen.callback();
   const RefusingPort down;
   Ingestor ingestor(client_for(down.port()), options);
-  int accepted = 0;
-  for (int i = 0; i < 5'000; ++i) {
+  // The oldest segment can be dropped only while none of its items is in a request. So that no
+  // request is in flight when the spool fills up: 800 items go out in 8 full batches, and after
+  // 8 failed requests in a row the queue waits (30 s at least with these backoffs).
+  for (int i = 0; i < 800; ++i) {
     ASSERT_TRUE(ingestor.add(Event("U1", "E" + std::to_string(i), "purchase"))) << i;
-    ++accepted;
+  }
+  const auto give_up = std::chrono::steady_clock::now() + milliseconds(10'000);
+  for (IngestorStats now = ingestor.stats(); now.requests < 8 || now.in_flight > 0;
+       now = ingestor.stats()) {
+    ASSERT_LT(std::chrono::steady_clock::now(), give_up) << "the 8 requests did not all fail";
+    std::this_thread::sleep_for(milliseconds(1));
+  }
+  for (int i = 800; i < 5'000; ++i) {
+    ASSERT_TRUE(ingestor.add(Event("U1", "E" + std::to_string(i), "purchase"))) << i;
   }
   const IngestorStats stats = ingestor.stats();
+  EXPECT_EQ(stats.requests, 8u);
   EXPECT_LE(stats.spool_bytes, 200u << 10);
   EXPECT_GT(stats.dropped_queue_full, 0u);
   // The dropped ones are the oldest, and each was reported.
