@@ -5,6 +5,24 @@
 
 namespace instasent::detail {
 
+namespace {
+
+ItemOutcome outcome_of(const QueuedItem& item, Ending ending) {
+  ItemOutcome outcome;
+  outcome.operation = item.op;
+  outcome.tag = item.tag;
+  outcome.user_id = item.user_id;
+  outcome.event_id = item.event_id;
+  outcome.state = ending.state;
+  outcome.drop_reason = ending.reason;
+  outcome.message = std::move(ending.message);
+  outcome.errors = std::move(ending.errors);
+  outcome.http_status = ending.http_status;
+  return outcome;
+}
+
+}  // namespace
+
 void count_drop(IngestorStats& stats, DropReason reason) {
   switch (reason) {
     case DropReason::queue_full:
@@ -28,20 +46,6 @@ void count_drop(IngestorStats& stats, DropReason reason) {
     case DropReason::none:
       break;
   }
-}
-
-ItemOutcome outcome_of(const QueuedItem& item, Ending ending) {
-  ItemOutcome outcome;
-  outcome.operation = item.op;
-  outcome.tag = item.tag;
-  outcome.user_id = item.user_id;
-  outcome.event_id = item.event_id;
-  outcome.state = ending.state;
-  outcome.drop_reason = ending.reason;
-  outcome.message = std::move(ending.message);
-  outcome.errors = std::move(ending.errors);
-  outcome.http_status = ending.http_status;
-  return outcome;
 }
 
 DeliveryQueue::DeliveryQueue(const IngestorOptions& options, IngestorStats& stats)

@@ -98,9 +98,6 @@ struct Ending {
   int http_status = 0;
 };
 
-/// The outcome `ending` gives `item`.
-ItemOutcome outcome_of(const QueuedItem& item, Ending ending);
-
 /// Counts a dropped item in `stats`.
 void count_drop(IngestorStats& stats, DropReason reason);
 

@@ -59,10 +59,10 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
       item.op = op;
       item.tag = tag;
       if (const std::optional<std::string> problem = build(item)) {
-        return refuse(item, AddStatus::invalid, DropReason::invalid, *problem);
+        return refuse(AddStatus::invalid, DropReason::invalid, *problem);
       }
       if (item.json.size() > max_item_bytes()) {
-        return refuse(item, AddStatus::invalid, DropReason::invalid,
+        return refuse(AddStatus::invalid, DropReason::invalid,
                       std::string("the ") + noun + " is larger than batch_bytes allows");
       }
       return add(std::move(item));
@@ -71,13 +71,10 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
     }
   }
 
-  AddResult refuse(const detail::QueuedItem& item, AddStatus status, DropReason reason,
-                   std::string why) {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      detail::count_drop(stats_, reason);
-    }
-    call_back({detail::outcome_of(item, detail::Ending::dropped(reason, why))});
+  // An item refused at add: reported by the AddResult alone (it never was queued).
+  AddResult refuse(AddStatus status, DropReason reason, std::string why) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    detail::count_drop(stats_, reason);
     return {status, std::move(why)};
   }
 
@@ -175,7 +172,7 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
     Reporter pushed_out(*this);  // items pushed out to make room, reported however this ends
     if (spool_) {
       if (phase_.load(std::memory_order_relaxed) != Phase::open) {
-        return refuse(item, AddStatus::closed, DropReason::shutdown, "the ingestor is closed");
+        return refuse(AddStatus::closed, DropReason::shutdown, "the ingestor is closed");
       }
       if (auto refused = write_to_spool(item, deadline, pushed_out.settled)) return *refused;
     }
@@ -196,7 +193,7 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
         const bool closed = closing();
         lock.unlock();
         forget_spooled(item);
-        return refuse(item, closed ? AddStatus::closed : AddStatus::queue_full,
+        return refuse(closed ? AddStatus::closed : AddStatus::queue_full,
                       closed ? DropReason::shutdown : DropReason::queue_full,
                       closed ? "the ingestor is closed" : "the queue is full");
       }
@@ -263,7 +260,7 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
     }
     if (result == Append::ok) return std::nullopt;
     return refuse(
-        item, AddStatus::queue_full, DropReason::queue_full,
+        AddStatus::queue_full, DropReason::queue_full,
         result == Append::full ? "the spool is full" : "the spool cannot be written: " + error);
   }
 

@@ -47,8 +47,8 @@ void check_options(const IngestorOptions& options) {
 
 const char* to_string(AddStatus status) noexcept {
   switch (status) {
-    case AddStatus::accepted:
-      return "accepted";
+    case AddStatus::queued:
+      return "queued";
     case AddStatus::queue_full:
       return "queue_full";
     case AddStatus::invalid:

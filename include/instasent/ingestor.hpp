@@ -17,9 +17,10 @@
 
 namespace instasent {
 
-/// What `Ingestor::add` did with an item, at once.
+/// What `Ingestor::add` did with an item, at once. Only a queued item has an `ItemOutcome`
+/// later; a refused one is reported by its `AddResult` alone (and counted in `IngestorStats`).
 enum class AddStatus {
-  accepted,    ///< Queued; its final state will be reported exactly once.
+  queued,      ///< Queued; its final state will be passed to `on_outcome` exactly once.
   queue_full,  ///< Refused: the queue is full (item count or bytes) and the policy refused it.
   invalid,     ///< Refused: the item cannot be sent (see `AddResult::reason`).
   closed,      ///< Refused: the ingestor is closing or closed.
@@ -28,10 +29,10 @@ enum class AddStatus {
 INSTASENT_EXPORT const char* to_string(AddStatus status) noexcept;
 
 struct AddResult {
-  AddStatus status = AddStatus::accepted;
-  std::string reason;  ///< Why it was refused; empty when accepted.
-  bool accepted() const noexcept { return status == AddStatus::accepted; }
-  explicit operator bool() const noexcept { return accepted(); }
+  AddStatus status = AddStatus::queued;
+  std::string reason;  ///< Why it was refused; empty when queued.
+  bool queued() const noexcept { return status == AddStatus::queued; }
+  explicit operator bool() const noexcept { return queued(); }
 };
 
 /// What an item asks the API to do.
@@ -44,10 +45,12 @@ enum class FinalState {
   dropped,    ///< Given up without the server's verdict; `drop_reason` says why.
 };
 
+/// Why an item was dropped. An item refused at `add` has no outcome: its reason is counted in
+/// `IngestorStats` (`queue_full`, `invalid` or `shutdown` for a closed ingestor).
 enum class DropReason {
   none,
-  queue_full,         ///< Refused at `add`, or pushed out by a newer item (drop_oldest policy).
-  invalid,            ///< Refused at `add`: it cannot be sent.
+  queue_full,         ///< Pushed out by a newer item (drop_oldest policy); or refused at `add`.
+  invalid,            ///< Refused at `add`: it cannot be sent (counted, never in an outcome).
   retries_exhausted,  ///< Every attempt failed (server errors, timeouts, connection failures).
   shutdown,           ///< Not delivered by the deadline of `close()` (or the destructor).
   /// A request failed in a way no retry can mend: the server's certificate failed verification,
@@ -160,9 +163,10 @@ struct IngestorOptions {
   /// How long the destructor may take to deliver what is queued before dropping it.
   std::chrono::milliseconds shutdown_deadline{5'000};
 
-  /// Called once per item with its final state, from a sender thread (or from `add`/`close` for
-  /// items refused or dropped there, and from the constructor for items found damaged in the
-  /// spool). It must not block for long; it must not throw. It may call `add`, but not `flush` or
+  /// Called once per queued item with its final state, from a sender thread (or from `add` for
+  /// items it pushed out, from `close` for items it gave up, and from the constructor for items
+  /// found damaged in the spool). Items refused at `add` are not reported here: the `AddResult`
+  /// says so. It must not block for long; it must not throw. It may call `add`, but not `flush` or
   /// `close`: they wait for the callbacks of the items they settle, so from a callback they would
   /// only wait out their timeout.
   std::function<void(const ItemOutcome&)> on_outcome;
@@ -175,8 +179,8 @@ struct IngestorStats {
   std::uint64_t in_flight = 0;  ///< In a request now.
   std::uint64_t delivered = 0;
   std::uint64_t rejected = 0;
-  std::uint64_t dropped_queue_full = 0;
-  std::uint64_t dropped_invalid = 0;
+  std::uint64_t dropped_queue_full = 0;  ///< Refused at `add` or pushed out.
+  std::uint64_t dropped_invalid = 0;     ///< Refused at `add`.
   std::uint64_t dropped_retries_exhausted = 0;
   std::uint64_t dropped_shutdown = 0;
   std::uint64_t dropped_unrecoverable = 0;

@@ -140,21 +140,13 @@ void ImportRun::dispatch(const Record& record, Item item, const Client* client) 
 template <typename Item>
 void ImportRun::offer(const Record& record, Item item) {
   state_->sent(PendingItem{record.first_line, record.last_line, item_json_of(record, format_)});
-  AddResult result = add(std::move(item), record.first_line);
+  AddResult result = ingestor_->add(std::move(item), record.first_line);
   // Full by bytes (very large items): `add` waited a second; offer it again while not stopping.
   // The item was moved, so it is built again, identically.
   while (result.status == AddStatus::queue_full && !stop_sending()) {
-    result = add(build<Item>(record.object), record.first_line);
+    result = ingestor_->add(build<Item>(record.object), record.first_line);
   }
-  if (!result.accepted()) state_->refused_at_add(record.first_line, result);
-}
-
-template <typename Item>
-AddResult ImportRun::add(Item item, std::uint64_t first_line) {
-  ImportState::set_adding(true);
-  AddResult result = ingestor_->add(std::move(item), first_line);
-  ImportState::set_adding(false);
-  return result;
+  if (!result.queued()) state_->refused_at_add(record.first_line, result);
 }
 
 void ImportRun::send_dry_run_batch(const Client& client) {

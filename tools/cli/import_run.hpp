@@ -61,8 +61,6 @@ class ImportRun {
   std::optional<Item> build_item(const Record& record);
   template <typename Item>
   void offer(const Record& record, Item item);
-  template <typename Item>
-  AddResult add(Item item, std::uint64_t first_line);
   void send_dry_run_batch(const Client& client);
 
   bool stop_reading() const { return stop_signal() != 0 || state_->should_stop_reading(); }

@@ -9,8 +9,6 @@ namespace instasent::cli {
 
 namespace {
 
-thread_local bool t_adding = false;
-
 // "_email: Invalid format; plan: too long", for a message on stderr.
 std::string describe(const FieldErrors& errors) {
   std::string text;
@@ -40,8 +38,6 @@ ImportState::ImportState(ImportMode mode, int max_reported, std::uint64_t confir
       rejects_(std::move(rejects)) {
   counts_.mode = mode;
 }
-
-void ImportState::set_adding(bool adding) noexcept { t_adding = adding; }
 
 void ImportState::settled(const Record& record, bool count_as_read, bool skipped, bool valid) {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -107,7 +103,6 @@ bool ImportState::wait_for_room(std::size_t max_pending, const std::function<boo
 }
 
 void ImportState::on_outcome(const ItemOutcome& outcome) {
-  if (t_adding) return;
   std::lock_guard<std::mutex> lock(mutex_);
   if (closed_) return;
   const auto item = tracker_.take(outcome.tag);

@@ -43,18 +43,15 @@ class ImportState {
   void sent(PendingItem item);
   /// A valid record put in a dry-run batch; its verdict will come through `batch_item`.
   void batched();
-  /// The Ingestor refused the record `sent` last with `key` at once (`AddResult` not accepted).
+  /// The Ingestor refused the record `sent` last with `key` at once (`AddResult` not queued).
   void refused_at_add(std::uint64_t first_line, const AddResult& result);
   /// Waits until fewer than `max_pending` records are in the Ingestor's hands, or `stop()` says
   /// to stop; false in that case.
   bool wait_for_room(std::size_t max_pending, const std::function<bool()>& stop);
 
   // --- Outcomes -------------------------------------------------------------------------------
-  /// `IngestorOptions::on_outcome`. An outcome reported on the thread that is inside
-  /// `Ingestor::add` is that item's refusal, which `refused_at_add` handles instead.
+  /// `IngestorOptions::on_outcome`: the final state of a record the Ingestor queued.
   void on_outcome(const ItemOutcome& outcome);
-  /// Marks the thread as inside `Ingestor::add` (see `on_outcome`).
-  static void set_adding(bool adding) noexcept;
   /// A dry-run batch: the server's verdict on one item, or an error that ended its request.
   void batch_item(const PendingItem& item, const ItemResult& result);
   void batch_failed(const std::vector<PendingItem>& items, const Error& error);
