@@ -58,14 +58,14 @@ void read_verdicts(const ClientCore& client, const Batch& batch, const HttpRespo
   }
 }
 
-ExchangeResult exchange(ClientCore& client, const Batch& batch) {
-  ExchangeResult result;
+BatchReply exchange(ClientCore& client, const Batch& batch) {
+  BatchReply result;
   result.verdicts.assign(batch.items.size(), Verdict{});
   const HttpRequest request = build_request(client, batch);
   result.body_bytes = request.body.size();
-  const Outcome outcome = client.send_once(request);
-  if (!outcome.response) {
-    const TransportError& error = *outcome.transport_error;
+  const Exchange sent = client.send_once(request);
+  if (!sent.response) {
+    const TransportError& error = *sent.transport_error;
     if (error.retryable()) {
       result.request_failed = true;  // connection failure or timeout: resend (idempotent)
       return result;
@@ -76,7 +76,7 @@ ExchangeResult exchange(ClientCore& client, const Batch& batch) {
     }
     return result;
   }
-  const HttpResponse& response = *outcome.response;
+  const HttpResponse& response = *sent.response;
   const int status = response.status;
   for (Verdict& verdict : result.verdicts) verdict.http_status = status;
   if (status == 429) {
@@ -106,11 +106,11 @@ ExchangeResult exchange(ClientCore& client, const Batch& batch) {
 
 }  // namespace
 
-ExchangeResult exchange_batch(ClientCore& client, const Batch& batch) noexcept {
+BatchReply exchange_batch(ClientCore& client, const Batch& batch) noexcept {
   try {
     return exchange(client, batch);
   } catch (const std::exception&) {
-    ExchangeResult failed;
+    BatchReply failed;
     failed.verdicts.assign(batch.items.size(), Verdict{});
     failed.request_failed = true;
     return failed;

@@ -12,8 +12,8 @@
 
 namespace instasent::detail {
 
-/// What one request came to.
-struct ExchangeResult {
+/// What one batch request came to.
+struct BatchReply {
   std::vector<Verdict> verdicts;  ///< One per item of the batch, in its order.
   /// A 429 asked every sender to wait this long (0: it gave no usable time).
   std::optional<std::chrono::milliseconds> pause;
@@ -24,6 +24,6 @@ struct ExchangeResult {
 /// Sends `batch` through `client` once (no retries: the Ingestor schedules them) and reads what
 /// became of each item. Never throws: running out of memory fails the request like a dropped
 /// connection.
-ExchangeResult exchange_batch(ClientCore& client, const Batch& batch) noexcept;
+BatchReply exchange_batch(ClientCore& client, const Batch& batch) noexcept;
 
 }  // namespace instasent::detail

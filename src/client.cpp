@@ -20,7 +20,6 @@ namespace instasent {
 
 using detail::BatchKind;
 using detail::JsonAnswer;
-using detail::Outcome;
 using detail::parse_body;
 using detail::raise;
 using detail::raise_unreadable;

@@ -117,11 +117,11 @@ ClientCore::ClientCore(ClientOptions options) : options_(std::move(options)) {
 ClientCore::~ClientCore() { unregister_fork_aware(this); }
 
 HttpResponse ClientCore::call(const char* operation, const char* method, const std::string& path) {
-  const Outcome outcome = execute(make_request(method, path, std::string()));
-  if (!outcome.response || !is_success(outcome.response->status)) {
-    raise(operation, outcome, options_.token);
+  const Exchange exchange = execute(make_request(method, path, std::string()));
+  if (!exchange.response || !is_success(exchange.response->status)) {
+    raise(operation, exchange, options_.token);
   }
-  return *outcome.response;
+  return *exchange.response;
 }
 
 JsonAnswer ClientCore::get_object(const char* operation, const std::string& path) {
@@ -157,12 +157,12 @@ BatchResult ClientCore::write(const char* operation, const char* path, BatchKind
 
     HttpRequest request = make_request("POST", std::string(), std::move(body));
     request.url = target;
-    Outcome outcome = execute(request);
-    if (!outcome.response ||
-        !(is_success(outcome.response->status) || outcome.response->status == 422)) {
-      fail_batch(operation, outcome, batch, range, std::move(items), std::move(requests));
+    Exchange exchange = execute(request);
+    if (!exchange.response ||
+        !(is_success(exchange.response->status) || exchange.response->status == 422)) {
+      fail_batch(operation, exchange, batch, range, std::move(items), std::move(requests));
     }
-    HttpResponse& response = *outcome.response;
+    HttpResponse& response = *exchange.response;
     read_answer(response.body, kind, ids, range.first, items);
     requests.push_back(BatchRequest{range.first, range.last - range.first, response.status,
                                     response.headers.get("X-Request-Id").value_or(""),
@@ -171,14 +171,14 @@ BatchResult ClientCore::write(const char* operation, const char* path, BatchKind
   return BatchResult(std::move(items), std::move(requests));
 }
 
-void ClientCore::fail_batch(const char* operation, const Outcome& outcome,
+void ClientCore::fail_batch(const char* operation, const Exchange& exchange,
                             const SerializedBatch& batch, RequestRange failed,
                             std::vector<ItemResult> items, std::vector<BatchRequest> requests) {
-  const bool maybe_processed = outcome.response ? outcome.response->status >= 500
-                                                : outcome.transport_error->maybe_delivered();
+  const bool maybe_processed = exchange.response ? exchange.response->status >= 500
+                                                 : exchange.transport_error->maybe_delivered();
   const std::string reason =
-      outcome.response ? "request failed with HTTP " + std::to_string(outcome.response->status)
-                       : std::string("request failed: ") + outcome.transport_error->what();
+      exchange.response ? "request failed with HTTP " + std::to_string(exchange.response->status)
+                        : std::string("request failed: ") + exchange.transport_error->what();
   for (std::size_t i = failed.first; i < batch.ids.size(); ++i) {
     ItemResult item;
     item.index = i;
@@ -193,14 +193,14 @@ void ClientCore::fail_batch(const char* operation, const Outcome& outcome,
     items.push_back(std::move(item));
   }
   const std::size_t count = failed.last - failed.first;
-  if (outcome.response) {
-    requests.push_back(BatchRequest{failed.first, count, outcome.response->status,
-                                    outcome.response->headers.get("X-Request-Id").value_or(""),
-                                    outcome.response->body});
+  if (exchange.response) {
+    requests.push_back(BatchRequest{failed.first, count, exchange.response->status,
+                                    exchange.response->headers.get("X-Request-Id").value_or(""),
+                                    exchange.response->body});
   } else {
     requests.push_back(BatchRequest{failed.first, count, 0, {}, {}});
   }
-  raise(operation, outcome, options_.token,
+  raise(operation, exchange, options_.token,
         std::make_shared<const BatchResult>(std::move(items), std::move(requests)));
 }
 
@@ -239,50 +239,50 @@ void ClientCore::read_answer(const std::string& body, BatchKind kind,
   }
 }
 
-Outcome ClientCore::send_once(const HttpRequest& request) {
-  Outcome outcome;
-  outcome.attempts = 1;
+Exchange ClientCore::send_once(const HttpRequest& request) {
+  Exchange exchange;
+  exchange.attempts = 1;
   try {
-    outcome.response = transport_->send(request);
-    sanitize_answer(*outcome.response, options_.token);
-    record_rate_limit(outcome.response->headers);
+    exchange.response = transport_->send(request);
+    sanitize_answer(*exchange.response, options_.token);
+    record_rate_limit(exchange.response->headers);
   } catch (const TransportError& error) {
-    outcome.response.reset();
-    outcome.transport_error = error;
+    exchange.response.reset();
+    exchange.transport_error = error;
   } catch (const std::bad_alloc&) {
-    outcome.response.reset();
-    outcome.transport_error =
+    exchange.response.reset();
+    exchange.transport_error =
         TransportError(TransportFailure::other, "instasent: out of memory during the exchange");
   } catch (...) {
-    outcome.response.reset();
-    outcome.transport_error =
+    exchange.response.reset();
+    exchange.transport_error =
         TransportError(TransportFailure::other,
                        "instasent: the transport failed with an exception that is not "
                        "an instasent::TransportError");
   }
-  return outcome;
+  return exchange;
 }
 
-Outcome ClientCore::execute(const HttpRequest& request) {
+Exchange ClientCore::execute(const HttpRequest& request) {
   const RetryPolicy& policy = options_.retry;
   const auto deadline = clock_->steady_now() + policy.deadline;
-  Outcome outcome;
+  Exchange exchange;
   for (int attempt = 1;; ++attempt) {
-    outcome = send_once(request);
-    outcome.attempts = attempt;
-    if (outcome.response ? !is_retryable_status(outcome.response->status)
-                         : !outcome.transport_error->retryable()) {
-      return outcome;
+    exchange = send_once(request);
+    exchange.attempts = attempt;
+    if (exchange.response ? !is_retryable_status(exchange.response->status)
+                          : !exchange.transport_error->retryable()) {
+      return exchange;
     }
-    if (attempt >= policy.max_attempts) return outcome;
+    if (attempt >= policy.max_attempts) return exchange;
     std::chrono::milliseconds delay = backoff_delay(policy, attempt, random());
-    if (outcome.response && outcome.response->status == 429) {
-      if (const auto wait = rate_limit_delay(outcome.response->headers, clock_->system_now())) {
+    if (exchange.response && exchange.response->status == 429) {
+      if (const auto wait = rate_limit_delay(exchange.response->headers, clock_->system_now())) {
         delay = *wait;
       }
       delay = std::min(delay, policy.max_rate_limit_wait);
     }
-    if (clock_->steady_now() + delay > deadline) return outcome;
+    if (clock_->steady_now() + delay > deadline) return exchange;
     clock_->sleep_for(delay);
   }
 }

@@ -73,7 +73,7 @@ class ClientCore : private ForkAware {
   /// One attempt, no retries: the answer (any status, sanitized) or the transport failure. A
   /// transport that throws anything but a TransportError (a custom one, or out of memory) fails
   /// the attempt the same way, so that only `instasent::Error`s leave the SDK.
-  Outcome send_once(const HttpRequest& request);
+  Exchange send_once(const HttpRequest& request);
 
  private:
   void before_fork() override { mutex_.lock(); }
@@ -81,10 +81,10 @@ class ClientCore : private ForkAware {
   void after_fork_in_child() override { mutex_.unlock(); }
 
   // One request with retries, as RetryPolicy describes.
-  Outcome execute(const HttpRequest& request);
+  Exchange execute(const HttpRequest& request);
   // Records the fate of every item of a batch write whose request `failed` failed as a whole,
   // then throws the request's error carrying that result.
-  [[noreturn]] void fail_batch(const char* operation, const Outcome& outcome,
+  [[noreturn]] void fail_batch(const char* operation, const Exchange& outcome,
                                const SerializedBatch& batch, RequestRange failed,
                                std::vector<ItemResult> items, std::vector<BatchRequest> requests);
   std::uint64_t random();

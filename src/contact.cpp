@@ -23,7 +23,7 @@ void check_key(std::string_view key) {
 
 void check_value(std::string_view key, const Value& value) {
   if (value.problem() != Value::Problem::none) {
-    throw InvalidInputError(field_label(key), to_string(value.problem()));
+    throw InvalidInputError(field_label(key), detail::describe(value.problem()));
   }
   if (value.kind() == Value::Kind::object || value.nested()) {
     throw InvalidInputError(field_label(key),

@@ -69,7 +69,7 @@ Event& Event::parameter(std::string_view key, const Value& value) {
   if (key.empty()) throw InvalidInputError("parameter name", "must not be empty");
   if (!detail::is_valid_utf8(key)) throw InvalidInputError(label(), "name is not valid UTF-8");
   if (value.problem() != Value::Problem::none) {
-    throw InvalidInputError(label(), to_string(value.problem()));
+    throw InvalidInputError(label(), detail::describe(value.problem()));
   }
   detail::set_member(parameters_, key, [&value](std::string& out) { out.append(value.json()); });
   return *this;

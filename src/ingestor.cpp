@@ -351,7 +351,7 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
       space_cv_.notify_all();
 
       lock.unlock();
-      const detail::ExchangeResult result = detail::exchange_batch(*client_, batch);
+      const detail::BatchReply result = detail::exchange_batch(*client_, batch);
       lock.lock();
 
       if (result.pause) ++stats_.rate_limited;

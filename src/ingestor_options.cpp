@@ -45,6 +45,18 @@ void check_options(const IngestorOptions& options) {
 
 }  // namespace detail
 
+const char* to_string(Operation operation) noexcept {
+  switch (operation) {
+    case Operation::upsert_contact:
+      return "upsert_contact";
+    case Operation::record_event:
+      return "record_event";
+    case Operation::delete_contact:
+      return "delete_contact";
+  }
+  return "unknown";
+}
+
 const char* to_string(AddStatus status) noexcept {
   switch (status) {
     case AddStatus::queued:

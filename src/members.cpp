@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "members.hpp"
 
+#include "instasent/limits.hpp"
+
 namespace instasent::detail {
 
 std::size_t end_of_value(std::string_view text, std::size_t pos) {
@@ -52,6 +54,21 @@ std::size_t find_member_value(std::string_view members, std::string_view key_fra
     pos = end_of_value(members, value_start);
   }
   return std::string_view::npos;
+}
+
+const char* describe(Value::Problem problem) noexcept {
+  switch (problem) {
+    case Value::Problem::none:
+      return "is valid";
+    case Value::Problem::invalid_utf8:
+      return "is not valid UTF-8";
+    case Value::Problem::not_finite:
+      return "is not a finite number (NaN or infinity)";
+    case Value::Problem::too_deep:
+      static_assert(kMaxValueDepth == 16, "the message names the limit");
+      return "nests arrays and objects deeper than 16 levels";
+  }
+  return "is invalid";
 }
 
 }  // namespace instasent::detail

@@ -6,9 +6,13 @@
 #include <string>
 #include <string_view>
 
+#include "instasent/value.hpp"
 #include "json_text.hpp"
 
 namespace instasent::detail {
+
+/// What is wrong with a value, as the end of a sentence that names it ("is not valid UTF-8").
+const char* describe(Value::Problem problem) noexcept;
 
 /// Where the value of top-level member `key_fragment` (`,"key":`) starts in `members`, or npos.
 std::size_t find_member_value(std::string_view members, std::string_view key_fragment);

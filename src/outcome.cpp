@@ -62,12 +62,12 @@ std::string server_message(const HttpResponse& response, const std::string& toke
   return printable_text(it->get<std::string>(), token, 300);
 }
 
-[[noreturn]] void raise(const char* operation, const Outcome& outcome, const std::string& token,
+[[noreturn]] void raise(const char* operation, const Exchange& exchange, const std::string& token,
                         std::shared_ptr<const BatchResult> partial) {
   const std::string after =
-      outcome.attempts > 1 ? " after " + std::to_string(outcome.attempts) + " attempts" : "";
-  if (!outcome.response) {
-    const TransportError& cause = *outcome.transport_error;
+      exchange.attempts > 1 ? " after " + std::to_string(exchange.attempts) + " attempts" : "";
+  if (!exchange.response) {
+    const TransportError& cause = *exchange.transport_error;
     // The transport's message starts with "instasent: "; put the operation in front of the rest.
     std::string detail_text = cause.what();
     if (detail_text.rfind("instasent: ", 0) == 0) detail_text.erase(0, 11);
@@ -76,7 +76,7 @@ std::string server_message(const HttpResponse& response, const std::string& toke
     ErrorAccess::set_partial_result(error, std::move(partial));
     throw error;
   }
-  const HttpResponse& response = *outcome.response;
+  const HttpResponse& response = *exchange.response;
   const int status = response.status;
   const std::string server_message = detail::server_message(response, token);
   const std::string request_id = response.headers.get("X-Request-Id").value_or("");

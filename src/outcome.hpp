@@ -14,8 +14,9 @@
 
 namespace instasent::detail {
 
-// The result of one request after retries: the last answer, or the last transport failure.
-struct Outcome {
+/// The exchange of one request, after its retries: the last answer, or the last transport
+/// failure. (An `ItemOutcome` is one item's final state in the Ingestor.)
+struct Exchange {
   std::optional<HttpResponse> response;
   std::optional<TransportError> transport_error;
   int attempts = 0;
@@ -62,7 +63,7 @@ std::string server_message(const HttpResponse& response, const std::string& toke
 
 /// Throws the error that a final, unsuccessful outcome stands for, carrying `partial` if given.
 /// `token` is masked wherever the server's message quotes it.
-[[noreturn]] void raise(const char* operation, const Outcome& outcome, const std::string& token,
+[[noreturn]] void raise(const char* operation, const Exchange& exchange, const std::string& token,
                         std::shared_ptr<const BatchResult> partial = nullptr);
 
 /// Throws UnreadableResponseError for a 2xx answer whose body is not what `operation` expects.

@@ -95,16 +95,15 @@ Value Value::object(const std::vector<std::pair<std::string, Value>>& members) {
 const char* to_string(Value::Problem problem) noexcept {
   switch (problem) {
     case Value::Problem::none:
-      return "is valid";
+      return "none";
     case Value::Problem::invalid_utf8:
-      return "is not valid UTF-8";
+      return "invalid_utf8";
     case Value::Problem::not_finite:
-      return "is not a finite number (NaN or infinity)";
+      return "not_finite";
     case Value::Problem::too_deep:
-      static_assert(kMaxValueDepth == 16, "the message names the limit");
-      return "nests arrays and objects deeper than 16 levels";
+      return "too_deep";
   }
-  return "is invalid";
+  return "unknown";
 }
 
 }  // namespace instasent

@@ -38,6 +38,8 @@ struct AddResult {
 /// What an item asks the API to do.
 enum class Operation { upsert_contact, record_event, delete_contact };
 
+INSTASENT_EXPORT const char* to_string(Operation operation) noexcept;
+
 /// The one final state every item reaches.
 enum class FinalState {
   delivered,  ///< The server accepted it.

@@ -73,6 +73,7 @@ class INSTASENT_EXPORT Value {
 };
 
 /// A short description of a problem, e.g. "is not valid UTF-8".
+/// The problem's name, as spelled in the enumeration ("invalid_utf8").
 INSTASENT_EXPORT const char* to_string(Value::Problem problem) noexcept;
 
 }  // namespace instasent

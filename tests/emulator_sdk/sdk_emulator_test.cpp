@@ -24,13 +24,9 @@
 #include <nlohmann/json.hpp>
 
 #include "instasent/instasent.hpp"
+#include "support/printers.hpp"
 
 namespace instasent {
-
-// Readable names in gtest failure messages.
-void PrintTo(ItemStatus status, std::ostream* os) { *os << to_string(status); }
-void PrintTo(ErrorKind kind, std::ostream* os) { *os << to_string(kind); }
-
 namespace {
 
 using nlohmann::json;

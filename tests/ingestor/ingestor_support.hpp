@@ -11,6 +11,7 @@
 
 #include "emulator/emulator_fixture.hpp"
 #include "instasent/instasent.hpp"
+#include "support/printers.hpp"
 
 namespace instasent::ingestor_testing {
 

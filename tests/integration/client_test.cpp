@@ -31,14 +31,9 @@
 #include "batch_reader.hpp"
 #include "instasent/instasent.hpp"
 #include "integration/test_server.hpp"
+#include "support/printers.hpp"
 
 namespace instasent {
-
-// Readable names in gtest failure messages.
-void PrintTo(ItemStatus status, std::ostream* os) { *os << to_string(status); }
-void PrintTo(ErrorKind kind, std::ostream* os) { *os << to_string(kind); }
-void PrintTo(TransportFailure failure, std::ostream* os) { *os << to_string(failure); }
-
 namespace testing {
 namespace {
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "support/fake_clock.hpp"
+#include "support/printers.hpp"
 
 namespace instasent::detail {
 namespace {
