@@ -47,8 +47,8 @@ instasent::Event make_event(int i) {
 void run(const char* label, int port, int count, const instasent::SpoolOptions& spool) {
   using Clock = std::chrono::steady_clock;
   instasent::IngestorOptions options;
-  options.max_queue_items = static_cast<std::size_t>(count);  // measure add(), not refusals
-  options.max_queue_bytes = std::size_t{1} << 32;
+  options.queue.max_items = static_cast<std::size_t>(count);  // measure add(), not refusals
+  options.queue.max_bytes = std::size_t{1} << 32;
   options.spool = spool;
   instasent::Ingestor ingestor(client_for(port), options);
   std::vector<std::int64_t> nanos;
@@ -96,8 +96,8 @@ int main(int argc, char** argv) {
   {
     instasent::IngestorOptions options;
     options.flush_interval = std::chrono::hours(1);
-    options.max_queue_items = static_cast<std::size_t>(count);
-    options.max_queue_bytes = std::size_t{1} << 32;
+    options.queue.max_items = static_cast<std::size_t>(count);
+    options.queue.max_bytes = std::size_t{1} << 32;
     const long before = max_rss_kib();
     instasent::Ingestor ingestor(client_for(port), options);
     for (int i = 0; i < count; ++i) ingestor.add(make_event(i));

@@ -32,7 +32,7 @@ namespace {
 // an item without an id, or too large to be sent even alone.
 template <typename Item, typename IdOf>
 detail::SerializedBatch serialize(const std::vector<Item>& items, BatchKind kind,
-                                  std::size_t max_batch_bytes, IdOf id_of) {
+                                  std::size_t max_bytes, IdOf id_of) {
   detail::SerializedBatch batch;
   batch.ends.reserve(items.size());
   batch.ids.reserve(items.size());
@@ -52,10 +52,10 @@ detail::SerializedBatch serialize(const std::vector<Item>& items, BatchKind kind
     batch.ends.push_back(batch.buffer.size());
     batch.ids.emplace_back(id);
     const std::size_t size = batch.buffer.size() - begin;
-    if (size + 2 > max_batch_bytes) {
+    if (size + 2 > max_bytes) {
       throw InvalidInputError(
           "item",
-          "serializes to " + std::to_string(size) + " bytes, more than max_batch_bytes allows",
+          "serializes to " + std::to_string(size) + " bytes, more than batch.max_bytes allows",
           static_cast<long>(i));
     }
   }
@@ -105,7 +105,7 @@ BatchResult Client::upsert_contacts(const std::vector<Contact>& contacts,
     const auto user_id = [](const Contact& c) -> const std::string& { return c.user_id(); };
     return core_->write(
         "upsert_contacts", "/stream/contacts", BatchKind::contacts,
-        serialize(contacts, BatchKind::contacts, core_->options().max_batch_bytes, user_id),
+        serialize(contacts, BatchKind::contacts, core_->options().batch.max_bytes, user_id),
         options);
   });
 }
@@ -116,7 +116,7 @@ BatchResult Client::record_events(const std::vector<Event>& events,
     const auto event_id = [](const Event& e) -> const std::string& { return e.event_id(); };
     return core_->write(
         "record_events", "/stream/events", BatchKind::events,
-        serialize(events, BatchKind::events, core_->options().max_batch_bytes, event_id), options);
+        serialize(events, BatchKind::events, core_->options().batch.max_bytes, event_id), options);
   });
 }
 

@@ -47,11 +47,11 @@ void check_options(const ClientOptions& options) {
   const auto not_negative = [](milliseconds value, const char* field) {
     if (value < milliseconds(0)) throw InvalidInputError(field, "must not be negative");
   };
-  if (options.max_batch_items < 1 || options.max_batch_items > kMaxBatchItems) {
-    throw InvalidInputError("max_batch_items", "must be between 1 and 100");
+  if (options.batch.max_items < 1 || options.batch.max_items > kMaxBatchItems) {
+    throw InvalidInputError("batch.max_items", "must be between 1 and 100");
   }
-  if (options.max_batch_bytes < 64) {
-    throw InvalidInputError("max_batch_bytes", "must be at least 64");
+  if (options.batch.max_bytes < 64) {
+    throw InvalidInputError("batch.max_bytes", "must be at least 64");
   }
   const RetryPolicy& retry = options.retry;
   if (retry.max_attempts < 1 || retry.max_attempts > 100) {
@@ -144,7 +144,7 @@ BatchResult ClientCore::write(const char* operation, const char* path, BatchKind
   std::vector<BatchRequest> requests;
   items.reserve(batch.ends.size());
   for (const RequestRange range :
-       plan_requests(batch.ends, options_.max_batch_items, options_.max_batch_bytes)) {
+       plan_requests(batch.ends, options_.batch.max_items, options_.batch.max_bytes)) {
     const std::size_t begin = begin_of(range.first);
     const std::size_t size = batch.ends[range.last - 1] - begin;
     std::string body;

@@ -52,8 +52,8 @@ DeliveryQueue::DeliveryQueue(const IngestorOptions& options, IngestorStats& stat
     : options_(options), stats_(stats) {}
 
 bool DeliveryQueue::has_room(std::size_t bytes) const {
-  return queued_items() + 1 <= options_.max_queue_items &&
-         queued_bytes_ + bytes <= options_.max_queue_bytes;
+  return queued_items() + 1 <= options_.queue.max_items &&
+         queued_bytes_ + bytes <= options_.queue.max_bytes;
 }
 
 std::size_t DeliveryQueue::queued_items() const {
@@ -182,7 +182,7 @@ Batch DeliveryQueue::take_batch(time_point now, const Pacer& pacer, bool closing
     }
     const QueuedItem& head = queue.front();
     const bool due = q == queue_of(Operation::delete_contact) || closing ||
-                     fresh_items(queue) >= options_.batch_items || head.seq <= flush_target_ ||
+                     fresh_items(queue) >= options_.batch.max_items || head.seq <= flush_target_ ||
                      now >= head.enqueued_at + options_.flush_interval ||
                      retry_ready(queue, now, pacer, wake);
     if (!due) {
@@ -247,7 +247,7 @@ bool DeliveryQueue::retry_ready(const std::deque<QueuedItem>& queue, time_point 
 void DeliveryQueue::collect(std::size_t q, std::vector<QueuedItem>& batch, time_point now,
                             const Pacer& pacer, time_point& wake) {
   auto& queue = queues_[q];
-  std::size_t limit = q == queue_of(Operation::delete_contact) ? 1 : options_.batch_items;
+  std::size_t limit = q == queue_of(Operation::delete_contact) ? 1 : options_.batch.max_items;
   std::size_t body_bytes = 2;
   std::set<std::uint64_t> taken;
   std::deque<QueuedItem> kept;
@@ -263,7 +263,7 @@ void DeliveryQueue::collect(std::size_t q, std::vector<QueuedItem>& batch, time_
          !(q == queue_of(Operation::upsert_contact) && taken.count(item.depends_on) > 0));
     const std::size_t size = item.json.size() + (batch.empty() ? 0 : 1);
     if (!waiting && !batch.empty() &&
-        (body_bytes + size > options_.batch_bytes || batch.size() >= item.batch_limit)) {
+        (body_bytes + size > options_.batch.max_bytes || batch.size() >= item.batch_limit)) {
       break;
     }
     if (waiting) {
@@ -306,7 +306,7 @@ void DeliveryQueue::settle(Batch& batch, const std::vector<Verdict>& verdicts,
       --item.attempts;
       item.batch_limit = std::max<std::size_t>(1, (batch.items.size() + 1) / 2);
       again.push_back(std::move(item));
-    } else if (item.attempts >= options_.max_attempts) {
+    } else if (item.attempts >= options_.retry.max_attempts) {
       finish(item,
              Ending::dropped(
                  DropReason::retries_exhausted,

@@ -32,8 +32,10 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
       : client_(std::move(client)),
         options_(std::move(options)),
         queue_(options_, stats_),
-        pacer_(backoff_policy(options_), options_.retry_budget, options_.max_rate_limit_wait,
-               SteadyClock::now(), std::random_device{}()) {
+        pacer_(
+            options_.retry, options_.retry_budget, options_.retry.max_rate_limit_wait,
+            SteadyClock::now(),
+            options_.retry.jitter_seed != 0 ? options_.retry.jitter_seed : std::random_device{}()) {
     detail::check_options(options_);
     if (!options_.spool.directory.empty()) spool_ = std::make_unique<detail::Spool>(options_.spool);
   }
@@ -63,7 +65,7 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
       }
       if (item.json.size() > max_item_bytes()) {
         return refuse(AddStatus::invalid, DropReason::invalid,
-                      std::string("the ") + noun + " is larger than batch_bytes allows");
+                      std::string("the ") + noun + " is larger than batch.max_bytes allows");
       }
       return add(std::move(item));
     } catch (const std::exception& error) {
@@ -126,19 +128,12 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
   milliseconds shutdown_deadline() const { return options_.shutdown_deadline; }
 
  private:
-  std::size_t max_item_bytes() const { return options_.batch_bytes - 2; }
+  std::size_t max_item_bytes() const { return options_.batch.max_bytes - 2; }
 
   // open: add accepts, senders send what is due. closing: close() was called; add refuses,
   // senders send everything queued. stopped: close's deadline passed (or this is a forked
   // child's copy); senders exit. Written under the lock; add reads it without.
   enum class Phase { open, closing, stopped };
-
-  static RetryPolicy backoff_policy(const IngestorOptions& options) {
-    RetryPolicy policy;
-    policy.initial_backoff = options.initial_backoff;
-    policy.max_backoff = options.max_backoff;
-    return policy;
-  }
 
   void before_fork() override {
     mutex_.lock();
@@ -168,7 +163,7 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
 
   AddResult add(detail::QueuedItem item) {
     const std::size_t bytes = item.bytes();
-    const auto deadline = SteadyClock::now() + options_.block_timeout;
+    const auto deadline = SteadyClock::now() + options_.queue.block_timeout;
     Reporter pushed_out(*this);  // items pushed out to make room, reported however this ends
     if (spool_) {
       if (phase_.load(std::memory_order_relaxed) != Phase::open) {
@@ -181,11 +176,11 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
       const auto closing = [&] { return phase_ != Phase::open; };
       const auto has_room = [&] { return queue_.has_room(bytes); };
       if (!closing() && !has_room()) {
-        if (options_.overflow == OverflowPolicy::drop_oldest) {
+        if (options_.queue.overflow == OverflowPolicy::drop_oldest) {
           while (!has_room() && queue_.drop_oldest(pushed_out.settled)) {
           }
           forget_spooled_locked(pushed_out.settled);
-        } else if (options_.overflow == OverflowPolicy::block) {
+        } else if (options_.queue.overflow == OverflowPolicy::block) {
           space_cv_.wait_until(lock, deadline, [&] { return closing() || has_room(); });
         }
       }
@@ -200,7 +195,7 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
       const std::size_t queued = queue_.push(std::move(item), SteadyClock::now());
       // A sender is woken when a queue gets its first item (to start the flush timer) and when
       // it holds a full batch; in between, adding costs no wake-up.
-      if (queued == 1 || queued % options_.batch_items == 0) work_cv_.notify_one();
+      if (queued == 1 || queued % options_.batch.max_items == 0) work_cv_.notify_one();
     }
     if (spool_ && !pushed_out.settled.outcomes.empty()) spool_->write_done();
     return {};
@@ -251,9 +246,10 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
     const detail::SpoolEntry entry{item.op, item.tag, item.user_id, item.event_id, item.json};
     const auto at_once = SteadyClock::time_point::min();
     std::string error;
-    Append result = spool_->append(
-        entry, options_.overflow == OverflowPolicy::block ? deadline : at_once, item.spool, error);
-    if (result == Append::full && options_.overflow == OverflowPolicy::drop_oldest &&
+    Append result =
+        spool_->append(entry, options_.queue.overflow == OverflowPolicy::block ? deadline : at_once,
+                       item.spool, error);
+    if (result == Append::full && options_.queue.overflow == OverflowPolicy::drop_oldest &&
         drop_oldest_segment(pushed_out)) {
       spool_->write_done();
       result = spool_->append(entry, at_once, item.spool, error);

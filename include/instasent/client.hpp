@@ -35,8 +35,8 @@ class INSTASENT_EXPORT Client {
   /// GET /stream: the cheapest credential check.
   StreamInfo stream_info() const;
 
-  /// POST /stream/contacts, split into requests of at most `max_batch_items` items and
-  /// `max_batch_bytes` bytes. `result.items()[i]` is the fate of `contacts[i]`.
+  /// POST /stream/contacts, split into requests of at most `batch.max_items` items and
+  /// `batch.max_bytes` bytes. `result.items()[i]` is the fate of `contacts[i]`.
   ///
   /// A 422 (every item invalid) is returned as a result, not thrown. When a request fails as a
   /// whole (401, 404, 400, retries exhausted), the call stops and throws; the error's

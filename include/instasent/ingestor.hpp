@@ -14,6 +14,8 @@
 #include "instasent/contact.hpp"
 #include "instasent/event.hpp"
 #include "instasent/export.hpp"
+#include "instasent/options.hpp"
+#include "instasent/retry.hpp"
 
 namespace instasent {
 
@@ -125,38 +127,52 @@ struct SpoolOptions {
   std::function<void(const std::string& message)> on_warning;
 };
 
-struct IngestorOptions {
-  /// Bounds on what waits to be sent (items not yet in a request).
-  std::size_t max_queue_items = 100'000;
-  std::size_t max_queue_bytes = 64u << 20;
+/// Bounds on what waits to be sent (items not yet in a request), and what `add` does at them.
+struct QueueOptions {
+  std::size_t max_items = 100'000;    ///< At least 1.
+  std::size_t max_bytes = 64u << 20;  ///< At least 1024.
   OverflowPolicy overflow = OverflowPolicy::reject_new;
-  std::chrono::milliseconds block_timeout{100};
+  std::chrono::milliseconds block_timeout{100};  ///< For OverflowPolicy::block.
+};
 
-  /// A batch is sent when it reaches `batch_items` (at most 100) or `batch_bytes`, or when its
-  /// oldest item has waited `flush_interval`.
-  std::size_t batch_items = 100;
-  std::size_t batch_bytes = 1'000'000;
+/// The Ingestor's retry defaults: more attempts and shorter first waits than a `Client` call's,
+/// since a failed item waits while newer ones keep flowing.
+inline RetryPolicy ingestor_retry_policy() {
+  RetryPolicy policy;
+  policy.max_attempts = 10;
+  policy.initial_backoff = std::chrono::milliseconds(50);
+  policy.max_backoff = std::chrono::milliseconds(30'000);
+  return policy;
+}
+
+/// Everything an `Ingestor` is configured with. Invalid values make the constructor throw
+/// `InvalidInputError` naming the field (e.g. "queue.max_items"); none is adjusted silently.
+struct IngestorOptions {
+  QueueOptions queue;
+
+  /// A batch is sent when it reaches `batch.max_items` (at most 100) or `batch.max_bytes`, or when
+  /// its oldest item has waited `flush_interval`.
+  BatchLimits batch;
   std::chrono::milliseconds flush_interval{500};
 
-  /// Requests in flight at once, each on its own sender thread with reused connections.
+  /// Requests in flight at once (1..64), each on its own sender thread with reused connections.
   int max_in_flight = 4;
 
-  /// Attempts per item before it is dropped (retries_exhausted).
-  int max_attempts = 10;
-  /// Backoff after a failed request (5xx, timeout, connection failure), per item, so that an item
-  /// that failed waits while newer ones keep flowing; the items of one request wait together and
-  /// go out together again. While fewer than half of the last 20 requests failed (the server is
+  /// `max_attempts` (1..1000) per item before it is dropped (retries_exhausted). The backoff
+  /// after a failed request (5xx, timeout, connection failure) is per item, so that an item that
+  /// failed waits while newer ones keep flowing; the items of one request wait together and go
+  /// out together again. While fewer than half of the last 20 requests failed (the server is
   /// healthy and the failure was chance) the wait is `initial_backoff`, with jitter; from half on
-  /// it grows exponentially with the item's attempts, up to `max_backoff`. After 8 failed requests
-  /// in a row the whole queue waits too (the server looks down), growing the same way; any
-  /// success ends that.
-  std::chrono::milliseconds initial_backoff{50};
-  std::chrono::milliseconds max_backoff{30'000};
-  /// A 429 pauses every sender until the time the server gave, at most this long.
-  std::chrono::milliseconds max_rate_limit_wait{60'000};
-  /// Retry budget: retries that fail may add at most this fraction to the new requests sent
-  /// (plus 10 to start with), so an outage does not turn into a retry storm; past it, retries go
-  /// at most 10 a second until new requests earn more. A retry that gets an answer costs nothing.
+  /// it grows by `multiplier` with the item's attempts, up to `max_backoff`. After 8 failed
+  /// requests in a row the whole queue waits too (the server looks down), growing the same way;
+  /// any success ends that. A 429 pauses every sender until the time the server gave, at most
+  /// `max_rate_limit_wait`. `jitter_seed` seeds the jitter (0: at random). `deadline` is not used:
+  /// an item's attempts bound its retries.
+  RetryPolicy retry = ingestor_retry_policy();
+  /// Retry budget: retries that fail may add at most this fraction (0..100) to the new requests
+  /// sent (plus 10 to start with), so an outage does not turn into a retry storm; past it, retries
+  /// go at most 10 a second until new requests earn more. A retry that gets an answer costs
+  /// nothing.
   double retry_budget = 0.2;
 
   /// Opt-in durability across crashes and restarts.

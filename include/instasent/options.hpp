@@ -17,6 +17,15 @@ namespace instasent {
 
 inline constexpr const char* kDefaultBaseUrl = "https://api.instasent.com/v1";
 
+/// How large one batch request may be: for `Client`'s batch writes and for the `Ingestor`.
+struct BatchLimits {
+  /// Items per request (1..100).
+  std::size_t max_items = kMaxBatchItems;
+  /// Body bytes per request (at least 64); an item that alone exceeds it is refused before
+  /// sending.
+  std::size_t max_bytes = 1'000'000;
+};
+
 /// Everything a `Client` is configured with. Plain data with documented defaults.
 ///
 /// Precedence: `ClientOptions::from_env()` fills the four connection fields from the environment
@@ -32,10 +41,8 @@ struct INSTASENT_EXPORT ClientOptions {
   /// is set.
   bool allow_insecure_http = false;
 
-  /// Items per batch request (1..100).
-  std::size_t max_batch_items = kMaxBatchItems;
-  /// Body bytes per batch request; an item that alone exceeds it is refused before sending.
-  std::size_t max_batch_bytes = 1'000'000;
+  /// How `upsert_contacts` and `record_events` split their input into requests.
+  BatchLimits batch;
 
   RetryPolicy retry;
   /// Used when `transport` is null.

@@ -90,7 +90,7 @@ TEST(IngestorHardening, BadItemsARefused400IsolatesAreRejectedAndTheRestDelivere
   IngestorOptions options;
   options.on_outcome = seen.callback();
   options.flush_interval = milliseconds(3'600'000);
-  options.max_attempts = 1;  // splitting must not spend attempts
+  options.retry.max_attempts = 1;  // splitting must not spend attempts
   Ingestor ingestor(client_for(server.port()), options);
   for (int i = 0; i < 100; ++i) {
     const bool bad = i == 3 || i == 64 || i == 99;
@@ -120,9 +120,9 @@ TEST(IngestorHardening, AFailedBatchBacksOffAloneWhileNewItemsFlow) {
   std::mutex mutex;
   std::vector<std::string> delivered_in_order;
   IngestorOptions options;
-  options.initial_backoff = milliseconds(60'000);  // the failed batch waits 30-60 s
-  options.max_backoff = milliseconds(60'000);
-  options.batch_items = 10;
+  options.retry.initial_backoff = milliseconds(60'000);  // the failed batch waits 30-60 s
+  options.retry.max_backoff = milliseconds(60'000);
+  options.batch.max_items = 10;
   options.on_outcome = [&](const ItemOutcome& outcome) {
     std::lock_guard<std::mutex> lock(mutex);
     if (outcome.state == FinalState::delivered) delivered_in_order.push_back(outcome.user_id);
@@ -151,11 +151,11 @@ TEST(IngestorHardening, AFailedBatchBacksOffAloneWhileNewItemsFlow) {
 TEST(IngestorHardening, AServerThatIsDownGetsFewRetriesWithinTheBudget) {
   const emulator::testing::RefusingPort down;
   IngestorOptions options;
-  options.initial_backoff = milliseconds(1);
-  options.max_backoff = milliseconds(1);  // no backoff to speak of: only the budget limits
-  options.max_attempts = 1'000;
+  options.retry.initial_backoff = milliseconds(1);
+  options.retry.max_backoff = milliseconds(1);  // no backoff to speak of: only the budget limits
+  options.retry.max_attempts = 1'000;
   options.retry_budget = 0;
-  options.batch_items = 1;
+  options.batch.max_items = 1;
   Ingestor ingestor(client_for(down.port()), options);
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(ingestor.add(Contact("U" + std::to_string(i))));
   std::this_thread::sleep_for(milliseconds(1'000));
@@ -175,7 +175,7 @@ TEST(IngestorHardening, AnAnswerThatIsNotHttpDropsTheItemsAtTheFirstAttempt) {
   Outcomes seen;
   IngestorOptions options;
   options.on_outcome = seen.callback();
-  options.max_attempts = 10;
+  options.retry.max_attempts = 10;
   Ingestor ingestor(client_for(server.port()), options);
   ASSERT_TRUE(ingestor.add(Contact("U1")));
   ASSERT_TRUE(ingestor.add(Event("U1", "E1", "purchase")));
@@ -193,7 +193,7 @@ TEST(IngestorHardening, AnAnswerOverTheSizeLimitDropsTheItemsAtTheFirstAttempt) 
     connection.write("HTTP/1.1 202 Accepted\r\nContent-Length: 100000000000\r\n\r\n");
   });
   IngestorOptions options;
-  options.max_attempts = 10;
+  options.retry.max_attempts = 10;
   Ingestor ingestor(client_for(server.port()), options);
   ASSERT_TRUE(ingestor.add(Contact("U1")));
   ASSERT_TRUE(ingestor.flush(milliseconds(10'000)));
@@ -208,8 +208,8 @@ TEST(IngestorHardening, ADeeplyNestedAnswerLeavesItemsUnsettledNeverCrashes) {
     connection.write(RawServer::answer(202, std::string(2'000'000, '[')));
   });
   IngestorOptions options;
-  options.max_attempts = 2;
-  options.initial_backoff = options.max_backoff = milliseconds(1);
+  options.retry.max_attempts = 2;
+  options.retry.initial_backoff = options.retry.max_backoff = milliseconds(1);
   Ingestor ingestor(client_for(server.port()), options);
   ASSERT_TRUE(ingestor.add(Contact("U1")));
   ASSERT_TRUE(ingestor.flush(milliseconds(10'000)));
@@ -233,8 +233,8 @@ TEST(IngestorHardening, OutOfMemoryInATransportNeverTakesASenderDown) {
   Outcomes seen;
   IngestorOptions options;
   options.on_outcome = seen.callback();
-  options.max_attempts = 3;
-  options.initial_backoff = options.max_backoff = milliseconds(1);
+  options.retry.max_attempts = 3;
+  options.retry.initial_backoff = options.retry.max_backoff = milliseconds(1);
   Ingestor ingestor(client_for(unused.port(), transport), options);
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(ingestor.add(Contact("U" + std::to_string(i))));
   ASSERT_TRUE(ingestor.flush(milliseconds(10'000)));
@@ -283,19 +283,22 @@ TEST(IngestorHardening, OptionsThatCannotWorkAreRefusedNamingTheOption) {
     std::function<void(IngestorOptions&)> spoil;
   };
   const std::vector<Case> cases = {
-      {"max_queue_items", [](IngestorOptions& o) { o.max_queue_items = 0; }},
-      {"max_queue_bytes", [](IngestorOptions& o) { o.max_queue_bytes = 10; }},
-      {"block_timeout", [](IngestorOptions& o) { o.block_timeout = milliseconds(-1); }},
-      {"batch_items", [](IngestorOptions& o) { o.batch_items = 0; }},
-      {"batch_items", [](IngestorOptions& o) { o.batch_items = 101; }},
-      {"batch_bytes", [](IngestorOptions& o) { o.batch_bytes = 10; }},
+      {"queue.max_items", [](IngestorOptions& o) { o.queue.max_items = 0; }},
+      {"queue.max_bytes", [](IngestorOptions& o) { o.queue.max_bytes = 10; }},
+      {"queue.block_timeout", [](IngestorOptions& o) { o.queue.block_timeout = milliseconds(-1); }},
+      {"batch.max_items", [](IngestorOptions& o) { o.batch.max_items = 0; }},
+      {"batch.max_items", [](IngestorOptions& o) { o.batch.max_items = 101; }},
+      {"batch.max_bytes", [](IngestorOptions& o) { o.batch.max_bytes = 10; }},
       {"flush_interval", [](IngestorOptions& o) { o.flush_interval = milliseconds(-1); }},
       {"max_in_flight", [](IngestorOptions& o) { o.max_in_flight = 0; }},
       {"max_in_flight", [](IngestorOptions& o) { o.max_in_flight = 65; }},
-      {"max_attempts", [](IngestorOptions& o) { o.max_attempts = 0; }},
-      {"initial_backoff", [](IngestorOptions& o) { o.initial_backoff = milliseconds(-1); }},
-      {"max_backoff", [](IngestorOptions& o) { o.max_backoff = milliseconds(1); }},
-      {"max_rate_limit_wait", [](IngestorOptions& o) { o.max_rate_limit_wait = milliseconds(-1); }},
+      {"retry.max_attempts", [](IngestorOptions& o) { o.retry.max_attempts = 0; }},
+      {"retry.initial_backoff",
+       [](IngestorOptions& o) { o.retry.initial_backoff = milliseconds(-1); }},
+      {"retry.max_backoff", [](IngestorOptions& o) { o.retry.max_backoff = milliseconds(1); }},
+      {"retry.multiplier", [](IngestorOptions& o) { o.retry.multiplier = 0.5; }},
+      {"retry.max_rate_limit_wait",
+       [](IngestorOptions& o) { o.retry.max_rate_limit_wait = milliseconds(-1); }},
       {"retry_budget", [](IngestorOptions& o) { o.retry_budget = -0.1; }},
       {"retry_budget", [](IngestorOptions& o) { o.retry_budget = std::nan(""); }},
       {"shutdown_deadline", [](IngestorOptions& o) { o.shutdown_deadline = milliseconds(-1); }},

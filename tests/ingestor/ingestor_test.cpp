@@ -92,10 +92,10 @@ TEST(Ingestor, EveryEventStoredExactlyOnceThroughFaults) {
   Outcomes seen;
   IngestorOptions options;
   options.on_outcome = seen.callback();
-  options.initial_backoff = milliseconds(5);
-  options.max_backoff = milliseconds(50);
-  options.max_rate_limit_wait = milliseconds(20);  // the emulator's 429 asks for 1 s
-  options.max_attempts = 50;
+  options.retry.initial_backoff = milliseconds(5);
+  options.retry.max_backoff = milliseconds(50);
+  options.retry.max_rate_limit_wait = milliseconds(20);  // the emulator's 429 asks for 1 s
+  options.retry.max_attempts = 50;
   options.retry_budget = 1.0;
   options.flush_interval = milliseconds(20);
   constexpr int kEvents = 100'000;
@@ -134,7 +134,7 @@ TEST(Ingestor, ServerDownCloseReturnsOnTimeAndReportsEveryItem) {
   Outcomes seen;
   IngestorOptions options;
   options.on_outcome = seen.callback();
-  options.initial_backoff = milliseconds(20);
+  options.retry.initial_backoff = milliseconds(20);
   Ingestor ingestor(client_for(down.port()), options);
   for (int i = 0; i < 250; ++i) ASSERT_TRUE(ingestor.add(Contact("U" + std::to_string(i))));
   const auto started = steady_clock::now();
@@ -154,10 +154,10 @@ TEST(Ingestor, ServerDownCloseReturnsOnTimeAndReportsEveryItem) {
 
 IngestorOptions held_queue(std::size_t max_items, OverflowPolicy policy, Outcomes& seen) {
   IngestorOptions options;
-  options.max_queue_items = max_items;
-  options.overflow = policy;
+  options.queue.max_items = max_items;
+  options.queue.overflow = policy;
   options.flush_interval = milliseconds(3'600'000);  // nothing is due until flush
-  options.block_timeout = milliseconds(50);
+  options.queue.block_timeout = milliseconds(50);
   options.on_outcome = seen.callback();
   return options;
 }
@@ -205,7 +205,7 @@ TEST(Ingestor, InvalidItemsAreRefusedAndReported) {
   Outcomes seen;
   IngestorOptions options;
   options.on_outcome = seen.callback();
-  options.batch_bytes = 200;
+  options.batch.max_bytes = 200;
   Ingestor ingestor(client_for(server.port()), options);
   const AddResult big = ingestor.add(Contact("U1").attribute("note", std::string(500, 'x')));
   EXPECT_EQ(big.status, AddStatus::invalid);
@@ -288,11 +288,11 @@ TEST(Ingestor, AnEventNeverOvertakesTheContactAddedBeforeIt) {
   RunningEmulator server(config);
   auto recorder = std::make_shared<RecordingTransport>();
   IngestorOptions options;
-  options.initial_backoff = milliseconds(5);
-  options.max_backoff = milliseconds(20);
-  options.max_attempts = 50;
+  options.retry.initial_backoff = milliseconds(5);
+  options.retry.max_backoff = milliseconds(20);
+  options.retry.max_attempts = 50;
   options.retry_budget = 1.0;
-  options.batch_items = 7;  // many small requests, several in flight
+  options.batch.max_items = 7;  // many small requests, several in flight
   Ingestor ingestor(client_for(server.port(), recorder), options);
   for (int i = 0; i < 60; ++i) {
     const std::string user = "U" + std::to_string(i);

@@ -154,7 +154,7 @@ TEST(IngestorPromises, A429HoldsBackEverySenderForAtMostMaxRateLimitWait) {
   IngestorOptions options;
   options.flush_interval = milliseconds(1);
   options.max_in_flight = 4;
-  options.max_rate_limit_wait = milliseconds(300);
+  options.retry.max_rate_limit_wait = milliseconds(300);
   Ingestor ingestor(client_for(server.port(), transport), options);
   ASSERT_TRUE(ingestor.add(Contact("U1")));
   const auto give_up = steady_clock::now() + milliseconds(10'000);
@@ -188,9 +188,9 @@ TEST(IngestorPromises, ABlockedAddGoesOnOnceThereIsRoom) {
   RunningEmulator server;
   Outcomes seen;
   IngestorOptions options;
-  options.max_queue_items = 10;
-  options.overflow = OverflowPolicy::block;
-  options.block_timeout = milliseconds(60'000);
+  options.queue.max_items = 10;
+  options.queue.overflow = OverflowPolicy::block;
+  options.queue.block_timeout = milliseconds(60'000);
   options.flush_interval = milliseconds(3'600'000);  // nothing is due until flush
   options.on_outcome = seen.callback();
   Ingestor ingestor(client_for(server.port()), options);

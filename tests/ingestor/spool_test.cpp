@@ -364,8 +364,8 @@ IngestorOptions small_spool(const TempDir& dir, OverflowPolicy policy) {
   IngestorOptions options = spool_options(dir);
   options.spool.max_bytes = 200 << 10;  // segments of 64 KiB
   options.spool.sync = SpoolSync::none;
-  options.overflow = policy;
-  options.initial_backoff = options.max_backoff = milliseconds(60'000);
+  options.queue.overflow = policy;
+  options.retry.initial_backoff = options.retry.max_backoff = milliseconds(60'000);
   options.flush_interval = milliseconds(60'000);
   options.shutdown_deadline = milliseconds(100);
   return options;
@@ -387,7 +387,7 @@ TEST(IngestorSpool, AFullSpoolRejectsTheNewItem) {
 TEST(IngestorSpool, AFullSpoolBlocksUpToTheTimeout) {
   TempDir dir;
   IngestorOptions options = small_spool(dir, OverflowPolicy::block);
-  options.block_timeout = milliseconds(150);
+  options.queue.block_timeout = milliseconds(150);
   const RefusingPort down;
   Ingestor ingestor(client_for(down.port()), options);
   const auto start = steady_clock::now();

@@ -26,9 +26,9 @@ int main(int argc, char** argv) {
   client_options.base_url = argv[1];
   instasent::IngestorOptions options;
   options.spool.directory = argv[2];
-  options.overflow = instasent::OverflowPolicy::block;
-  options.block_timeout = std::chrono::milliseconds(60'000);
-  options.max_queue_items = 2'000;
+  options.queue.overflow = instasent::OverflowPolicy::block;
+  options.queue.block_timeout = std::chrono::milliseconds(60'000);
+  options.queue.max_items = 2'000;
   const long first = std::stol(argv[3]);
   const long count = std::stol(argv[4]);
   try {

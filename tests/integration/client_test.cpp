@@ -1424,7 +1424,7 @@ TEST_F(ClientTest, EmptyInputSendsNothing) {
 }
 
 TEST_F(ClientTest, MaxBatchItemsOptionIsHonoured) {
-  Client client = MakeClient([](ClientOptions& o) { o.max_batch_items = 30; });
+  Client client = MakeClient([](ClientOptions& o) { o.batch.max_items = 30; });
   BatchResult result = client.upsert_contacts(MakeContacts(70));
   EXPECT_EQ(BodySizes(Posts(server_)), (std::vector<std::size_t>{30, 30, 10}));
   EXPECT_TRUE(result.all_accepted());
@@ -1438,7 +1438,7 @@ TEST_F(ClientTest, MaxBatchBytesSplitsIntoMoreRequests) {
   }
   std::size_t total = ExpectedBody(contacts).dump().size();
   const std::size_t max_bytes = 2'000;
-  Client client = MakeClient([&](ClientOptions& o) { o.max_batch_bytes = max_bytes; });
+  Client client = MakeClient([&](ClientOptions& o) { o.batch.max_bytes = max_bytes; });
   BatchResult result = client.upsert_contacts(contacts);
 
   std::vector<RecordedRequest> posts = Posts(server_);
@@ -1466,7 +1466,7 @@ TEST_F(ClientTest, ItemLargerThanMaxBatchBytesIsRefusedBeforeSending) {
   std::string huge;
   for (int i = 0; i < 200; ++i) huge += kPayloadMarker;
   contacts[1] = Contact(UserId(1)).attribute("blob", huge);
-  Client client = MakeClient([](ClientOptions& o) { o.max_batch_bytes = 1'000; });
+  Client client = MakeClient([](ClientOptions& o) { o.batch.max_bytes = 1'000; });
   auto error = Catch<InvalidInputError>([&] { client.upsert_contacts(contacts); });
   ASSERT_TRUE(error);
   EXPECT_EQ(error->kind(), ErrorKind::invalid_input);

@@ -141,9 +141,9 @@ TEST_F(Refusals, OptionsThatWouldDisableASafetyAreRefused) {
       {"retry.max_rate_limit_wait",
        [](ClientOptions& o) { o.retry.max_rate_limit_wait = milliseconds(-1); }},
       {"retry.deadline", [](ClientOptions& o) { o.retry.deadline = milliseconds(0); }},
-      {"max_batch_items", [](ClientOptions& o) { o.max_batch_items = 0; }},
-      {"max_batch_items", [](ClientOptions& o) { o.max_batch_items = 101; }},
-      {"max_batch_bytes", [](ClientOptions& o) { o.max_batch_bytes = 10; }},
+      {"batch.max_items", [](ClientOptions& o) { o.batch.max_items = 0; }},
+      {"batch.max_items", [](ClientOptions& o) { o.batch.max_items = 101; }},
+      {"batch.max_bytes", [](ClientOptions& o) { o.batch.max_bytes = 10; }},
       {"token (INSTASENT_TOKEN)", [](ClientOptions& o) { o.token = std::string(8193, 't'); }},
       {"token (INSTASENT_TOKEN)", [](ClientOptions& o) { o.token = "a\tb"; }},
   };

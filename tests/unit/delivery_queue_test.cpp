@@ -52,7 +52,7 @@ std::vector<Verdict> verdicts(const Batch& batch, Verdict::Kind kind, int status
 class DeliveryQueueTest : public ::testing::Test {
  protected:
   DeliveryQueueTest() {
-    options.batch_items = 3;
+    options.batch.max_items = 3;
     options.flush_interval = milliseconds(500);
   }
 
@@ -121,7 +121,7 @@ TEST_F(DeliveryQueueTest, FlushAndCloseMakeEveryQueuedItemDue) {
 
 TEST_F(DeliveryQueueTest, ABatchStopsBeforeTheItemThatWouldPassBatchBytes) {
   const std::size_t size = upsert("U1").json.size();
-  options.batch_bytes = 2 + 2 * size + 1;  // two items, their comma and the brackets
+  options.batch.max_bytes = 2 + 2 * size + 1;  // two items, their comma and the brackets
   for (std::uint64_t i = 1; i <= 3; ++i) queue().push(upsert("U" + std::to_string(i), i), now());
   EXPECT_EQ(tags(take(true)), (std::vector<std::uint64_t>{1, 2}));
   EXPECT_EQ(tags(take(true)), std::vector<std::uint64_t>{3});
@@ -185,7 +185,7 @@ TEST_F(DeliveryQueueTest, AFailedItemGoesBackToTheFrontAndWaitsItsBackoff) {
 }
 
 TEST_F(DeliveryQueueTest, AnItemIsDroppedAfterMaxAttempts) {
-  options.max_attempts = 2;
+  options.retry.max_attempts = 2;
   queue().push(upsert("U1", 1), now());
   Batch batch = take(true);
   answer(batch, Verdict::retry, true);
@@ -213,7 +213,7 @@ TEST_F(DeliveryQueueTest, RetriesWaitWhileTheBudgetIsSpent) {
 }
 
 TEST_F(DeliveryQueueTest, ABatchRefusedAsAWholeIsSplitUntilTheCulpritIsAlone) {
-  options.batch_items = 4;
+  options.batch.max_items = 4;
   for (std::uint64_t i = 1; i <= 4; ++i) queue().push(upsert("U" + std::to_string(i), i), now());
   Batch batch = take(true);
   ASSERT_EQ(batch.items.size(), 4u);
@@ -246,14 +246,14 @@ TEST_F(DeliveryQueueTest, OutcomesCarryTheVerdictAndCountOnce) {
 }
 
 TEST_F(DeliveryQueueTest, TheQueueBoundsCountItemsAndBytes) {
-  options.max_queue_items = 2;
+  options.queue.max_items = 2;
   queue().push(upsert("U1"), now());
   EXPECT_TRUE(queue().has_room(100));
   queue().push(upsert("U2"), now());
   EXPECT_FALSE(queue().has_room(100));
   take(true);  // items in a request no longer count
   EXPECT_TRUE(queue().has_room(100));
-  EXPECT_FALSE(queue().has_room(options.max_queue_bytes + 1));
+  EXPECT_FALSE(queue().has_room(options.queue.max_bytes + 1));
 }
 
 TEST_F(DeliveryQueueTest, DropOldestTakesTheOldestOfAnyQueue) {

@@ -155,8 +155,8 @@ TEST(ClientConfig, RefusesBadOptionsNamingThem) {
   options.base_url = "http://api.example.com/v1";
   expect_refused(options, "base URL");
   options = valid_options();
-  options.max_batch_items = 101;
-  expect_refused(options, "max_batch_items");
+  options.batch.max_items = 101;
+  expect_refused(options, "batch.max_items");
 }
 
 TEST(ClientConfig, FromEnvReadsVariablesAndCodeWins) {

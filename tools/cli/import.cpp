@@ -224,11 +224,11 @@ IngestorOptions ImportRun::ingestor_options() const {
   IngestorOptions ingestor;
   // The pending window (max_pending) keeps the queue from filling by count; blocking covers
   // the byte limit, which very large items could reach.
-  ingestor.max_queue_items = options_.max_pending * 2 + kMaxBatchItems;
-  ingestor.overflow = OverflowPolicy::block;
-  ingestor.block_timeout = std::chrono::seconds(1);
+  ingestor.queue.max_items = options_.max_pending * 2 + kMaxBatchItems;
+  ingestor.queue.overflow = OverflowPolicy::block;
+  ingestor.queue.block_timeout = std::chrono::seconds(1);
   ingestor.max_in_flight = options_.max_in_flight;
-  if (options_.max_attempts > 0) ingestor.max_attempts = options_.max_attempts;
+  if (options_.max_attempts > 0) ingestor.retry.max_attempts = options_.max_attempts;
   ingestor.shutdown_deadline = options_.shutdown_timeout;
   ingestor.on_outcome = [state = state_](const ItemOutcome& outcome) {
     state->on_outcome(outcome);
