@@ -3,6 +3,7 @@
 
 #include <curl/curl.h>
 
+#include <memory>
 #include <mutex>
 #include <new>
 #include <optional>
@@ -177,6 +178,12 @@ class CurlHeaderList {
   curl_slist* list_ = nullptr;
 };
 
+// An easy handle, cleaned up when its holder goes.
+struct CurlCleanup {
+  void operator()(CURL* handle) const noexcept { curl_easy_cleanup(handle); }
+};
+using CurlHandle = std::unique_ptr<CURL, CurlCleanup>;
+
 class CurlTransport final : public Transport, private detail::ForkAware {
  public:
   explicit CurlTransport(const CurlTransportOptions& options)
@@ -187,10 +194,7 @@ class CurlTransport final : public Transport, private detail::ForkAware {
     detail::register_fork_aware(this);
   }
 
-  ~CurlTransport() override {
-    detail::unregister_fork_aware(this);
-    for (CURL* handle : idle_) curl_easy_cleanup(handle);
-  }
+  ~CurlTransport() override { detail::unregister_fork_aware(this); }
 
   HttpResponse send(const HttpRequest& request) override {
     try {
@@ -205,7 +209,7 @@ class CurlTransport final : public Transport, private detail::ForkAware {
  private:
   HttpResponse perform(const HttpRequest& request) {
     Lease lease(*this);
-    CURL* handle = lease.handle;
+    CURL* handle = lease.handle.get();
     Exchange exchange;
     exchange.max_body_bytes = options_.max_response_bytes;
     CurlHeaderList headers;
@@ -260,7 +264,9 @@ class CurlTransport final : public Transport, private detail::ForkAware {
   void after_fork_in_parent() override { mutex_.unlock(); }
   void after_fork_in_child() override {
     // The pooled connections are the parent's sockets: a child must not talk over them, nor
-    // close them in a way the server would see. They are left alone; the child opens its own.
+    // close them in a way the server would see. They are let go without cleanup (which could
+    // write to them); the child opens its own.
+    for (CurlHandle& handle : idle_) static_cast<void>(handle.release());
     idle_.clear();
     mutex_.unlock();
   }
@@ -272,41 +278,36 @@ class CurlTransport final : public Transport, private detail::ForkAware {
     Lease(const Lease&) = delete;
     Lease& operator=(const Lease&) = delete;
     ~Lease() {
-      curl_easy_setopt(handle, CURLOPT_HTTPHEADER, nullptr);
-      curl_easy_setopt(handle, CURLOPT_POSTFIELDS, nullptr);
-      curl_easy_setopt(handle, CURLOPT_WRITEDATA, nullptr);
-      curl_easy_setopt(handle, CURLOPT_HEADERDATA, nullptr);
-      owner.release(handle);
+      curl_easy_setopt(handle.get(), CURLOPT_HTTPHEADER, nullptr);
+      curl_easy_setopt(handle.get(), CURLOPT_POSTFIELDS, nullptr);
+      curl_easy_setopt(handle.get(), CURLOPT_WRITEDATA, nullptr);
+      curl_easy_setopt(handle.get(), CURLOPT_HEADERDATA, nullptr);
+      owner.release(std::move(handle));
     }
     CurlTransport& owner;
-    CURL* handle;
+    CurlHandle handle;
   };
 
-  CURL* acquire() {
+  CurlHandle acquire() {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (!idle_.empty()) {
-        CURL* handle = idle_.back();
+        CurlHandle handle = std::move(idle_.back());
         idle_.pop_back();
         return handle;
       }
     }
-    CURL* handle = curl_easy_init();
-    if (handle == nullptr) {
+    CurlHandle handle(curl_easy_init());
+    if (!handle) {
       throw TransportError(TransportFailure::other, "instasent: could not create a libcurl handle");
     }
-    try {
-      configure(handle);
-    } catch (...) {
-      curl_easy_cleanup(handle);
-      throw;
-    }
+    configure(handle.get());
     return handle;
   }
 
-  void release(CURL* handle) {
+  void release(CurlHandle handle) {
     std::lock_guard<std::mutex> lock(mutex_);
-    idle_.push_back(handle);
+    idle_.push_back(std::move(handle));
   }
 
   void configure(CURL* handle) const {
@@ -341,7 +342,7 @@ class CurlTransport final : public Transport, private detail::ForkAware {
   const CurlTransportOptions options_;
   const std::string user_agent_;
   std::mutex mutex_;
-  std::vector<CURL*> idle_;
+  std::vector<CurlHandle> idle_;
 };
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 
 #include "instasent/error.hpp"
 #include "json_text.hpp"
@@ -57,41 +58,34 @@ std::uint64_t segment_number(std::string_view name) {
 // Reads a regular file (never a link, a device or a directory) of at most `limit` bytes.
 bool read_regular_file(const std::string& path, std::uint64_t limit, std::string& out,
                        std::string& problem) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) {
+  const FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+  if (!fd.valid()) {
     problem = errno_text();
     return false;
   }
   struct stat info {};
-  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
-    ::close(fd);
+  if (::fstat(fd.get(), &info) != 0 || !S_ISREG(info.st_mode)) {
     problem = "not a regular file";
     return false;
   }
   if (static_cast<std::uint64_t>(info.st_size) > limit) {
-    ::close(fd);
     problem = "larger than any segment";
     return false;
   }
   out.reserve(static_cast<std::size_t>(info.st_size));
   char buffer[1 << 16];
   for (;;) {
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    const ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) problem = errno_text();
-    if (n <= 0 || out.size() + static_cast<std::size_t>(n) > limit) {
-      ::close(fd);
-      return n == 0;
-    }
+    if (n <= 0 || out.size() + static_cast<std::size_t>(n) > limit) return n == 0;
     out.append(buffer, static_cast<std::size_t>(n));
   }
 }
 
 void sync_directory(const std::string& directory) {
-  const int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;
-  ::fsync(fd);
-  ::close(fd);
+  const FileDescriptor fd(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.valid()) ::fsync(fd.get());
 }
 
 }  // namespace
@@ -103,40 +97,35 @@ Spool::Spool(const SpoolOptions& options)
   if (::mkdir(options_.directory.c_str(), 0700) != 0 && errno != EEXIST) {
     refuse("cannot be created: " + errno_text());
   }
-  lock_fd_ = ::open((options_.directory + "/" + std::string(kLockName)).c_str(),
-                    O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (lock_fd_ < 0) refuse("cannot be opened: " + errno_text());
-  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-    ::close(lock_fd_);
-    refuse("is in use by another ingestor");
+  // Should this throw, the descriptors opened so far close with their holders.
+  lock_fd_.reset(::open((options_.directory + "/" + std::string(kLockName)).c_str(),
+                        O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!lock_fd_.valid()) refuse("cannot be opened: " + errno_text());
+  if (::flock(lock_fd_.get(), LOCK_EX | LOCK_NB) != 0) refuse("is in use by another ingestor");
+  std::vector<std::uint64_t> numbers = list_segments();
+  if (!numbers.empty() && numbers.back() >= kMaxSegmentNumber) renumber(numbers);
+  std::map<std::uint64_t, SpooledItem> live;  // by id
+  for (const std::uint64_t number : numbers) read_segment(number, live);
+  for (auto& [id, item] : live) {
+    ++segments_[item.ref.segment].live;
+    recovered_.push_back(std::move(item));
   }
-  try {
-    std::vector<std::uint64_t> numbers = list_segments();
-    if (!numbers.empty() && numbers.back() >= kMaxSegmentNumber) renumber(numbers);
-    std::map<std::uint64_t, SpooledItem> live;  // by id
-    for (const std::uint64_t number : numbers) read_segment(number, live);
-    for (auto& [id, item] : live) {
-      ++segments_[item.ref.segment].live;
-      recovered_.push_back(std::move(item));
-    }
-    active_ = numbers.empty() ? 1 : numbers.back() + 1;
-    open_ = true;
-    std::string error;
-    start_segment_locked(error);  // a full disk: appends are refused until a segment can start
-    delete_free_segments_locked();
-  } catch (...) {
-    if (fd_ >= 0) ::close(fd_);
-    ::close(lock_fd_);
-    throw;
-  }
+  active_ = numbers.empty() ? 1 : numbers.back() + 1;
+  open_ = true;
+  std::string error;
+  start_segment_locked(error);  // a full disk: appends are refused until a segment can start
+  delete_free_segments_locked();
 }
 
 Spool::~Spool() { close(); }
 
 std::vector<std::uint64_t> Spool::list_segments() {
   std::vector<std::uint64_t> numbers;
-  DIR* dir = ::opendir(options_.directory.c_str());
-  if (dir == nullptr) refuse("cannot be listed: " + errno_text());
+  const auto close_dir = [](DIR* dir) { ::closedir(dir); };
+  const std::unique_ptr<DIR, decltype(close_dir)> listing(::opendir(options_.directory.c_str()),
+                                                          close_dir);
+  if (!listing) refuse("cannot be listed: " + errno_text());
+  DIR* const dir = listing.get();
   while (const dirent* entry = ::readdir(dir)) {
     const std::string_view name = entry->d_name;
     if (name == "." || name == ".." || name == kLockName) continue;
@@ -150,7 +139,6 @@ std::vector<std::uint64_t> Spool::list_segments() {
       warn("not a spool file, left alone: " + printable_name(name, 200));
     }
   }
-  ::closedir(dir);
   std::sort(numbers.begin(), numbers.end());
   return numbers;
 }
@@ -220,17 +208,16 @@ void Spool::read_segment(std::uint64_t number, std::map<std::uint64_t, SpooledIt
 bool Spool::start_segment_locked(std::string& error) {
   const std::uint64_t number = active_;
   const std::string path = segment_path(number);
-  fd_ =
-      ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd_ < 0) {
+  fd_.reset(
+      ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd_.valid()) {
     error = "a segment cannot be created: " + errno_text();
     return false;
   }
   segments_[number] = Segment{};
   if (!write_locked(format::kMagic, error)) {
     // Tried again at the next append, under the same number.
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
+    fd_.reset();
     active_ = number;
     ::unlink(path.c_str());
     segments_.erase(number);
@@ -240,7 +227,7 @@ bool Spool::start_segment_locked(std::string& error) {
   segments_[number].bytes = format::kMagic.size();
   total_bytes_ += format::kMagic.size();
   if (options_.sync != SpoolSync::none) {
-    ::fdatasync(fd_);
+    ::fdatasync(fd_.get());
     sync_directory(options_.directory);
   }
   last_sync_ = std::chrono::steady_clock::now();
@@ -283,15 +270,14 @@ Spool::Append Spool::append(const SpoolEntry& entry, std::chrono::steady_clock::
 }
 
 Spool::Append Spool::append_locked(std::string_view payload, std::string& error) {
-  if (fd_ >= 0 && segments_[active_].bytes >= segment_bytes_) {
+  if (fd_.valid() && segments_[active_].bytes >= segment_bytes_) {
     // Start a new segment, so that older ones can be deleted once all they hold is final.
     sync_locked(true);
-    ::close(fd_);
-    fd_ = -1;
+    fd_.reset();
     ++active_;
     delete_free_segments_locked();
   }
-  if (fd_ < 0 && !start_segment_locked(error)) return Append::failed;
+  if (!fd_.valid() && !start_segment_locked(error)) return Append::failed;
   std::string bytes;
   format::append_record(bytes, segments_[active_].bytes, payload);
   if (!write_locked(bytes, error)) return Append::failed;
@@ -306,15 +292,14 @@ bool Spool::write_locked(std::string_view bytes, std::string& error) {
   const auto start = static_cast<off_t>(segments_[active_].bytes);
   std::size_t written = 0;
   while (written < bytes.size()) {
-    const ssize_t n = ::write(fd_, bytes.data() + written, bytes.size() - written);
+    const ssize_t n = ::write(fd_.get(), bytes.data() + written, bytes.size() - written);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       error = n < 0 ? errno_text() : "nothing written";
       // A partial record would read as a damaged one; cut it off so the next one follows cleanly.
-      if (::ftruncate(fd_, start) != 0) {
+      if (::ftruncate(fd_.get(), start) != 0) {
         // The segment cannot be trusted to end where it is counted: start another.
-        ::close(fd_);
-        fd_ = -1;
+        fd_.reset();
         ++active_;
       }
       return false;
@@ -325,13 +310,13 @@ bool Spool::write_locked(std::string_view bytes, std::string& error) {
 }
 
 void Spool::sync_locked(bool force) {
-  if (!unsynced_ || fd_ < 0) return;
+  if (!unsynced_ || !fd_.valid()) return;
   const auto now = std::chrono::steady_clock::now();
   const bool due =
       options_.sync == SpoolSync::always || (options_.sync == SpoolSync::interval &&
                                              (force || now - last_sync_ >= options_.sync_interval));
   if (!due) return;
-  ::fdatasync(fd_);
+  ::fdatasync(fd_.get());
   unsynced_ = false;
   last_sync_ = now;
 }
@@ -363,7 +348,7 @@ void Spool::write_done_locked() {
   pending_done_.clear();
   if (needed.empty()) return;
   std::string error;
-  if (fd_ < 0 && !start_segment_locked(error)) {
+  if (!fd_.valid() && !start_segment_locked(error)) {
     pending_done_ = std::move(needed);  // a full disk: kept for the next call
     return;
   }
@@ -387,7 +372,7 @@ void Spool::delete_free_segments_locked() {
   bool deleted = false;
   while (!segments_.empty()) {
     const auto oldest = segments_.begin();
-    if ((fd_ >= 0 && oldest->first == active_) || oldest->second.live > 0) break;
+    if ((fd_.valid() && oldest->first == active_) || oldest->second.live > 0) break;
     ::unlink(segment_path(oldest->first).c_str());
     total_bytes_ -= oldest->second.bytes;
     segments_.erase(oldest);
@@ -398,7 +383,7 @@ void Spool::delete_free_segments_locked() {
 
 std::pair<std::uint64_t, std::uint64_t> Spool::oldest_segment() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (segments_.empty() || (fd_ >= 0 && segments_.begin()->first == active_)) return {0, 0};
+  if (segments_.empty() || (fd_.valid() && segments_.begin()->first == active_)) return {0, 0};
   return {segments_.begin()->first, segments_.begin()->second.live};
 }
 
@@ -414,9 +399,8 @@ void Spool::close() {
     sync_locked(true);
     open_ = false;
   }
-  if (fd_ >= 0) ::close(fd_);
-  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
-  fd_ = lock_fd_ = -1;
+  fd_.reset();
+  lock_fd_.reset();  // releases the flock
   room_cv_.notify_all();
 }
 
@@ -425,9 +409,8 @@ void Spool::abandon_in_child() {
   // parent's lock in place (the lock belongs to the open file, which the parent still holds).
   open_ = false;
   pending_done_.clear();
-  if (fd_ >= 0) ::close(fd_);
-  if (lock_fd_ >= 0) ::close(lock_fd_);
-  fd_ = lock_fd_ = -1;
+  fd_.reset();
+  lock_fd_.reset();
 }
 
 void Spool::warn(const std::string& message) const {

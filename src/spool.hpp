@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "file_descriptor.hpp"
 #include "instasent/ingestor.hpp"
 
 namespace instasent::detail {
@@ -122,10 +123,10 @@ class Spool {
 
   mutable std::mutex mutex_;
   std::condition_variable room_cv_;
-  int lock_fd_ = -1;
-  int fd_ = -1;  // the segment being written; -1 until one could be started
+  FileDescriptor lock_fd_;
+  FileDescriptor fd_;  // the segment being written; none until one could be started
   bool open_ = false;
-  std::map<std::uint64_t, Segment> segments_;  // by number; with fd_ >= 0, the last is active_
+  std::map<std::uint64_t, Segment> segments_;  // by number; with fd_ open, the last is active_
   std::uint64_t active_ = 0;                   // the number of the segment written (or to be)
   std::uint64_t total_bytes_ = 0;
   std::uint64_t next_id_ = 1;

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "exit_codes.hpp"
+#include "file_descriptor.hpp"
 #include "instasent/event.hpp"
 #include "text.hpp"
 
@@ -141,22 +142,15 @@ void Checkpoint::save(const std::string& path) const {
   };
   const std::string text = j.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
   const std::string temporary = path + ".tmp";
-  const int fd = create_temporary(temporary);
-  try {
-    write_all(fd, text, temporary);
-    if (fsync(fd) != 0) fail("sync", temporary);
-  } catch (...) {
-    close(fd);
-    throw;
-  }
-  if (close(fd) != 0) fail("close", temporary);
+  detail::FileDescriptor fd(create_temporary(temporary));
+  write_all(fd.get(), text, temporary);
+  if (fsync(fd.get()) != 0) fail("sync", temporary);
+  if (!fd.close()) fail("close", temporary);
   if (std::rename(temporary.c_str(), path.c_str()) != 0) fail("rename into", path);
   // The rename itself reaches the disk with the directory.
-  const int directory = open(directory_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (directory >= 0) {
-    fsync(directory);
-    close(directory);
-  }
+  const detail::FileDescriptor directory(
+      open(directory_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (directory.valid()) fsync(directory.get());
 }
 
 DeliveryTracker::DeliveryTracker(std::uint64_t confirmed) : read_through_(confirmed) {}

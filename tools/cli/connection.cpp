@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "exit_codes.hpp"
+#include "file_descriptor.hpp"
 #include "instasent/error.hpp"
 #include "text.hpp"
 
@@ -36,26 +37,25 @@ const char* flag_for(const std::string& field) {
 
 std::string read_token_file(const std::string& path) {
   const std::string name = display_path(path);
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
+  const detail::FileDescriptor fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) {
     throw UsageError("cannot read the token file " + name + ": " + std::strerror(errno));
   }
   std::string text;
   struct stat info {};
-  const bool is_file = fstat(fd, &info) == 0 && !S_ISDIR(info.st_mode);
+  const bool is_file = fstat(fd.get(), &info) == 0 && !S_ISDIR(info.st_mode);
   if (is_file) {
     // One byte more than a token file may hold tells one that is too large.
     text.resize(kMaxTokenFileBytes + 1);
     std::size_t done = 0;
     while (done < text.size()) {
-      const ssize_t got = read(fd, text.data() + done, text.size() - done);
+      const ssize_t got = read(fd.get(), text.data() + done, text.size() - done);
       if (got < 0 && errno == EINTR) continue;
       if (got <= 0) break;
       done += static_cast<std::size_t>(got);
     }
     text.resize(done);
   }
-  close(fd);
   if (!is_file) throw UsageError("cannot read the token file " + name + ": not a file");
   if (text.size() > kMaxTokenFileBytes) {
     throw UsageError("the token file " + name + " is larger than 64 KiB: it holds no token");

@@ -47,20 +47,22 @@ LineSource::LineSource(const std::string& path, std::size_t max_line_bytes,
                        std::function<bool()> stop)
     : path_(path), max_line_bytes_(max_line_bytes), stop_(std::move(stop)), buffer_(kHeadBytes) {
   if (path == "-") {
-    fd_ = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0);
-    if (fd_ < 0) throw UsageError("cannot read standard input: " + std::string(strerror(errno)));
+    fd_.reset(fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0));
+    if (!fd_.valid())
+      throw UsageError("cannot read standard input: " + std::string(strerror(errno)));
   } else {
     // Opening a named pipe waits for its writer; a signal that stops the import ends the wait.
-    while ((fd_ = open(path.c_str(), O_RDONLY | O_CLOEXEC)) < 0 && errno == EINTR) {
+    for (fd_.reset(open(path.c_str(), O_RDONLY | O_CLOEXEC)); !fd_.valid() && errno == EINTR;
+         fd_.reset(open(path.c_str(), O_RDONLY | O_CLOEXEC))) {
       if (stop_ && stop_()) throw ReadInterrupted("opening " + label_of(path) + " was interrupted");
     }
-    if (fd_ < 0) {
+    if (!fd_.valid()) {
       throw UsageError("cannot open " + display_path(path) + ": " + std::string(strerror(errno)));
     }
   }
-  try {
+  {
     struct stat info {};
-    if (fstat(fd_, &info) != 0 || S_ISDIR(info.st_mode)) {
+    if (fstat(fd_.get(), &info) != 0 || S_ISDIR(info.st_mode)) {
       throw UsageError("cannot read " + label_of(path) + ": not a file");
     }
     if (S_ISREG(info.st_mode)) size_ = static_cast<std::uint64_t>(info.st_size);
@@ -88,9 +90,6 @@ LineSource::LineSource(const std::string& path, std::size_t max_line_bytes,
       if (got == 0) break;
       end_ += got;
     }
-  } catch (...) {
-    close(fd_);
-    throw;
   }
   refill_position_ = stored_read_;
   Fnv1a64 hash;
@@ -99,7 +98,7 @@ LineSource::LineSource(const std::string& path, std::size_t max_line_bytes,
   head_bytes_ = end_;
 }
 
-LineSource::~LineSource() { close(fd_); }
+LineSource::~LineSource() = default;  // Inflater is complete here
 
 void LineSource::fail(const std::string& problem) const {
   const std::string where = line_number_ == 0
@@ -113,12 +112,12 @@ std::size_t LineSource::read_stored(char* out, std::size_t capacity) {
   while (true) {
     if (stop_ && stop_()) throw ReadInterrupted("reading " + label_of(path_) + " was interrupted");
     if (waits_) {
-      pollfd watch{fd_, POLLIN, 0};
+      pollfd watch{fd_.get(), POLLIN, 0};
       const int ready = poll(&watch, 1, kPollMilliseconds);
       if (ready == 0 || (ready < 0 && errno == EINTR)) continue;
       if (ready < 0) fail(strerror(errno));
     }
-    const ssize_t got = ::read(fd_, out, capacity);
+    const ssize_t got = ::read(fd_.get(), out, capacity);
     if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;  // then ask `stop_` again
     if (got < 0) fail(strerror(errno));
     if (got == 0) stored_end_ = true;

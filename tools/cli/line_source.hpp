@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "file_descriptor.hpp"
+
 namespace instasent::cli {
 
 /// The input could not be read any further (an I/O error, a corrupt or truncated gzip stream).
@@ -93,7 +95,7 @@ class LineSource {
   std::string path_;
   std::size_t max_line_bytes_;
   std::function<bool()> stop_;
-  int fd_ = -1;
+  detail::FileDescriptor fd_;
   bool waits_ = false;  // a pipe, terminal or socket: a read may wait for data
   std::optional<std::uint64_t> size_;
   std::unique_ptr<Inflater> inflater_;  // set for a gzip input

@@ -69,8 +69,8 @@ RejectsWriter::RejectsWriter(const std::string& path, std::optional<std::uint64_
   } else {
     flags |= O_TRUNC;
   }
-  fd_ = open(path.c_str(), flags, 0644);
-  if (fd_ < 0) {
+  fd_.reset(open(path.c_str(), flags, 0644));
+  if (!fd_.valid()) {
     throw UsageError("cannot write " + display_path(path) + ": " + std::strerror(errno));
   }
   buffer_.reserve(kBufferBytes);
@@ -82,7 +82,6 @@ RejectsWriter::~RejectsWriter() {
   } catch (const std::exception& error) {
     std::fprintf(stderr, "instasent: %s\n", error.what());
   }
-  close(fd_);
 }
 
 void RejectsWriter::write(std::uint64_t line, std::string_view item_json,
@@ -103,7 +102,7 @@ void RejectsWriter::write(std::uint64_t line, std::string_view item_json,
 void RejectsWriter::flush() {
   std::size_t done = 0;
   while (done < buffer_.size()) {
-    const ssize_t wrote = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
+    const ssize_t wrote = ::write(fd_.get(), buffer_.data() + done, buffer_.size() - done);
     if (wrote < 0 && errno == EINTR) continue;
     if (wrote < 0) {
       buffer_.erase(0, done);
@@ -116,7 +115,7 @@ void RejectsWriter::flush() {
 
 void RejectsWriter::sync() {
   flush();
-  if (fsync(fd_) != 0 && errno != EINVAL) {  // EINVAL: a pipe or device, nothing to sync
+  if (fsync(fd_.get()) != 0 && errno != EINVAL) {  // EINVAL: a pipe or device, nothing to sync
     throw std::runtime_error("cannot sync " + display_path(path_) + ": " + std::strerror(errno));
   }
 }

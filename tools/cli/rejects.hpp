@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "file_descriptor.hpp"
 #include "instasent/batch_result.hpp"
 
 namespace instasent::cli {
@@ -36,7 +37,7 @@ class RejectsWriter {
   void flush();
 
   std::string path_;
-  int fd_ = -1;
+  detail::FileDescriptor fd_;
   std::string buffer_;
   std::uint64_t written_ = 0;
 };
