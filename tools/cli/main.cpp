@@ -71,6 +71,14 @@ void add_connection_options(CLI::App& command, ConnectionFlags& flags) {
       ->check(CLI::Range(1, 1000).description(""));
 }
 
+// An option of SECONDS, from 0 to `max`.
+void add_seconds_option(CLI::App& command, const char* name, double& seconds, const char* help,
+                        double max) {
+  command.add_option(name, seconds, help)
+      ->type_name("SECONDS")
+      ->check(CLI::Range(0.0, max).description(""));
+}
+
 void add_import_options(CLI::App& command, ImportFlags& flags) {
   command
       .add_option("FILE", flags.input,
@@ -115,18 +123,14 @@ void add_import_options(CLI::App& command, ImportFlags& flags) {
   command.add_option("--max-in-flight", flags.max_in_flight, "Requests at once (default: 4)")
       ->type_name("N")
       ->check(CLI::Range(1, 64).description(""));
-  command
-      .add_option("--shutdown-timeout", flags.shutdown_timeout,
-                  "Seconds to finish the requests in flight after Ctrl-C or a fatal answer "
-                  "(default: 5)")
-      ->type_name("SECONDS")
-      ->check(CLI::Range(0.0, 3600.0).description(""));
-  command
-      .add_option("--progress-interval", flags.progress_interval,
-                  "Seconds between progress lines when stderr is not a terminal; 0: none "
-                  "(default: 5)")
-      ->type_name("SECONDS")
-      ->check(CLI::Range(0.0, 86400.0).description(""));
+  add_seconds_option(command, "--shutdown-timeout", flags.shutdown_timeout,
+                     "Seconds to finish the requests in flight after Ctrl-C or a fatal answer "
+                     "(default: 5)",
+                     3600);
+  add_seconds_option(command, "--progress-interval", flags.progress_interval,
+                     "Seconds between progress lines when stderr is not a terminal; 0: none "
+                     "(default: 5)",
+                     86400);
   command.add_flag("-q,--quiet", flags.quiet, "No progress and no summary; errors only");
   command.add_flag("--json", flags.json, "Print a JSON summary on stdout at the end");
 }
