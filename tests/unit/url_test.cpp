@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: Apache-2.0
+// url.hpp: path segments are percent-encoded; base URLs are normalized, and refused when insecure
+// or malformed.
+#include <gtest/gtest.h>
+
+#include "instasent/error.hpp"
+#include "url.hpp"
+
+namespace instasent {
+namespace {
+
+TEST(PathSegment, EncodesEverythingButUnreserved) {
+  EXPECT_EQ(detail::encode_path_segment("USER-1_a.b~c"), "USER-1_a.b~c");
+  EXPECT_EQ(detail::encode_path_segment("a/b"), "a%2Fb");
+  EXPECT_EQ(detail::encode_path_segment("with space"), "with%20space");
+  EXPECT_EQ(detail::encode_path_segment("q?x#y"), "q%3Fx%23y");
+  EXPECT_EQ(detail::encode_path_segment("%"), "%25");
+  EXPECT_EQ(detail::encode_path_segment("\xC3\xB1"
+                                        "and"
+                                        "\xC3\xBA"),
+            "%C3%B1and%C3%BA");
+  EXPECT_EQ(detail::encode_path_segment(".."), "..");
+}
+
+TEST(BaseUrl, AcceptsHttpsAndLoopbackHttp) {
+  EXPECT_EQ(detail::normalize_base_url("https://api.instasent.com/v1/", false, "u"),
+            "https://api.instasent.com/v1");
+  EXPECT_EQ(detail::normalize_base_url("http://127.0.0.1:8080/v1", false, "u"),
+            "http://127.0.0.1:8080/v1");
+  EXPECT_NO_THROW(detail::normalize_base_url("http://localhost/v1", false, "u"));
+  EXPECT_NO_THROW(detail::normalize_base_url("http://[::1]:9/v1", false, "u"));
+  EXPECT_NO_THROW(detail::normalize_base_url("http://127.9.9.9/v1", false, "u"));
+  EXPECT_NO_THROW(detail::normalize_base_url("http://example.com/v1", true, "u"));
+}
+
+TEST(BaseUrl, RefusesInsecureOrMalformed) {
+  for (const char* url :
+       {"http://example.com/v1", "http://127.0.0.1.evil.com/v1", "http://128.0.0.1/v1",
+        "ftp://example.com", "example.com/v1", "https://user:pw@example.com/v1",
+        "https://example.com/v1?x=1", "https://exa mple.com", "https:///v1", "file:///etc"}) {
+    EXPECT_THROW(detail::normalize_base_url(url, false, "base URL"), InvalidInputError) << url;
+  }
+}
+
+}  // namespace
+}  // namespace instasent
