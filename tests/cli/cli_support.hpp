@@ -15,6 +15,7 @@
 #include <zlib.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -28,6 +29,7 @@
 #include <thread>
 #include <vector>
 
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <nlohmann/json.hpp>
 
@@ -39,9 +41,14 @@ extern char** environ;
 namespace instasent::cli::testing {
 
 using nlohmann::json;
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 using test_support::ScratchDir;
+
+/// Environment variables for a run of the CLI, by name.
+using Env = std::map<std::string, std::string>;
 
 inline void write_file(const std::string& path, const std::string& content) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -73,6 +80,42 @@ inline void write_gzip(const std::string& path, const std::string& content) {
   if (file == nullptr) throw std::runtime_error("gzopen " + path);
   gzwrite(file, content.data(), static_cast<unsigned>(content.size()));
   gzclose(file);
+}
+
+/// The NDJSON line of contact `i`: {"_user_id":"U<i>","_email":"u<i>@example.com","n":i}, or
+/// without "_email" when `with_email` is false.
+inline std::string contact_line(int i, bool with_email = true) {
+  json contact{{"_user_id", "U" + std::to_string(i)}, {"n", i}};
+  if (with_email) contact["_email"] = "u" + std::to_string(i) + "@example.com";
+  return contact.dump();
+}
+
+/// The NDJSON lines of contacts `first` to `first + count - 1`, each ended by a newline.
+inline std::string contacts_ndjson(int count, int first = 0, bool with_email = true) {
+  std::string text;
+  for (int i = first; i < first + count; ++i) text += contact_line(i, with_email) + "\n";
+  return text;
+}
+
+/// The "line" of a checkpoint file; 0 when there is none or it cannot be read.
+inline std::uint64_t checkpoint_line(const std::string& path) {
+  if (!file_exists(path)) return 0;
+  const json checkpoint = json::parse(read_file(path), nullptr, /*allow_exceptions=*/false);
+  return checkpoint.is_object() ? checkpoint.value("line", std::uint64_t{0}) : 0;
+}
+
+/// The records of a rejects file by their "line". A line written twice keeps its first record,
+/// and fails the test when `once` is true.
+inline std::map<std::uint64_t, json> rejects_by_line(const std::string& path, bool once = true) {
+  std::map<std::uint64_t, json> records;
+  for (const std::string& line : lines_of(read_file(path))) {
+    const json record = json::parse(line);
+    const bool first = records.emplace(record.at("line").get<std::uint64_t>(), record).second;
+    if (once) {
+      EXPECT_TRUE(first) << "line " << record["line"] << " written twice";
+    }
+  }
+  return records;
 }
 
 /// How a run of the CLI ended.

@@ -10,38 +10,8 @@
 
 #include "cli/cli_support.hpp"
 
-namespace instasent::cli {
+namespace instasent::cli::testing {
 namespace {
-
-using nlohmann::json;
-using std::chrono::milliseconds;
-using std::chrono::steady_clock;
-using testing::CliProcess;
-using testing::CliResult;
-using testing::Emulator;
-using testing::file_exists;
-using testing::lines_of;
-using testing::read_file;
-using testing::run_cli;
-using testing::ScratchDir;
-using testing::write_file;
-using testing::write_gzip;
-using namespace std::chrono_literals;
-
-using Env = std::map<std::string, std::string>;
-
-std::string contact_line(int i) {
-  return json{{"_user_id", "U" + std::to_string(i)},
-              {"_email", "u" + std::to_string(i) + "@example.com"},
-              {"n", i}}
-      .dump();
-}
-
-std::string contacts_ndjson(int count, int first = 0) {
-  std::string text;
-  for (int i = first; i < first + count; ++i) text += contact_line(i) + "\n";
-  return text;
-}
 
 // Events as a spreadsheet would export them: own column names, numbers and flags as text.
 std::string events_csv(int count) {
@@ -67,12 +37,6 @@ std::vector<std::string> args(std::vector<std::string> head,
   return head;
 }
 
-std::uint64_t checkpoint_line(const std::string& path) {
-  if (!file_exists(path)) return 0;
-  const json checkpoint = json::parse(read_file(path), nullptr, /*allow_exceptions=*/false);
-  return checkpoint.is_object() ? checkpoint.value("line", std::uint64_t{0}) : 0;
-}
-
 // Waits until the checkpoint file confirms at least `line`; false after `timeout`.
 bool wait_for_checkpoint(const std::string& path, std::uint64_t line, milliseconds timeout) {
   const auto deadline = steady_clock::now() + timeout;
@@ -81,16 +45,6 @@ bool wait_for_checkpoint(const std::string& path, std::uint64_t line, millisecon
     std::this_thread::sleep_for(20ms);
   }
   return false;
-}
-
-std::map<std::uint64_t, json> rejects_by_line(const std::string& path) {
-  std::map<std::uint64_t, json> records;
-  for (const std::string& line : lines_of(read_file(path))) {
-    const json record = json::parse(line);
-    EXPECT_TRUE(records.emplace(record.at("line").get<std::uint64_t>(), record).second)
-        << "line " << record["line"] << " written twice";
-  }
-  return records;
 }
 
 // --- Imports land exactly once -------------------------------------------------------------------
@@ -290,14 +244,21 @@ TEST(CliImport, RepeatedUsersKeepTheirOrderAndRejectsNameTheRightLine) {
 
 // --- Resuming ------------------------------------------------------------------------------------
 
-TEST(CliImport, ResumesAfterSigkillWithoutResendingConfirmedLines) {
+// An emulator whose every answer takes 100 ms, so that a signal lands in the middle of an import,
+// and an input of `count` contacts for it.
+struct SlowImport {
   ScratchDir dir;
-  // Every answer takes 100 ms, so the kill lands in the middle of the import.
-  Emulator emulator("cli-test-token", {"--fault-slow", "1", "--slow-ms", "100"});
+  Emulator emulator{"cli-test-token", {"--fault-slow", "1", "--slow-ms", "100"}};
+  std::string input = dir.file("contacts.ndjson");
+  std::string checkpoint = dir.file("checkpoint.json");
+
+  explicit SlowImport(int count) { write_file(input, contacts_ndjson(count)); }
+};
+
+TEST(CliImport, ResumesAfterSigkillWithoutResendingConfirmedLines) {
   constexpr int kContacts = 20'000;
-  const std::string input = dir.file("contacts.ndjson");
-  const std::string checkpoint = dir.file("checkpoint.json");
-  write_file(input, contacts_ndjson(kContacts));
+  const SlowImport slow(kContacts);
+  const auto& [dir, emulator, input, checkpoint] = slow;
   {
     CliProcess first(dir, {"import", "contacts", input, "--checkpoint", checkpoint, "--quiet"},
                      emulator.env());
@@ -336,12 +297,9 @@ TEST(CliImport, ResumesAfterSigkillWithoutResendingConfirmedLines) {
 }
 
 TEST(CliImport, SigintFinishesInFlightWritesCheckpointAndExits130) {
-  ScratchDir dir;
-  Emulator emulator("cli-test-token", {"--fault-slow", "1", "--slow-ms", "100"});
   constexpr int kContacts = 30'000;
-  const std::string input = dir.file("contacts.ndjson");
-  const std::string checkpoint = dir.file("checkpoint.json");
-  write_file(input, contacts_ndjson(kContacts));
+  const SlowImport slow(kContacts);
+  const auto& [dir, emulator, input, checkpoint] = slow;
   CliProcess first(dir,
                    {"import", "contacts", input, "--checkpoint", checkpoint, "--json",
                     "--shutdown-timeout", "10"},
@@ -371,14 +329,10 @@ TEST(CliImport, SigintFinishesInFlightWritesCheckpointAndExits130) {
 }
 
 TEST(CliImport, SigtermExits143) {
-  ScratchDir dir;
-  Emulator emulator("cli-test-token", {"--fault-slow", "1", "--slow-ms", "100"});
-  const std::string checkpoint = dir.file("checkpoint.json");
-  write_file(dir.file("contacts.ndjson"), contacts_ndjson(20'000));
-  CliProcess process(
-      dir,
-      {"import", "contacts", dir.file("contacts.ndjson"), "--checkpoint", checkpoint, "--quiet"},
-      emulator.env());
+  const SlowImport slow(20'000);
+  const auto& [dir, emulator, input, checkpoint] = slow;
+  CliProcess process(dir, {"import", "contacts", input, "--checkpoint", checkpoint, "--quiet"},
+                     emulator.env());
   ASSERT_TRUE(wait_for_checkpoint(checkpoint, 400, 60s));
   process.send_signal(SIGTERM);
   const auto result = process.wait(30s);
@@ -759,4 +713,4 @@ TEST(CliProgress, PlainLinesWhenNotATerminalAndSilenceWhenQuiet) {
 }
 
 }  // namespace
-}  // namespace instasent::cli
+}  // namespace instasent::cli::testing

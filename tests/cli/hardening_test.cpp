@@ -19,34 +19,14 @@
 #include "records.hpp"
 #include "text.hpp"
 
-namespace instasent::cli {
+namespace instasent::cli::testing {
 namespace {
 
-using nlohmann::json;
-using std::chrono::milliseconds;
-using std::chrono::steady_clock;
-using testing::CliProcess;
-using testing::CliResult;
-using testing::Emulator;
-using testing::file_exists;
-using testing::lines_of;
-using testing::read_file;
-using testing::run_cli;
-using testing::ScratchDir;
-using testing::write_file;
-using testing::write_gzip;
-using namespace std::chrono_literals;
-
-using Env = std::map<std::string, std::string>;
-
-std::string contact_line(int i) {
-  return json{{"_user_id", "U" + std::to_string(i)}, {"n", i}}.dump();
-}
+// The contacts of this file's inputs carry no email: {"_user_id":"U<i>","n":i}.
+std::string contact_line(int i) { return testing::contact_line(i, /*with_email=*/false); }
 
 std::string contacts_ndjson(int count, int first = 0) {
-  std::string text;
-  for (int i = first; i < first + count; ++i) text += contact_line(i) + "\n";
-  return text;
+  return testing::contacts_ndjson(count, first, /*with_email=*/false);
 }
 
 // What a terminal shows as it is: valid UTF-8 without control characters but line ends.
@@ -73,20 +53,6 @@ bool wait_until(Condition condition, milliseconds timeout) {
   return true;
 }
 
-std::map<std::uint64_t, json> rejects_by_line(const std::string& path) {
-  std::map<std::uint64_t, json> records;
-  for (const std::string& line : lines_of(read_file(path))) {
-    const json record = json::parse(line);
-    records.emplace(record.at("line").get<std::uint64_t>(), record);
-  }
-  return records;
-}
-
-std::uint64_t checkpoint_line(const std::string& path) {
-  const json checkpoint = json::parse(read_file(path), nullptr, /*allow_exceptions=*/false);
-  return checkpoint.is_object() ? checkpoint.value("line", std::uint64_t{0}) : 0;
-}
-
 // A gzip member header followed by a deflate block of a type that does not exist (0b11).
 std::string corrupt_gzip_member() {
   return std::string("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03", 10) + std::string(16, '\xFF');
@@ -101,6 +67,23 @@ std::uint64_t bytes_read_by(pid_t pid) {
     if (key == "rchar:") return value;
   }
   return 0;
+}
+
+// Sends `signal_number` to `process` and waits for its end: within 5 s, and by the tool itself
+// (the signal did not kill it). Nullopt, and a failure saying it was `doing` so, when it still runs
+// 10 s after the signal.
+std::optional<CliResult> stop_by_signal(CliProcess& process, int signal_number,
+                                        const std::string& doing) {
+  const auto signalled_at = steady_clock::now();
+  process.send_signal(signal_number);
+  const auto result = process.wait(10s);
+  if (!result) {
+    ADD_FAILURE() << doing << " 10 s after signal " << signal_number;
+    return std::nullopt;
+  }
+  EXPECT_LT(steady_clock::now() - signalled_at, 5s);
+  EXPECT_FALSE(result->signaled);
+  return result;
 }
 
 // A named pipe whose writer never closes it: the reader never sees the end of the input.
@@ -160,7 +143,7 @@ TEST(CliHardening, NumberOutOfRangeIsOneUnreadableLine) {
   EXPECT_EQ(summary["unreadable"], 2);
   EXPECT_EQ(summary["checkpoint_line"], 5);
   EXPECT_EQ(checkpoint_line(checkpoint), 5u);
-  const auto records = rejects_by_line(rejects);
+  const auto records = rejects_by_line(rejects, /*once=*/false);
   ASSERT_EQ(records.size(), 2u);
   EXPECT_EQ(records.at(2)["item"], R"({"_user_id":"u","x":1e999})");  // the line as text
   EXPECT_TRUE(contains(records.at(2)["errors"][""][0].get<std::string>(), "out of range"));
@@ -302,31 +285,19 @@ TEST(CliHardening, OutputsThatAreOneFileUnderTwoNamesAreRefused) {
     std::string second;
     std::string stdin_path;
   };
+  // --rejects and --checkpoint that are one file.
+  const auto rejects_at_checkpoint = [&](const std::string& rejects,
+                                         const std::string& checkpoint) {
+    return Case{
+        {input, "--rejects", rejects, "--checkpoint", checkpoint}, "--rejects", "--checkpoint", ""};
+  };
   const std::vector<Case> cases{
-      {{input, "--rejects", dir.path() + "/./cp.json", "--checkpoint", dir.file("cp.json")},
-       "--rejects",
-       "--checkpoint",
-       ""},
-      {{input, "--rejects", dir.file("sub/../cp.json"), "--checkpoint", dir.file("cp.json")},
-       "--rejects",
-       "--checkpoint",
-       ""},
-      {{input, "--rejects", dir.file("cp.json.tmp"), "--checkpoint", dir.file("cp.json")},
-       "--rejects",
-       "--checkpoint",
-       ""},
-      {{input, "--rejects", dir.file("r.ndjson"), "--checkpoint", dir.file("r.ndjson.tmp")},
-       "--rejects",
-       "--checkpoint",
-       ""},
-      {{input, "--rejects", dir.file("dangling"), "--checkpoint", dir.file("cp-target.json")},
-       "--rejects",
-       "--checkpoint",
-       ""},
-      {{input, "--rejects", dir.file("hard.json"), "--checkpoint", dir.file("old.json")},
-       "--rejects",
-       "--checkpoint",
-       ""},
+      rejects_at_checkpoint(dir.path() + "/./cp.json", dir.file("cp.json")),
+      rejects_at_checkpoint(dir.file("sub/../cp.json"), dir.file("cp.json")),
+      rejects_at_checkpoint(dir.file("cp.json.tmp"), dir.file("cp.json")),
+      rejects_at_checkpoint(dir.file("r.ndjson"), dir.file("r.ndjson.tmp")),
+      rejects_at_checkpoint(dir.file("dangling"), dir.file("cp-target.json")),
+      rejects_at_checkpoint(dir.file("hard.json"), dir.file("old.json")),
       {{input, "--rejects", dir.file("input-link")}, "input", "--rejects", ""},
       {{"-", "--format", "ndjson", "--rejects", input}, "input", "--rejects", input},
       {{dir.file("in.tmp"), "--format", "ndjson", "--rejects", dir.file("in"), "--checkpoint",
@@ -355,12 +326,27 @@ TEST(CliHardening, OutputsThatAreOneFileUnderTwoNamesAreRefused) {
   EXPECT_FALSE(file_exists(dir.file("cp-target.json")));
 }
 
-TEST(CliHardening, ASymlinkAtATemporaryFileIsReplacedNotFollowed) {
+// An emulator, and the files of an import in a scratch directory: its input, checkpoint and
+// rejects file.
+struct ImportFiles {
   ScratchDir dir;
   Emulator emulator;
-  const std::string input = dir.file("c.ndjson");
-  const std::string checkpoint = dir.file("cp.json");
-  const std::string rejects = dir.file("r.ndjson");
+  std::string input = dir.file("c.ndjson");
+  std::string checkpoint = dir.file("cp.json");
+  std::string rejects = dir.file("r.ndjson");
+
+  // Writes 300 contacts to the input and imports them to the end with the checkpoint; the exit
+  // code.
+  int import_300_contacts() const {
+    write_file(input, contacts_ndjson(300));
+    return run_cli(dir, {"import", "contacts", input, "--checkpoint", checkpoint}, emulator.env())
+        .status;
+  }
+};
+
+TEST(CliHardening, ASymlinkAtATemporaryFileIsReplacedNotFollowed) {
+  const ImportFiles files;
+  const auto& [dir, emulator, input, checkpoint, rejects] = files;
   write_file(input, contacts_ndjson(5) + "{oops\n");
   write_file(dir.file("victim"), "not to be written");
   ASSERT_EQ(symlink(dir.file("victim").c_str(), (checkpoint + ".tmp").c_str()), 0);
@@ -381,7 +367,7 @@ TEST(CliHardening, ASymlinkAtATemporaryFileIsReplacedNotFollowed) {
               emulator.env());
   EXPECT_EQ(resumed.status, 0) << resumed.err;
   EXPECT_EQ(read_file(dir.file("victim")), "not to be written");
-  EXPECT_EQ(rejects_by_line(rejects).count(6), 1u);  // kept: line 6 is confirmed
+  EXPECT_EQ(rejects_by_line(rejects, /*once=*/false).count(6), 1u);  // kept: line 6 is confirmed
 }
 
 // --- 4. Damaged checkpoints ------------------------------------------------------------------
@@ -413,14 +399,9 @@ TEST(Checkpoint, RefusesALineThatIsNotACountOfLines) {
 }
 
 TEST(CliHardening, CheckpointWithABadLineIsRefusedAndLeftAlone) {
-  ScratchDir dir;
-  Emulator emulator;
-  const std::string input = dir.file("c.ndjson");
-  const std::string checkpoint = dir.file("cp.json");
-  write_file(input, contacts_ndjson(300));
-  ASSERT_EQ(run_cli(dir, {"import", "contacts", input, "--checkpoint", checkpoint}, emulator.env())
-                .status,
-            0);
+  const ImportFiles files;
+  ASSERT_EQ(files.import_300_contacts(), 0);
+  const auto& [dir, emulator, input, checkpoint, rejects] = files;
   const std::string saved = read_file(checkpoint);
   const json requests = emulator.stats()["requests"];
   for (const char* line : {"-5", "1e30", "18446744073709551616", "\"12\""}) {
@@ -437,14 +418,9 @@ TEST(CliHardening, CheckpointWithABadLineIsRefusedAndLeftAlone) {
 }
 
 TEST(CliHardening, CheckpointBeyondTheEndOfTheInputIsRefusedAndLeftAlone) {
-  ScratchDir dir;
-  Emulator emulator;
-  const std::string input = dir.file("c.ndjson");
-  const std::string checkpoint = dir.file("cp.json");
-  write_file(input, contacts_ndjson(300));
-  ASSERT_EQ(run_cli(dir, {"import", "contacts", input, "--checkpoint", checkpoint}, emulator.env())
-                .status,
-            0);
+  const ImportFiles files;
+  ASSERT_EQ(files.import_300_contacts(), 0);
+  const auto& [dir, emulator, input, checkpoint, rejects] = files;
   const json requests = emulator.stats()["requests"];
 
   // The same input, a checkpoint that claims more lines than it has.
@@ -482,12 +458,8 @@ TEST(CliHardening, SignalsStopAnEndlessLine) {
         dir, {"import", "contacts", "--format", "ndjson", "/dev/zero", "--validate", "--json"}, {});
     // Well into the line (past the 64 KiB head and the 1 MiB line limit) before the signal.
     ASSERT_TRUE(wait_until([&] { return bytes_read_by(process.pid()) > (16u << 20); }, 20s));
-    const auto signalled_at = steady_clock::now();
-    process.send_signal(signal_number);
-    const auto result = process.wait(10s);
-    ASSERT_TRUE(result) << "still reading 10 s after the signal";
-    EXPECT_LT(steady_clock::now() - signalled_at, 5s);
-    EXPECT_FALSE(result->signaled);
+    const auto result = stop_by_signal(process, signal_number, "still reading");
+    ASSERT_TRUE(result);
     EXPECT_EQ(result->status, 128 + signal_number) << result->err;
     EXPECT_EQ(result->summary()["exit_code"], 128 + signal_number);
   }
@@ -509,12 +481,8 @@ TEST(CliHardening, SigtermStopsAStalledPipeAfterDeliveringWhatCameThrough) {
   ASSERT_TRUE(wait_until([&] { return pipe.unread() == 0; }, 30s));
   ASSERT_TRUE(wait_until([&] { return emulator.accepted() == kContacts; }, 30s))
       << emulator.accepted() << " accepted";
-  const auto signalled_at = steady_clock::now();
-  process.send_signal(SIGTERM);
-  const auto result = process.wait(10s);
-  ASSERT_TRUE(result) << "still waiting on the pipe 10 s after SIGTERM";
-  EXPECT_LT(steady_clock::now() - signalled_at, 5s);
-  EXPECT_FALSE(result->signaled);
+  const auto result = stop_by_signal(process, SIGTERM, "still waiting on the pipe");
+  ASSERT_TRUE(result);
   EXPECT_EQ(result->status, 143) << result->err;
   const json summary = result->summary();
   EXPECT_EQ(summary["read"], kContacts);
@@ -533,12 +501,8 @@ TEST(CliHardening, SigintStopsAPipeThatStallsBeforeTheHeadIsRead) {
   // Ten lines, less than the head that identifies the input: the tool waits for more.
   ASSERT_TRUE(pipe.write_all(contacts_ndjson(10), 10s));
   ASSERT_TRUE(wait_until([&] { return pipe.unread() == 0; }, 30s));
-  const auto signalled_at = steady_clock::now();
-  process.send_signal(SIGINT);
-  const auto result = process.wait(10s);
-  ASSERT_TRUE(result) << "still waiting on the pipe 10 s after SIGINT";
-  EXPECT_LT(steady_clock::now() - signalled_at, 5s);
-  EXPECT_FALSE(result->signaled);
+  const auto result = stop_by_signal(process, SIGINT, "still waiting on the pipe");
+  ASSERT_TRUE(result);
   EXPECT_EQ(result->status, 130) << result->err;
   EXPECT_EQ(result->summary()["exit_code"], 130);
   EXPECT_TRUE(contains(result->err, "SIGINT")) << result->err;
@@ -725,4 +689,4 @@ TEST(CliHardening, PipesAsCheckpointOrRejectsAreNotReadForever) {
 }
 
 }  // namespace
-}  // namespace instasent::cli
+}  // namespace instasent::cli::testing

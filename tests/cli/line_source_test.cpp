@@ -84,17 +84,36 @@ TEST(LineSource, TruncatedGzipIsAnInputError) {
   EXPECT_THROW(LineSource(dir.path()), UsageError);
 }
 
+// The records of a file that holds `text`, read as contacts in `format`.
+class ContactRecords {
+ public:
+  ContactRecords(const std::string& name, const std::string& text, InputFormat format)
+      : source_(written(dir_.file(name), text)), reader_(source_, format, {}, ItemKind::contacts) {}
+
+  bool next(Record& record, std::uint64_t skip_through) {
+    return reader_.next(record, skip_through);
+  }
+
+ private:
+  static std::string written(const std::string& path, const std::string& text) {
+    write_file(path, text);
+    return path;
+  }
+
+  ScratchDir dir_;
+  LineSource source_;
+  RecordReader reader_;
+};
+
 TEST(RecordReader, NdjsonRecords) {
-  ScratchDir dir;
-  write_file(dir.file("in.ndjson"),
-             "\xEF\xBB\xBF{\"_user_id\":\"U1\"}\n"  // a byte order mark
-             "\n"
-             "{\"_user_id\":\"U2\"}\n"
-             "{bad\n"
-             "[1]\n"
-             "{\"s\":\"\xC3\x28\"}\n");
-  LineSource source(dir.file("in.ndjson"));
-  RecordReader reader(source, InputFormat::ndjson, {}, ItemKind::contacts);
+  ContactRecords reader("in.ndjson",
+                        "\xEF\xBB\xBF{\"_user_id\":\"U1\"}\n"  // a byte order mark
+                        "\n"
+                        "{\"_user_id\":\"U2\"}\n"
+                        "{bad\n"
+                        "[1]\n"
+                        "{\"s\":\"\xC3\x28\"}\n",
+                        InputFormat::ndjson);
   Record record;
   ASSERT_TRUE(reader.next(record, 0));
   EXPECT_TRUE(record.readable());
@@ -115,15 +134,13 @@ TEST(RecordReader, NdjsonRecords) {
 }
 
 TEST(RecordReader, DeepNestingIsRefusedBeforeParsing) {
-  ScratchDir dir;
   const int depth = 300'000;  // would overflow the stack of a recursive walk
   const std::string deep = std::string(depth, '[') + std::string(depth, ']');
   const std::string brackets_in_a_string = "{\"_user_id\":\"U2\",\"s\":\"" + std::string(100, '[') +
                                            "\\\"" + std::string(100, '{') + "\"}";
-  write_file(dir.file("in.ndjson"),
-             "{\"_user_id\":\"U1\",\"x\":" + deep + "}\n" + brackets_in_a_string + "\n");
-  LineSource source(dir.file("in.ndjson"));
-  RecordReader reader(source, InputFormat::ndjson, {}, ItemKind::contacts);
+  ContactRecords reader("in.ndjson",
+                        "{\"_user_id\":\"U1\",\"x\":" + deep + "}\n" + brackets_in_a_string + "\n",
+                        InputFormat::ndjson);
   Record record;
   ASSERT_TRUE(reader.next(record, 0));
   EXPECT_NE(record.problem.find("deeper than"), std::string::npos) << record.problem;
@@ -132,16 +149,14 @@ TEST(RecordReader, DeepNestingIsRefusedBeforeParsing) {
 }
 
 TEST(RecordReader, CsvRowsOverSeveralLinesKeepTheirLineNumbers) {
-  ScratchDir dir;
-  write_file(dir.file("in.csv"),
-             "_user_id,note\r\n"
-             "U1,\"two\r\nlines\"\r\n"
-             "U2,plain\n"
-             "U3\n"
-             "U4,\"never closed\n"
-             "U5,x\n");
-  LineSource source(dir.file("in.csv"));
-  RecordReader reader(source, InputFormat::csv, {}, ItemKind::contacts);
+  ContactRecords reader("in.csv",
+                        "_user_id,note\r\n"
+                        "U1,\"two\r\nlines\"\r\n"
+                        "U2,plain\n"
+                        "U3\n"
+                        "U4,\"never closed\n"
+                        "U5,x\n",
+                        InputFormat::csv);
   Record record;
   ASSERT_TRUE(reader.next(record, 0));
   EXPECT_EQ(record.first_line, 2u);
@@ -161,10 +176,7 @@ TEST(RecordReader, CsvRowsOverSeveralLinesKeepTheirLineNumbers) {
 }
 
 TEST(RecordReader, CsvResumeSkipsWholeRows) {
-  ScratchDir dir;
-  write_file(dir.file("in.csv"), "_user_id,note\nU1,\"a\nb\"\nU2,c\n");
-  LineSource source(dir.file("in.csv"));
-  RecordReader reader(source, InputFormat::csv, {}, ItemKind::contacts);
+  ContactRecords reader("in.csv", "_user_id,note\nU1,\"a\nb\"\nU2,c\n", InputFormat::csv);
   Record record;
   ASSERT_TRUE(reader.next(record, 3));
   EXPECT_TRUE(record.skipped);
@@ -185,13 +197,12 @@ TEST(RecordReader, CsvWithoutHeaderOrRequiredColumns) {
 }
 
 TEST(RecordReader, RejectsFilesGiveTheirItems) {
-  ScratchDir dir;
-  write_file(dir.file("rejects.ndjson"), R"({"line":4,"item":{"_user_id":"U4"},"errors":{}})"
-                                         "\n"
-                                         R"({"line":9,"item":"raw text","errors":{}})"
-                                         "\n");
-  LineSource source(dir.file("rejects.ndjson"));
-  RecordReader reader(source, InputFormat::rejects, {}, ItemKind::contacts);
+  ContactRecords reader("rejects.ndjson",
+                        R"({"line":4,"item":{"_user_id":"U4"},"errors":{}})"
+                        "\n"
+                        R"({"line":9,"item":"raw text","errors":{}})"
+                        "\n",
+                        InputFormat::rejects);
   Record record;
   ASSERT_TRUE(reader.next(record, 0));
   EXPECT_EQ(record.object, json({{"_user_id", "U4"}}));

@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "instasent/instasent.hpp"
+#include "support/sample_contact.hpp"
 
 namespace {
 
@@ -198,13 +199,7 @@ void run_sdk_calls(Checker& check, const Client& client) {
     });
   };
   const std::vector<Contact> full = {
-      Contact("conf-1")
-          .first_name("Ada")
-          .last_name("Lovelace")
-          .email("ada@example.com")
-          .phone_mobile("+34600000000")
-          .country_code("ES")
-          .email_verified(true)
+      instasent::testing::ada_lovelace("conf-1")
           .phone_mobile_verified(false)
           .reserved("_language", "es")
           .attribute("plan", "pro")

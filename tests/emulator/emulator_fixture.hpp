@@ -5,6 +5,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <httplib.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -36,6 +37,10 @@ namespace instasent::emulator::testing {
 
 using nlohmann::json;
 using namespace std::chrono_literals;
+using SteadyClock = std::chrono::steady_clock;
+using ::testing::AssertionFailure;
+using ::testing::AssertionResult;
+using ::testing::AssertionSuccess;
 
 inline constexpr const char* kProject = "proj_a";
 inline constexpr const char* kDatasource = "ds_a";

@@ -25,9 +25,6 @@ namespace instasent::emulator::testing {
 namespace {
 
 using Clock = std::chrono::system_clock;
-using ::testing::AssertionFailure;
-using ::testing::AssertionResult;
-using ::testing::AssertionSuccess;
 
 // ---------------------------------------------------------------------------------------------
 // Helpers

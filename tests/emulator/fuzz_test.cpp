@@ -28,8 +28,6 @@
 namespace instasent::emulator::testing {
 namespace {
 
-using SteadyClock = std::chrono::steady_clock;
-
 // What one raw exchange came to.
 struct Exchange {
   bool connected = false;

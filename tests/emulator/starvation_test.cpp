@@ -31,11 +31,6 @@
 namespace instasent::emulator::testing {
 namespace {
 
-using SteadyClock = std::chrono::steady_clock;
-using ::testing::AssertionFailure;
-using ::testing::AssertionResult;
-using ::testing::AssertionSuccess;
-
 // What "at once" means here: far above what an unstarved emulator needs on loopback.
 constexpr auto kPromptly = 2s;
 // The documented limit on a request head from its first byte (tools/emulator/README.md).

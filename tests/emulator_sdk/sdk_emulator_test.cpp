@@ -18,12 +18,13 @@
 #include <set>
 #include <stdexcept>
 #include <string>
-#include <typeinfo>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "instasent/instasent.hpp"
+#include "support/catch_error.hpp"
 #include "support/printers.hpp"
 
 namespace instasent {
@@ -142,20 +143,10 @@ class Admin {
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
+// Runs `f` and expects it to throw an `E`: a copy of it, or nullopt (and a failure).
 template <typename E, typename F>
 std::optional<E> Catch(F&& f) {
-  try {
-    f();
-    ADD_FAILURE() << "expected " << typeid(E).name() << ", nothing was thrown";
-  } catch (const E& e) {
-    return e;
-  } catch (const Error& e) {
-    ADD_FAILURE() << "expected " << typeid(E).name() << ", got kind=" << to_string(e.kind())
-                  << " status=" << e.http_status() << ": " << e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected " << typeid(E).name() << ", got std::exception: " << e.what();
-  }
-  return std::nullopt;
+  return testing::CatchAs<E>(std::forward<F>(f), [](const Error&) {});
 }
 
 std::vector<ItemStatus> Statuses(const BatchResult& result) {

@@ -17,17 +17,9 @@
 #include "ingestor/ingestor_support.hpp"
 #include "support/raw_server.hpp"
 
-namespace instasent {
+namespace instasent::ingestor_testing {
 namespace {
 
-using emulator::Config;
-using emulator::testing::RunningEmulator;
-using emulator::testing::test_config;
-using ingestor_testing::client_for;
-using ingestor_testing::Outcomes;
-using nlohmann::json;
-using std::chrono::milliseconds;
-using std::chrono::steady_clock;
 using testing::RawConnection;
 using testing::RawServer;
 
@@ -38,8 +30,7 @@ TEST(IngestorHardening, AnItemOverTheServersBodyLimitIsRejectedAloneNotItsBatch)
   config.max_body_bytes = 16u << 10;  // the server refuses bodies over 16 KiB with 413
   RunningEmulator server(config);
   Outcomes seen;
-  IngestorOptions options;
-  options.on_outcome = seen.callback();
+  IngestorOptions options = seen.recording_options();
   options.flush_interval = milliseconds(3'600'000);  // one batch of 100, sent by flush
   {
     Ingestor ingestor(client_for(server.port()), options);
@@ -87,8 +78,7 @@ TEST(IngestorHardening, BadItemsARefused400IsolatesAreRejectedAndTheRestDelivere
   std::atomic<int> batches{0};
   RawServer server(refuse_batches_with_bad_items(batches));
   Outcomes seen;
-  IngestorOptions options;
-  options.on_outcome = seen.callback();
+  IngestorOptions options = seen.recording_options();
   options.flush_interval = milliseconds(3'600'000);
   options.retry.max_attempts = 1;  // splitting must not spend attempts
   Ingestor ingestor(client_for(server.port()), options);
@@ -173,8 +163,7 @@ TEST(IngestorHardening, AServerThatIsDownGetsFewRetriesWithinTheBudget) {
 TEST(IngestorHardening, AnAnswerThatIsNotHttpDropsTheItemsAtTheFirstAttempt) {
   RawServer server([](RawConnection& connection) { connection.write("SSH-2.0-OpenSSH_9.2\r\n"); });
   Outcomes seen;
-  IngestorOptions options;
-  options.on_outcome = seen.callback();
+  IngestorOptions options = seen.recording_options();
   options.retry.max_attempts = 10;
   Ingestor ingestor(client_for(server.port()), options);
   ASSERT_TRUE(ingestor.add(Contact("U1")));
@@ -231,8 +220,7 @@ TEST(IngestorHardening, OutOfMemoryInATransportNeverTakesASenderDown) {
   const emulator::testing::RefusingPort unused;
   auto transport = std::make_shared<OutOfMemoryTransport>();
   Outcomes seen;
-  IngestorOptions options;
-  options.on_outcome = seen.callback();
+  IngestorOptions options = seen.recording_options();
   options.retry.max_attempts = 3;
   options.retry.initial_backoff = options.retry.max_backoff = milliseconds(1);
   Ingestor ingestor(client_for(unused.port(), transport), options);
@@ -321,4 +309,4 @@ TEST(IngestorHardening, OptionsThatCannotWorkAreRefusedNamingTheOption) {
 }
 
 }  // namespace
-}  // namespace instasent
+}  // namespace instasent::ingestor_testing

@@ -15,11 +15,17 @@
 
 namespace instasent::ingestor_testing {
 
+using emulator::Config;
+using emulator::testing::EmulatorProcess;
 using emulator::testing::kDatasource;
 using emulator::testing::kProject;
 using emulator::testing::kToken;
+using emulator::testing::RefusingPort;
 using emulator::testing::RunningEmulator;
+using emulator::testing::test_config;
+using nlohmann::json;
 using std::chrono::milliseconds;
+using std::chrono::steady_clock;
 
 inline Client client_for(int port, std::shared_ptr<Transport> transport = nullptr) {
   ClientOptions options;
@@ -47,6 +53,12 @@ struct Outcomes {
           outcome.operation == Operation::record_event ? outcome.event_id : outcome.user_id;
       by_key[prefix + id].push_back(outcome);
     };
+  }
+  // Options whose on_outcome records here.
+  IngestorOptions recording_options() {
+    IngestorOptions options;
+    options.on_outcome = callback();
+    return options;
   }
   std::size_t count(FinalState state) {
     std::lock_guard<std::mutex> lock(mutex);

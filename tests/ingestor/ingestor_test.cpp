@@ -14,23 +14,13 @@
 #include "ingestor/ingestor_support.hpp"
 #include "support/sanitizers.hpp"
 
-namespace instasent {
+namespace instasent::ingestor_testing {
 namespace {
-
-using emulator::Config;
-using emulator::testing::RunningEmulator;
-using emulator::testing::test_config;
-using ingestor_testing::client_for;
-using ingestor_testing::Outcomes;
-using ingestor_testing::stored_event_ids;
-using std::chrono::milliseconds;
-using std::chrono::steady_clock;
 
 TEST(Ingestor, DeliversEverythingOnceWithoutFaults) {
   RunningEmulator server;
   Outcomes seen;
-  IngestorOptions options;
-  options.on_outcome = seen.callback();
+  IngestorOptions options = seen.recording_options();
   Ingestor ingestor(client_for(server.port()), options);
   for (int i = 0; i < 1'000; ++i) {
     ASSERT_TRUE(ingestor.add(Contact("U" + std::to_string(i)).attribute("n", i)));
@@ -90,8 +80,7 @@ TEST(Ingestor, EveryEventStoredExactlyOnceThroughFaults) {
   config.faults.seed = 42;
   RunningEmulator server(config);
   Outcomes seen;
-  IngestorOptions options;
-  options.on_outcome = seen.callback();
+  IngestorOptions options = seen.recording_options();
   options.retry.initial_backoff = milliseconds(5);
   options.retry.max_backoff = milliseconds(50);
   options.retry.max_rate_limit_wait = milliseconds(20);  // the emulator's 429 asks for 1 s
@@ -132,8 +121,7 @@ TEST(Ingestor, EveryEventStoredExactlyOnceThroughFaults) {
 TEST(Ingestor, ServerDownCloseReturnsOnTimeAndReportsEveryItem) {
   const emulator::testing::RefusingPort down;
   Outcomes seen;
-  IngestorOptions options;
-  options.on_outcome = seen.callback();
+  IngestorOptions options = seen.recording_options();
   options.retry.initial_backoff = milliseconds(20);
   Ingestor ingestor(client_for(down.port()), options);
   for (int i = 0; i < 250; ++i) ASSERT_TRUE(ingestor.add(Contact("U" + std::to_string(i))));
@@ -203,8 +191,7 @@ TEST(Ingestor, QueueFullBlocksUpToTheTimeout) {
 TEST(Ingestor, InvalidItemsAreRefusedAndReported) {
   RunningEmulator server;
   Outcomes seen;
-  IngestorOptions options;
-  options.on_outcome = seen.callback();
+  IngestorOptions options = seen.recording_options();
   options.batch.max_bytes = 200;
   Ingestor ingestor(client_for(server.port()), options);
   const AddResult big = ingestor.add(Contact("U1").attribute("note", std::string(500, 'x')));
@@ -217,8 +204,7 @@ TEST(Ingestor, InvalidItemsAreRefusedAndReported) {
 TEST(Ingestor, OutcomesCarryTheCallersTagAndTheAnswersStatus) {
   RunningEmulator server;
   Outcomes seen;
-  IngestorOptions options;
-  options.on_outcome = seen.callback();
+  IngestorOptions options = seen.recording_options();
   {
     Ingestor ingestor(client_for(server.port()), options);
     ASSERT_TRUE(ingestor.add(Contact("U1").first_name("Ada"), 41));
@@ -325,9 +311,9 @@ TEST(Ingestor, AnEventNeverOvertakesTheContactAddedBeforeIt) {
 }
 
 }  // namespace
-}  // namespace instasent
+}  // namespace instasent::ingestor_testing
 
-namespace instasent {
+namespace instasent::ingestor_testing {
 namespace {
 
 // fork() while senders run and another thread adds: the child never deadlocks, its copy of the
@@ -387,4 +373,4 @@ TEST(IngestorFork, ChildNeverDeadlocksAndParentGoesOn) {
 }
 
 }  // namespace
-}  // namespace instasent
+}  // namespace instasent::ingestor_testing

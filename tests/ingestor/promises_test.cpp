@@ -15,16 +15,8 @@
 
 #include "ingestor/ingestor_support.hpp"
 
-namespace instasent {
+namespace instasent::ingestor_testing {
 namespace {
-
-using emulator::Config;
-using emulator::testing::RunningEmulator;
-using emulator::testing::test_config;
-using ingestor_testing::client_for;
-using ingestor_testing::Outcomes;
-using std::chrono::milliseconds;
-using std::chrono::steady_clock;
 
 // Every request through the real libcurl transport, with when it started and when its answer came;
 // DELETEs can be held back before they are sent, to make an overtaking event visible.
@@ -212,4 +204,4 @@ TEST(IngestorPromises, ABlockedAddGoesOnOnceThereIsRoom) {
 }
 
 }  // namespace
-}  // namespace instasent
+}  // namespace instasent::ingestor_testing

@@ -17,20 +17,10 @@
 #include "ingestor/ingestor_support.hpp"
 #include "support/scratch_dir.hpp"
 
-namespace instasent {
+namespace instasent::ingestor_testing {
 namespace {
 
 namespace fs = std::filesystem;
-using emulator::Config;
-using emulator::testing::EmulatorProcess;
-using emulator::testing::RefusingPort;
-using emulator::testing::RunningEmulator;
-using emulator::testing::test_config;
-using ingestor_testing::client_for;
-using ingestor_testing::Outcomes;
-using ingestor_testing::stored_event_ids;
-using std::chrono::milliseconds;
-using std::chrono::steady_clock;
 
 // A fresh directory for a spool, removed at the end of the test.
 class TempDir : public test_support::ScratchDir {
@@ -96,11 +86,23 @@ IngestorStats drain(const TempDir& dir, const RunningEmulator& server, Outcomes*
   return stats;
 }
 
-std::set<std::string> event_ids(int first, int count) {
+// The ids of the events E<first>.. that `count` names, but `missing` (when given).
+std::set<std::string> event_ids(int first, int count, const std::string& missing = "") {
   std::set<std::string> ids;
   for (int i = first; i < first + count; ++i) ids.insert("E" + std::to_string(i));
+  ids.erase(missing);
   return ids;
 }
+
+// `dir` drained into a fresh emulator (see drain()), with what the ingestor reported.
+struct Drained {
+  explicit Drained(const TempDir& dir) : stats(drain(dir, server, &seen, &warnings)) {}
+
+  RunningEmulator server;
+  Outcomes seen;
+  std::vector<std::string> warnings;
+  IngestorStats stats;
+};
 
 TEST(IngestorSpool, WhatCloseGaveUpIsSentByTheNextIngestor) {
   TempDir dir;
@@ -143,9 +145,8 @@ TEST(IngestorSpool, ATornTailIsSkippedAndWhatPrecedesItIsReplayed) {
   const IngestorStats stats = drain(dir, server);
   EXPECT_EQ(stats.replayed, 79u);
   EXPECT_GT(stats.spool_skipped_bytes, 10u);
-  std::set<std::string> expected = event_ids(0, 80);
-  expected.erase("E39");  // its record was the torn one
-  EXPECT_EQ(stored_event_ids(server), expected);
+  // E39's record was the torn one.
+  EXPECT_EQ(stored_event_ids(server), event_ids(0, 80, "E39"));
 }
 
 std::string read_bytes(const fs::path& path) {
@@ -153,30 +154,31 @@ std::string read_bytes(const fs::path& path) {
   return std::string(std::istreambuf_iterator<char>(file), {});
 }
 
-void write_byte(const fs::path& path, std::size_t at, char value) {
-  std::fstream file(path, std::ios::binary | std::ios::in | std::ios::out);
-  file.seekp(static_cast<std::streamoff>(at));
+// Overwrites with `value` the byte `offset` bytes into the first occurrence of `text` in the
+// spool's first segment (its last occurrence when `last`); false when `text` is not there.
+bool overwrite_in_first_segment(const TempDir& dir, const std::string& text, std::size_t offset,
+                                char value, bool last = false) {
+  const fs::path segment = dir.segments().at(0);
+  const std::string bytes = read_bytes(segment);
+  const auto at = last ? bytes.rfind(text) : bytes.find(text);
+  if (at == std::string::npos) return false;
+  std::fstream file(segment, std::ios::binary | std::ios::in | std::ios::out);
+  file.seekp(static_cast<std::streamoff>(at + offset));
   file.put(value);
+  return true;
 }
 
 TEST(IngestorSpool, AFlippedByteInTheLastRecordIsNeverTrustedAndTheItemIsReported) {
   TempDir dir;
   leave_in_spool(dir, 0, 40);
   // The last event's JSON gets another, still valid id: only the checksum can tell.
-  const fs::path segment = dir.segments().at(0);
-  const auto at = read_bytes(segment).rfind("\"E39\"");
-  ASSERT_NE(at, std::string::npos);
-  write_byte(segment, at + 3, 'X');
-  RunningEmulator server;
-  Outcomes seen;
-  std::vector<std::string> warnings;
-  const IngestorStats stats = drain(dir, server, &seen, &warnings);
+  ASSERT_TRUE(overwrite_in_first_segment(dir, "\"E39\"", 3, 'X', /*last=*/true));
+  Drained drained(dir);
+  auto& [server, seen, warnings, stats] = drained;
   EXPECT_EQ(stats.replayed, 39u);
   EXPECT_EQ(stats.spool_damaged_records, 1u);
   EXPECT_EQ(stats.dropped_spool_damaged, 1u);
-  std::set<std::string> expected = event_ids(0, 40);
-  expected.erase("E39");
-  EXPECT_EQ(stored_event_ids(server), expected);
+  EXPECT_EQ(stored_event_ids(server), event_ids(0, 40, "E39"));
   std::lock_guard<std::mutex> lock(seen.mutex);
   const ItemOutcome& lost = seen.by_key.at("e:E39").at(0);
   EXPECT_EQ(lost.drop_reason, DropReason::spool_damaged);
@@ -191,19 +193,12 @@ TEST(IngestorSpool, AFlippedByteInTheLastRecordIsNeverTrustedAndTheItemIsReporte
 TEST(IngestorSpool, AFlippedByteInTheMiddleCostsOnlyItsRecord) {
   TempDir dir;
   leave_in_spool(dir, 0, 200);
-  const fs::path segment = dir.segments().at(0);
-  const auto at = read_bytes(segment).find("\"E57\"");
-  ASSERT_NE(at, std::string::npos);
-  write_byte(segment, at + 2, '8');  // "E87": a valid, different id
-  RunningEmulator server;
-  Outcomes seen;
-  std::vector<std::string> warnings;
-  const IngestorStats stats = drain(dir, server, &seen, &warnings);
+  ASSERT_TRUE(overwrite_in_first_segment(dir, "\"E57\"", 2, '8'));  // "E87": a valid, different id
+  Drained drained(dir);
+  auto& [server, seen, warnings, stats] = drained;
   EXPECT_EQ(stats.replayed, 199u);
   EXPECT_EQ(stats.dropped_spool_damaged, 1u);
-  std::set<std::string> expected = event_ids(0, 200);
-  expected.erase("E57");
-  EXPECT_EQ(stored_event_ids(server), expected);
+  EXPECT_EQ(stored_event_ids(server), event_ids(0, 200, "E57"));
   {
     std::lock_guard<std::mutex> lock(seen.mutex);
     EXPECT_EQ(seen.by_key.at("e:E57").at(0).drop_reason, DropReason::spool_damaged);
@@ -217,14 +212,9 @@ TEST(IngestorSpool, AFlippedByteInTheMiddleCostsOnlyItsRecord) {
 TEST(IngestorSpool, DamageToAKeyIsCountedAndWarnedAbout) {
   TempDir dir;
   leave_in_spool(dir, 0, 50);
-  const fs::path segment = dir.segments().at(0);
-  const auto at = read_bytes(segment).find("U3");  // a user id: inside the key of E3
-  ASSERT_NE(at, std::string::npos);
-  write_byte(segment, at + 1, '9');
-  RunningEmulator server;
-  Outcomes seen;
-  std::vector<std::string> warnings;
-  const IngestorStats stats = drain(dir, server, &seen, &warnings);
+  ASSERT_TRUE(overwrite_in_first_segment(dir, "U3", 1, '9'));  // a user id: inside the key of E3
+  Drained drained(dir);
+  auto& [server, seen, warnings, stats] = drained;
   EXPECT_EQ(stats.replayed, 49u);
   EXPECT_EQ(stats.spool_damaged_records, 1u);
   EXPECT_EQ(stats.dropped_spool_damaged, 0u);  // nothing left to name it by
@@ -263,10 +253,8 @@ TEST(IngestorSpool, FilesThatAreNotSegmentsAreLeftAloneWithAWarning) {
   }
   fs::create_directory(d + "segment-00000000000000000077.log");             // a directory
   fs::create_symlink("/dev/zero", d + "segment-00000000000000000078.log");  // an endless file
-  RunningEmulator server;
-  Outcomes seen;
-  std::vector<std::string> warnings;
-  const IngestorStats stats = drain(dir, server, &seen, &warnings);
+  Drained drained(dir);
+  auto& [server, seen, warnings, stats] = drained;
   EXPECT_EQ(stats.replayed, 10u);
   EXPECT_EQ(stats.spool_unknown_files, strays.size() + 2);
   EXPECT_EQ(warnings.size(), strays.size() + 2);
@@ -493,4 +481,4 @@ TEST(IngestorSpool, NothingAcceptedIsLostWhenTheProcessIsKilled) {
 }
 
 }  // namespace
-}  // namespace instasent
+}  // namespace instasent::ingestor_testing

@@ -84,6 +84,12 @@ void ExpectCommonHeaders(const RecordedRequest& r) {
       << "User-Agent: " << user_agent;
 }
 
+void ExpectGet(const RecordedRequest& r, const std::string& target) {
+  EXPECT_EQ(r.method, "GET");
+  EXPECT_EQ(r.target, target);
+  ExpectCommonHeaders(r);
+}
+
 void ExpectJsonPost(const RecordedRequest& r) {
   EXPECT_EQ(r.method, "POST");
   ExpectCommonHeaders(r);

@@ -14,23 +14,26 @@
 #include <optional>
 #include <string>
 #include <typeinfo>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "instasent/instasent.hpp"
 #include "integration/test_server.hpp"
+#include "support/catch_error.hpp"
 #include "support/printers.hpp"
 
 namespace instasent::testing {
+
+// What must never show up in an error text: a marker in payloads, and a token the server refuses.
+inline constexpr const char* kPayloadMarker = "PAYLOAD-MARKER";
+inline constexpr const char* kWrongToken = "wrong-token-ABC";
 
 using nlohmann::json;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 using std::chrono::system_clock;
-
-inline constexpr const char* kPayloadMarker = "PAYLOAD-MARKER";
-inline constexpr const char* kWrongToken = "wrong-token-ABC";
 
 bool StartsWith(const std::string& s, const std::string& prefix);
 bool Contains(const std::string& s, const std::string& part);
@@ -43,22 +46,7 @@ void ExpectNoSecrets(const Error& e);
 // and returns a copy of the error; records a failure and returns nullopt otherwise.
 template <typename E, typename F>
 std::optional<E> Catch(F&& f) {
-  try {
-    f();
-    ADD_FAILURE() << "expected " << typeid(E).name() << ", nothing was thrown";
-  } catch (const E& e) {
-    ExpectNoSecrets(e);
-    return e;
-  } catch (const Error& e) {
-    ExpectNoSecrets(e);
-    ADD_FAILURE() << "expected " << typeid(E).name() << ", got " << typeid(e).name()
-                  << " kind=" << to_string(e.kind()) << " status=" << e.http_status() << ": "
-                  << e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected " << typeid(E).name() << ", got std::exception " << typeid(e).name()
-                  << ": " << e.what();
-  }
-  return std::nullopt;
+  return CatchAs<E>(std::forward<F>(f), [](const Error& e) { ExpectNoSecrets(e); });
 }
 
 // Runs `f` and expects it to throw some instasent::Error.
@@ -98,6 +86,8 @@ std::vector<RecordedRequest> Posts(const TestServer& server);
 std::vector<std::size_t> BodySizes(const std::vector<RecordedRequest>& requests);
 
 void ExpectCommonHeaders(const RecordedRequest& r);
+// An authenticated GET of `target`.
+void ExpectGet(const RecordedRequest& r, const std::string& target);
 void ExpectJsonPost(const RecordedRequest& r);
 
 // A 202 answer body in the "entity" shape with these items.
@@ -121,6 +111,45 @@ class ClientTest : public ::testing::Test {
  protected:
   Client MakeClient(const std::function<void(ClientOptions&)>& customize = {}) {
     return make_client(server_, clock_, customize);
+  }
+
+  // What recording `events` gives when the server answers 202 with `body`.
+  BatchResult RecordEventsAnswered202(const json& body, const std::vector<Event>& events) {
+    server_.enqueue(CannedResponse::json(202, body));
+    return MakeClient().record_events(events);
+  }
+
+  // A client of a server on loopback `port` (not the test server) that makes at most
+  // `max_attempts` attempts.
+  Client MakeClientOfPort(int port, int max_attempts) {
+    return MakeClient([&](ClientOptions& o) {
+      o.base_url = "http://127.0.0.1:" + std::to_string(port) + "/v1";
+      o.retry.max_attempts = max_attempts;
+    });
+  }
+
+  // Expects `error` to be of `kind`, from an answer of `status` whose message was `message`, with
+  // the X-Request-Id the server answered the last request with.
+  void ExpectFromLastAnswer(const Error& error, ErrorKind kind, int status,
+                            const std::string& message) {
+    EXPECT_EQ(error.kind(), kind);
+    EXPECT_EQ(error.http_status(), status);
+    EXPECT_EQ(error.server_message(), message);
+    EXPECT_EQ(error.request_id(), server_.last_request().response_request_id);
+  }
+
+  // The specs `read` gets with a new client, after checking the request it sent (an authenticated
+  // GET of `path` under the stream path) and that each spec keeps its object of `body`'s "specs"
+  // in `raw`.
+  template <typename Read>
+  auto ReadSpecs(Read read, const std::string& path, const json& body) {
+    const auto specs = std::invoke(read, MakeClient());
+    ExpectGet(server_.last_request(), TestServer::stream_path() + path);
+    const json& expected = body.at("specs");
+    for (std::size_t i = 0; i < specs.size() && i < expected.size(); ++i) {
+      EXPECT_EQ(specs[i].raw, expected[i]) << "spec " << i;
+    }
+    return specs;
   }
 
   // Declared first: destroyed last, after every client of it.

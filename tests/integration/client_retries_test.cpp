@@ -16,18 +16,28 @@ namespace {
 // ---------------------------------------------------------------------------------------------
 // Rate limiting
 
+// What the server's clock shows in these tests: years ahead of the client's (fake) clock, so that
+// only the Date header makes a reset meaningful.
+const system_clock::time_point kServerNow(seconds(1935748800));
+
+// A 429 dated kServerNow.
+CannedResponse RateLimitedAtServerNow() {
+  return CannedResponse::empty(429).header("Date", TestServer::http_date(kServerNow));
+}
+
+// A 429 dated kServerNow that says no request is left until `reset_in` after it.
+CannedResponse NoneLeftUntil(seconds reset_in) {
+  return RateLimitedAtServerNow()
+      .header("X-RateLimit-Remaining", "0")
+      .header("X-RateLimit-Reset",
+              std::to_string(TestServer::unix_seconds(kServerNow) + reset_in.count()));
+}
+
 TEST_F(ClientTest, RateLimited429WaitsUntilResetMeasuredAgainstDateHeader) {
-  // The server's clock is years ahead of the client's (fake) clock: only the Date header makes
-  // the reset meaningful.
-  const system_clock::time_point server_now(seconds(1935748800));
-  server_.set_server_time(server_now);
-  server_.enqueue(
-      CannedResponse::empty(429)
-          .header("Date", TestServer::http_date(server_now))
-          .header("X-RateLimit-Limit", "60")
-          .header("X-RateLimit-Remaining", "0")
-          .header("X-RateLimit-Reset", std::to_string(TestServer::unix_seconds(server_now) + 7))
-          .header("X-Request-Id", "req-429"));
+  server_.set_server_time(kServerNow);
+  server_.enqueue(NoneLeftUntil(seconds(7))
+                      .header("X-RateLimit-Limit", "60")
+                      .header("X-Request-Id", "req-429"));
   Client client = MakeClient();
   BatchResult result = client.upsert_contacts(MakeContacts(2));
 
@@ -44,14 +54,8 @@ TEST_F(ClientTest, RateLimited429WaitsUntilResetMeasuredAgainstDateHeader) {
 }
 
 TEST_F(ClientTest, RateLimited429HonoursRetryAfter) {
-  const system_clock::time_point server_now(seconds(1935748800));
-  server_.set_server_time(server_now);
-  server_.enqueue(
-      CannedResponse::empty(429)
-          .header("Date", TestServer::http_date(server_now))
-          .header("Retry-After", "3")
-          .header("X-RateLimit-Remaining", "0")
-          .header("X-RateLimit-Reset", std::to_string(TestServer::unix_seconds(server_now) + 30)));
+  server_.set_server_time(kServerNow);
+  server_.enqueue(NoneLeftUntil(seconds(30)).header("Retry-After", "3"));
   Client client = MakeClient();
   StreamInfo info = client.stream_info();
   EXPECT_EQ(info.raw, TestServer::stream_info_body());
@@ -60,13 +64,8 @@ TEST_F(ClientTest, RateLimited429HonoursRetryAfter) {
 }
 
 TEST_F(ClientTest, RateLimitWaitIsCappedByMaxRateLimitWait) {
-  const system_clock::time_point server_now(seconds(1935748800));
-  server_.set_server_time(server_now);
-  server_.enqueue(CannedResponse::empty(429)
-                      .header("Date", TestServer::http_date(server_now))
-                      .header("X-RateLimit-Remaining", "0")
-                      .header("X-RateLimit-Reset",
-                              std::to_string(TestServer::unix_seconds(server_now) + 3600)));
+  server_.set_server_time(kServerNow);
+  server_.enqueue(NoneLeftUntil(seconds(3600)));
   Client client =
       MakeClient([](ClientOptions& o) { o.retry.max_rate_limit_wait = milliseconds(5'000); });
   BatchResult result = client.upsert_contacts(MakeContacts(1));
@@ -79,10 +78,8 @@ TEST_F(ClientTest, RateLimitWaitIsCappedByMaxRateLimitWait) {
 }
 
 TEST_F(ClientTest, RateLimited429HonoursRetryAfterAsHttpDate) {
-  const system_clock::time_point server_now(seconds(1935748800));
-  server_.enqueue(CannedResponse::empty(429)
-                      .header("Date", TestServer::http_date(server_now))
-                      .header("Retry-After", TestServer::http_date(server_now + seconds(5))));
+  server_.enqueue(RateLimitedAtServerNow().header("Retry-After",
+                                                  TestServer::http_date(kServerNow + seconds(5))));
   Client client = MakeClient();
   client.stream_info();
   EXPECT_EQ(server_.request_count(), 2u);
@@ -90,12 +87,7 @@ TEST_F(ClientTest, RateLimited429HonoursRetryAfterAsHttpDate) {
 }
 
 TEST_F(ClientTest, RateLimitResetInThePastFallsBackToBackoffNotATightLoop) {
-  const system_clock::time_point server_now(seconds(1935748800));
-  server_.enqueue(
-      CannedResponse::empty(429)
-          .header("Date", TestServer::http_date(server_now))
-          .header("X-RateLimit-Remaining", "0")
-          .header("X-RateLimit-Reset", std::to_string(TestServer::unix_seconds(server_now) - 10)));
+  server_.enqueue(NoneLeftUntil(seconds(-10)));
   Client client = MakeClient();
   client.stream_info();
   EXPECT_EQ(server_.request_count(), 2u);

@@ -33,10 +33,7 @@ TEST_F(ClientTest, NoErrorTextContainsTheTokenOrThePayload) {
   EXPECT_TRUE(Catch<RateLimitedError>([&] { client.record_events(events); }));
 
   ClosedPort closed;
-  Client unreachable = MakeClient([&](ClientOptions& o) {
-    o.base_url = "http://127.0.0.1:" + std::to_string(closed.port()) + "/v1";
-    o.retry.max_attempts = 2;
-  });
+  Client unreachable = MakeClientOfPort(closed.port(), 2);
   EXPECT_TRUE(Catch<TransportError>([&] { unreachable.upsert_contacts(contacts); }));
 
   ClientOptions bad = make_client_options(server_, clock_);

@@ -21,10 +21,7 @@ TEST_F(ClientTest, Status401IsUnauthorizedError) {
   Client client = MakeClient([](ClientOptions& o) { o.token = kWrongToken; });
   auto error = Catch<UnauthorizedError>([&] { client.stream_info(); });
   ASSERT_TRUE(error);
-  EXPECT_EQ(error->kind(), ErrorKind::unauthorized);
-  EXPECT_EQ(error->http_status(), 401);
-  EXPECT_EQ(error->server_message(), "Unauthenticated.");
-  EXPECT_EQ(error->request_id(), server_.last_request().response_request_id);
+  ExpectFromLastAnswer(*error, ErrorKind::unauthorized, 401, "Unauthenticated.");
   EXPECT_FALSE(error->request_id().empty());
   EXPECT_EQ(server_.request_count(), 1u);
   EXPECT_TRUE(clock_->sleeps().empty());
@@ -49,10 +46,7 @@ TEST_F(ClientTest, Status404IsNotFoundError) {
   Client client = MakeClient([](ClientOptions& o) { o.project = "proj_other"; });
   auto error = Catch<NotFoundError>([&] { client.stream_info(); });
   ASSERT_TRUE(error);
-  EXPECT_EQ(error->kind(), ErrorKind::not_found);
-  EXPECT_EQ(error->http_status(), 404);
-  EXPECT_EQ(error->server_message(), "Datasource not found");
-  EXPECT_EQ(error->request_id(), server_.last_request().response_request_id);
+  ExpectFromLastAnswer(*error, ErrorKind::not_found, 404, "Datasource not found");
   EXPECT_EQ(server_.last_request().raw_path, "/v1/project/proj_other/datasource/ds_test/stream");
 
   auto upsert = Catch<NotFoundError>([&] { client.upsert_contacts(MarkedContacts(1)); });
@@ -127,15 +121,13 @@ TEST_F(ClientTest, Partial202ReportsFailedItemsWithIndexIdAndFieldErrors) {
 }
 
 TEST_F(ClientTest, Partial202ForEventsUsesEventIds) {
-  server_.enqueue(CannedResponse::json(
-      202, EntityBody({{{"status", "success"}, {"_user_id", "u1"}, {"_event_id", "e1"}},
-                       {{"status", "error"},
-                        {"_user_id", "u2"},
-                        {"_event_id", "e2"},
-                        {"errors", {{"_event_date", {"Invalid date"}}}}}})));
-  Client client = MakeClient();
+  const json body = EntityBody({{{"status", "success"}, {"_user_id", "u1"}, {"_event_id", "e1"}},
+                                {{"status", "error"},
+                                 {"_user_id", "u2"},
+                                 {"_event_id", "e2"},
+                                 {"errors", {{"_event_date", {"Invalid date"}}}}}});
   BatchResult result =
-      client.record_events({Event("u1", "e1", "purchase"), Event("u2", "e2", "purchase")});
+      RecordEventsAnswered202(body, {Event("u1", "e1", "purchase"), Event("u2", "e2", "purchase")});
   ASSERT_EQ(result.size(), 2u);
   EXPECT_EQ(result[0].status, ItemStatus::accepted);
   EXPECT_EQ(result[0].id, "e1");
@@ -184,10 +176,8 @@ TEST_F(ClientTest, ConnectorsResponseShapeIsReadForEvents) {
                 {{{"position", 1},
                   {"item", {{"_event_id", "e1"}}},
                   {"error", {{"_event_type", {"Unknown event type"}}}}}}}};
-  server_.enqueue(CannedResponse::json(202, body));
-  Client client = MakeClient();
   BatchResult result =
-      client.record_events({Event("u", "e0", "purchase"), Event("u", "e1", "nope")});
+      RecordEventsAnswered202(body, {Event("u", "e0", "purchase"), Event("u", "e1", "nope")});
   ASSERT_EQ(result.size(), 2u);
   EXPECT_EQ(result[0].status, ItemStatus::accepted);
   EXPECT_EQ(result[0].id, "e0");

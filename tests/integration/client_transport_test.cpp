@@ -141,10 +141,7 @@ TEST_F(ClientTest, TimeoutInALaterBatchLeavesItsItemsUnknown) {
 TEST_F(ClientTest, ConnectionRefusedIsTransportConnectError) {
   ClosedPort closed;
   ASSERT_GT(closed.port(), 0);
-  Client client = MakeClient([&](ClientOptions& o) {
-    o.base_url = "http://127.0.0.1:" + std::to_string(closed.port()) + "/v1";
-    o.retry.max_attempts = 3;
-  });
+  Client client = MakeClientOfPort(closed.port(), 3);
   auto error = Catch<TransportError>([&] { client.stream_info(); });
   ASSERT_TRUE(error);
   EXPECT_EQ(error->kind(), ErrorKind::transport);
@@ -165,10 +162,7 @@ TEST_F(ClientTest, ConnectionRefusedIsTransportConnectError) {
 TEST_F(ClientTest, ConnectionDroppedAfterSendingIsMaybeDeliveredAndUnknown) {
   DroppingServer dropping;
   ASSERT_GT(dropping.port(), 0);
-  Client client = MakeClient([&](ClientOptions& o) {
-    o.base_url = "http://127.0.0.1:" + std::to_string(dropping.port()) + "/v1";
-    o.retry.max_attempts = 2;
-  });
+  Client client = MakeClientOfPort(dropping.port(), 2);
   auto error = Catch<TransportError>([&] { client.upsert_contacts(MakeContacts(3)); });
   ASSERT_TRUE(error);
   EXPECT_EQ(error->kind(), ErrorKind::transport);
