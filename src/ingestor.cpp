@@ -5,7 +5,6 @@
 #include <condition_variable>
 #include <mutex>
 #include <optional>
-#include <random>
 #include <thread>
 
 #include "batch_exchange.hpp"
@@ -32,10 +31,7 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
       : client_(std::move(client)),
         options_(std::move(options)),
         queue_(options_, stats_),
-        pacer_(
-            options_.retry, options_.retry_budget, options_.retry.max_rate_limit_wait,
-            SteadyClock::now(),
-            options_.retry.jitter_seed != 0 ? options_.retry.jitter_seed : std::random_device{}()) {
+        pacer_(options_.retry, options_.retry_budget, SteadyClock::now()) {
     detail::check_options(options_);
     if (!options_.spool.directory.empty()) spool_ = std::make_unique<detail::Spool>(options_.spool);
   }

@@ -14,13 +14,11 @@ RetrySchedule::time_point RetrySchedule::retry_at(int attempts) const {
   return now + backoff_delay(*backoff, healthy ? 1 : attempts, jitter);
 }
 
-Pacer::Pacer(const RetryPolicy& backoff, double retry_budget, milliseconds max_rate_limit_wait,
-             time_point now, std::uint64_t seed)
-    : backoff_(backoff),
+Pacer::Pacer(const RetryPolicy& retry, double retry_budget, time_point now)
+    : backoff_(retry),
       retry_budget_(retry_budget),
-      max_rate_limit_wait_(max_rate_limit_wait),
       last_refill_(now),
-      jitter_(seed) {}
+      jitter_(retry.jitter_seed != 0 ? retry.jitter_seed : std::random_device{}()) {}
 
 void Pacer::refill(time_point now) {
   const double seconds = std::chrono::duration<double>(now - last_refill_).count();
@@ -49,7 +47,7 @@ void Pacer::on_send(bool retry) {
 }
 
 RetrySchedule Pacer::on_end(std::size_t queue, time_point now, const RequestEnd& end) {
-  if (end.pause) gate_ = std::max(gate_, now + std::min(*end.pause, max_rate_limit_wait_));
+  if (end.pause) gate_ = std::max(gate_, now + std::min(*end.pause, backoff_.max_rate_limit_wait));
   history_[queue] = (history_[queue] << 1) | (end.failed ? 1u : 0u);
   requests_seen_[queue] = std::min(requests_seen_[queue] + 1, kHealthWindow);
   const bool gated = end.pause && end.pause->count() > 0;

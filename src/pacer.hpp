@@ -59,11 +59,10 @@ class Pacer {
  public:
   using time_point = std::chrono::steady_clock::time_point;
 
-  /// `backoff`'s initial_backoff, max_backoff and multiplier are used; `retry_budget` is the
-  /// fraction of new requests that retries may add; a 429 holds every queue for at most
-  /// `max_rate_limit_wait`.
-  Pacer(const RetryPolicy& backoff, double retry_budget,
-        std::chrono::milliseconds max_rate_limit_wait, time_point now, std::uint64_t seed);
+  /// Of `retry`, initial_backoff, max_backoff and multiplier shape the waits, a 429 holds every
+  /// queue for at most max_rate_limit_wait, and jitter_seed seeds the jitter (0: at random).
+  /// `retry_budget` is the fraction of new requests that retries may add.
+  Pacer(const RetryPolicy& retry, double retry_budget, time_point now);
 
   /// Once the budget is spent, time alone earns retries, slowly and up to a few.
   void refill(time_point now);
@@ -88,7 +87,6 @@ class Pacer {
 
   RetryPolicy backoff_;
   double retry_budget_;
-  std::chrono::milliseconds max_rate_limit_wait_;
 
   std::array<time_point, kQueues> resume_at_{};    // outage backoff per queue
   std::array<int, kQueues> failures_{};            // consecutive failed requests

@@ -59,7 +59,7 @@ class DeliveryQueueTest : public ::testing::Test {
   DeliveryQueue& queue() {
     if (!queue_) {
       queue_ = std::make_unique<DeliveryQueue>(options, stats);
-      pacer_ = std::make_unique<Pacer>(RetryPolicy{}, 0.2, milliseconds(60'000), now(), 7);
+      pacer_ = std::make_unique<Pacer>(RetryPolicy{}, 0.2, now());
     }
     return *queue_;
   }

@@ -15,18 +15,19 @@ using testing::FakeClock;
 constexpr std::size_t kUpserts = 0;
 constexpr std::size_t kEvents = 1;
 
-RetryPolicy backoff(milliseconds initial, milliseconds max) {
+RetryPolicy retry(milliseconds max_rate_limit_wait) {
   RetryPolicy policy;
-  policy.initial_backoff = initial;
-  policy.max_backoff = max;
+  policy.initial_backoff = milliseconds(100);
+  policy.max_backoff = milliseconds(10'000);
+  policy.max_rate_limit_wait = max_rate_limit_wait;
+  policy.jitter_seed = 42;
   return policy;
 }
 
 class PacerTest : public ::testing::Test {
  protected:
   Pacer make(double budget = 0.2, milliseconds max_rate_limit_wait = milliseconds(60'000)) {
-    return Pacer(backoff(milliseconds(100), milliseconds(10'000)), budget, max_rate_limit_wait,
-                 clock.steady_now(), 42);
+    return Pacer(retry(max_rate_limit_wait), budget, clock.steady_now());
   }
 
   FakeClock clock;
