@@ -9,7 +9,7 @@
 #include "batch_reader.hpp"
 #include "ids.hpp"
 #include "instasent/error.hpp"
-#include "instasent/limits.hpp"
+#include "option_checks.hpp"
 #include "retry_logic.hpp"
 #include "strings.hpp"
 #include "url.hpp"
@@ -44,28 +44,9 @@ void check_options(const ClientOptions& options) {
   const auto positive = [](milliseconds value, const char* field) {
     if (value <= milliseconds(0)) throw InvalidInputError(field, "must be positive");
   };
-  const auto not_negative = [](milliseconds value, const char* field) {
-    if (value < milliseconds(0)) throw InvalidInputError(field, "must not be negative");
-  };
-  if (options.batch.max_items < 1 || options.batch.max_items > kMaxBatchItems) {
-    throw InvalidInputError("batch.max_items", "must be between 1 and 100");
-  }
-  if (options.batch.max_bytes < 64) {
-    throw InvalidInputError("batch.max_bytes", "must be at least 64");
-  }
-  const RetryPolicy& retry = options.retry;
-  if (retry.max_attempts < 1 || retry.max_attempts > 100) {
-    throw InvalidInputError("retry.max_attempts", "must be between 1 and 100");
-  }
-  not_negative(retry.initial_backoff, "retry.initial_backoff");
-  if (retry.max_backoff < retry.initial_backoff) {
-    throw InvalidInputError("retry.max_backoff", "must not be less than retry.initial_backoff");
-  }
-  if (!(retry.multiplier >= 1.0 && retry.multiplier <= 1000.0)) {
-    throw InvalidInputError("retry.multiplier", "must be between 1 and 1000");
-  }
-  not_negative(retry.max_rate_limit_wait, "retry.max_rate_limit_wait");
-  positive(retry.deadline, "retry.deadline");
+  check_batch_limits(options.batch);
+  check_retry_policy(options.retry, 100);
+  positive(options.retry.deadline, "retry.deadline");
   const CurlTransportOptions& curl = options.curl;
   positive(curl.connect_timeout, "curl.connect_timeout");
   positive(curl.request_timeout, "curl.request_timeout");

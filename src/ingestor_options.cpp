@@ -3,7 +3,7 @@
 #include "ingestor_options.hpp"
 
 #include "instasent/error.hpp"
-#include "instasent/limits.hpp"
+#include "option_checks.hpp"
 
 namespace instasent {
 
@@ -18,28 +18,12 @@ void check_options(const IngestorOptions& options) {
   if (queue.max_items < 1) fail("queue.max_items", "must be at least 1");
   if (queue.max_bytes < 1024) fail("queue.max_bytes", "must be at least 1024");
   if (queue.block_timeout < zero) fail("queue.block_timeout", "must not be negative");
-  if (options.batch.max_items < 1 || options.batch.max_items > kMaxBatchItems) {
-    fail("batch.max_items", "must be between 1 and 100");
-  }
-  if (options.batch.max_bytes < 64) fail("batch.max_bytes", "must be at least 64");
+  check_batch_limits(options.batch);
   if (options.flush_interval < zero) fail("flush_interval", "must not be negative");
   if (options.max_in_flight < 1 || options.max_in_flight > 64) {
     fail("max_in_flight", "must be between 1 and 64");
   }
-  const RetryPolicy& retry = options.retry;
-  if (retry.max_attempts < 1 || retry.max_attempts > 1000) {
-    fail("retry.max_attempts", "must be between 1 and 1000");
-  }
-  if (retry.initial_backoff < zero) fail("retry.initial_backoff", "must not be negative");
-  if (retry.max_backoff < retry.initial_backoff) {
-    fail("retry.max_backoff", "must not be less than retry.initial_backoff");
-  }
-  if (!(retry.multiplier >= 1.0 && retry.multiplier <= 1000.0)) {
-    fail("retry.multiplier", "must be between 1 and 1000");
-  }
-  if (retry.max_rate_limit_wait < zero) {
-    fail("retry.max_rate_limit_wait", "must not be negative");
-  }
+  check_retry_policy(options.retry, 1000);
   if (!(options.retry_budget >= 0 && options.retry_budget <= 100)) {
     fail("retry_budget", "must be between 0 and 100");
   }

@@ -2,6 +2,10 @@
 #include "instasent/options.hpp"
 
 #include <cstdlib>
+#include <string>
+
+#include "instasent/error.hpp"
+#include "option_checks.hpp"
 
 namespace instasent {
 
@@ -22,5 +26,35 @@ ClientOptions ClientOptions::from_env() {
   read_env("INSTASENT_BASE_URL", options.base_url);
   return options;
 }
+
+namespace detail {
+
+void check_batch_limits(const BatchLimits& batch) {
+  if (batch.max_items < 1 || batch.max_items > kMaxBatchItems) {
+    throw InvalidInputError("batch.max_items", "must be between 1 and 100");
+  }
+  if (batch.max_bytes < 64) throw InvalidInputError("batch.max_bytes", "must be at least 64");
+}
+
+void check_retry_policy(const RetryPolicy& retry, int max_attempts) {
+  if (retry.max_attempts < 1 || retry.max_attempts > max_attempts) {
+    throw InvalidInputError("retry.max_attempts",
+                            "must be between 1 and " + std::to_string(max_attempts));
+  }
+  if (retry.initial_backoff < std::chrono::milliseconds(0)) {
+    throw InvalidInputError("retry.initial_backoff", "must not be negative");
+  }
+  if (retry.max_backoff < retry.initial_backoff) {
+    throw InvalidInputError("retry.max_backoff", "must not be less than retry.initial_backoff");
+  }
+  if (!(retry.multiplier >= 1.0 && retry.multiplier <= 1000.0)) {
+    throw InvalidInputError("retry.multiplier", "must be between 1 and 1000");
+  }
+  if (retry.max_rate_limit_wait < std::chrono::milliseconds(0)) {
+    throw InvalidInputError("retry.max_rate_limit_wait", "must not be negative");
+  }
+}
+
+}  // namespace detail
 
 }  // namespace instasent
