@@ -342,5 +342,68 @@ TEST_F(DeliveryQueueTest, AnUnsendableItemIsSettledAtOnce) {
   EXPECT_TRUE(queue().all_final());
 }
 
+TEST_F(DeliveryQueueTest, AnItemThatExactlyFillsTheQueueBytesFits) {
+  options.queue.max_bytes = upsert("U1").bytes() + 100;
+  queue().push(upsert("U1"), now());
+  EXPECT_TRUE(queue().has_room(100));
+  EXPECT_FALSE(queue().has_room(101));
+}
+
+TEST_F(DeliveryQueueTest, ABatchOfExactlyMaxItemsIsDueAtOnce) {
+  for (std::uint64_t i = 1; i <= 3; ++i) queue().push(upsert("U" + std::to_string(i), i), now());
+  EXPECT_EQ(tags(take()), (std::vector<std::uint64_t>{1, 2, 3})) << "no flush interval to wait";
+}
+
+TEST_F(DeliveryQueueTest, ABusyQueueDoesNotStarveTheOthers) {
+  for (std::uint64_t i = 1; i <= 6; ++i) queue().push(upsert("U" + std::to_string(i), i), now());
+  for (std::uint64_t i = 7; i <= 9; ++i) queue().push(event("U" + std::to_string(i), i), now());
+  EXPECT_EQ(take().op, Operation::upsert_contact);
+  EXPECT_EQ(take().op, Operation::record_event) << "the events' turn, though contacts are due";
+  EXPECT_EQ(take().op, Operation::upsert_contact);
+}
+
+TEST_F(DeliveryQueueTest, ASplitItemKeepsItsLimitBehindRetriedItems) {
+  options.batch.max_items = 4;
+  queue().push(upsert("U1", 1), now());
+  queue().push(upsert("U2", 2), now());
+  Batch retried = take(true);
+  ASSERT_EQ(tags(retried), (std::vector<std::uint64_t>{1, 2}));
+  for (std::uint64_t i = 3; i <= 6; ++i) queue().push(upsert("U" + std::to_string(i), i), now());
+  Batch refused = take(true);
+  ASSERT_EQ(tags(refused), (std::vector<std::uint64_t>{3, 4, 5, 6}));
+  answer(refused, Verdict::split);  // 3..6 may now go two at a time
+  answer(retried, Verdict::retry, true);
+  EXPECT_EQ(tags(take(true)), (std::vector<std::uint64_t>{3, 4})) << "1 and 2 wait their backoff";
+  clock.advance(milliseconds(60'000));
+  // 1 and 2 are ready again, ahead of 5 and 6: a batch of two may not take 5 as a third.
+  EXPECT_EQ(tags(take(true)), (std::vector<std::uint64_t>{1, 2}));
+  EXPECT_EQ(tags(take(true)), (std::vector<std::uint64_t>{5, 6}));
+}
+
+TEST_F(DeliveryQueueTest, AnItemGivenUpWhileInFlightIsNotQueuedAgainByALateFailure) {
+  queue().push(upsert("U1", 1), now());
+  Batch in_flight = take(true);
+  Settled left;
+  queue().drop_all(left);
+  ASSERT_EQ(left.outcomes.size(), 1u);
+  EXPECT_TRUE(answer(in_flight, Verdict::retry, true).outcomes.empty());
+  EXPECT_EQ(stats.queued, 0u);
+  clock.advance(milliseconds(60'000));
+  EXPECT_TRUE(take(true).items.empty());
+}
+
+TEST_F(DeliveryQueueTest, AFinalOperationLeavesItsUsersNewerOneToWaitFor) {
+  queue().push(upsert("U1", 1), now());
+  Batch first = take(true);
+  queue().push(item(Operation::delete_contact, "U1", 2), now());  // waits for 1
+  answer(first, Verdict::delivered);
+  queue().push(upsert("U1", 3), now());  // must wait for the delete, not only for 1
+  Batch deletes = take(true);
+  EXPECT_EQ(tags(deletes), std::vector<std::uint64_t>{2});
+  EXPECT_TRUE(take(true).items.empty()) << "the upsert went before the delete was final";
+  answer(deletes, Verdict::delivered);
+  EXPECT_EQ(tags(take(true)), std::vector<std::uint64_t>{3});
+}
+
 }  // namespace
 }  // namespace instasent::detail
