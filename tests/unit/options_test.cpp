@@ -49,6 +49,39 @@ TEST(ClientConfig, RefusesBadOptionsNamingThem) {
   expect_refused(options, "batch.max_items");
 }
 
+// A timeout of zero would switch the timeout off in libcurl: zero is refused like a negative one.
+TEST(ClientConfig, RefusesZeroTimeoutsAndABackoffCapBelowTheFirstBackoff) {
+  using std::chrono::milliseconds;
+  const auto refused_field = [](const ClientOptions& options) -> std::string {
+    try {
+      Client client(options);
+    } catch (const InvalidInputError& error) {
+      return error.field();
+    }
+    return "";
+  };
+  for (const milliseconds value : {milliseconds(0), milliseconds(-1)}) {
+    auto options = valid_options();
+    options.retry.deadline = value;
+    EXPECT_EQ(refused_field(options), "retry.deadline") << value.count();
+    options = valid_options();
+    options.curl.connect_timeout = value;
+    EXPECT_EQ(refused_field(options), "curl.connect_timeout") << value.count();
+    options = valid_options();
+    options.curl.request_timeout = value;
+    EXPECT_EQ(refused_field(options), "curl.request_timeout") << value.count();
+  }
+  auto options = valid_options();
+  options.curl.request_timeout = milliseconds(1);
+  EXPECT_EQ(refused_field(options), "") << "the smallest positive timeout is accepted";
+  options = valid_options();
+  options.retry.initial_backoff = milliseconds(500);
+  options.retry.max_backoff = milliseconds(499);
+  EXPECT_EQ(refused_field(options), "retry.max_backoff");
+  options.retry.max_backoff = milliseconds(500);
+  EXPECT_EQ(refused_field(options), "") << "a cap equal to the first backoff is accepted";
+}
+
 TEST(ClientConfig, FromEnvReadsVariablesAndCodeWins) {
   setenv("INSTASENT_PROJECT", "env-proj", 1);
   setenv("INSTASENT_DATASOURCE", "env-ds", 1);

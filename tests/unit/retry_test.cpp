@@ -61,6 +61,10 @@ TEST(HttpDate, RefusesOtherText) {
   EXPECT_FALSE(detail::parse_http_date("Sun, 06 Nov 1994 08:49:37 UTC"));
   EXPECT_FALSE(detail::parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"));
   EXPECT_FALSE(detail::parse_http_date("Sun, 06 Nov 1994 25:49:37 GMT"));
+  EXPECT_FALSE(detail::parse_http_date("Sun, 06 Nov 1994 24:00:00 GMT"));
+  EXPECT_FALSE(detail::parse_http_date("Sun, 06 Nov 1994 23:60:00 GMT"));
+  EXPECT_FALSE(detail::parse_http_date("Sun, 06 Nov 1994 23:59:61 GMT"));
+  EXPECT_TRUE(detail::parse_http_date("Sun, 06 Nov 1994 23:59:60 GMT")) << "a leap second";
 }
 
 TEST(Backoff, GrowsExponentiallyWithinJitterAndCap) {
@@ -104,6 +108,22 @@ TEST(RateLimitDelay, RetryAfterWinsInSecondsOrAsDate) {
   EXPECT_EQ(detail::rate_limit_delay(date_form, local), milliseconds(12000));
   Headers nothing;
   EXPECT_FALSE(detail::rate_limit_delay(nothing, local));
+}
+
+// A wait of zero is no wait from the headers at all, so that the retry policy's backoff applies:
+// a server that says "now" again and again must not get a tight loop of retries.
+TEST(RateLimitDelay, AResetThatIsNowOrRetryAfterZeroGivesNoPause) {
+  const auto local = system_clock::time_point(seconds(1795860000));
+  Headers reset_now;
+  reset_now.add("Date", "Sat, 28 Nov 2026 10:00:00 GMT");
+  reset_now.add("X-RateLimit-Reset", "1795860000");
+  EXPECT_EQ(detail::rate_limit_delay(reset_now, local), std::nullopt);
+  Headers retry_after_zero;
+  retry_after_zero.add("Retry-After", "0");
+  EXPECT_EQ(detail::rate_limit_delay(retry_after_zero, local), std::nullopt);
+  Headers one_second;
+  one_second.add("Retry-After", "1");
+  EXPECT_EQ(detail::rate_limit_delay(one_second, local), milliseconds(1000));
 }
 
 // Each header a hostile or broken server could send: the wait is a bounded, positive number or

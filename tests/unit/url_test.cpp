@@ -31,13 +31,26 @@ TEST(BaseUrl, AcceptsHttpsAndLoopbackHttp) {
   EXPECT_NO_THROW(detail::normalize_base_url("http://[::1]:9/v1", false, "u"));
   EXPECT_NO_THROW(detail::normalize_base_url("http://127.9.9.9/v1", false, "u"));
   EXPECT_NO_THROW(detail::normalize_base_url("http://example.com/v1", true, "u"));
+  EXPECT_EQ(detail::normalize_base_url("http://127.255.0.1/v1", false, "u"),
+            "http://127.255.0.1/v1");
+}
+
+// Paths are joined to the base URL with one slash: every trailing slash goes.
+TEST(BaseUrl, DropsEveryTrailingSlash) {
+  EXPECT_EQ(detail::normalize_base_url("https://api.instasent.com/v1//", false, "u"),
+            "https://api.instasent.com/v1");
+  EXPECT_EQ(detail::normalize_base_url("https://api.instasent.com///", false, "u"),
+            "https://api.instasent.com");
 }
 
 TEST(BaseUrl, RefusesInsecureOrMalformed) {
   for (const char* url :
        {"http://example.com/v1", "http://127.0.0.1.evil.com/v1", "http://128.0.0.1/v1",
         "ftp://example.com", "example.com/v1", "https://user:pw@example.com/v1",
-        "https://example.com/v1?x=1", "https://exa mple.com", "https:///v1", "file:///etc"}) {
+        "https://example.com/v1?x=1", "https://exa mple.com", "https:///v1", "file:///etc",
+        // Not loopback addresses, so plain http is refused: a part over 255, three parts.
+        "http://127.0.0.256/v1", "http://127.256.0.1/v1", "http://127.0.1/v1", "http://127.1/v1",
+        "http://127.0.0.1.5/v1"}) {
     EXPECT_THROW(detail::normalize_base_url(url, false, "base URL"), InvalidInputError) << url;
   }
 }
