@@ -101,6 +101,72 @@ TEST(IngestorHardening, BadItemsARefused400IsolatesAreRejectedAndTheRestDelivere
   }
 }
 
+// A 422 speaks of each item: the ones it accepts are delivered, only the ones it refuses are
+// rejected, each with its own errors.
+TEST(IngestorHardening, A422RejectsOnlyTheItemsItRefuses) {
+  RawServer server([](RawConnection& connection) {
+    const std::string& request = connection.request();
+    const json items = json::parse(request.substr(request.find("\r\n\r\n") + 4), nullptr, false);
+    json answer = {{"entity", {{"items", json::array()}}}};
+    for (const json& item : items) {
+      const std::string id = item.value("_user_id", "");
+      if (id.rfind("BAD", 0) == 0) {
+        answer["entity"]["items"].push_back(
+            {{"status", "error"}, {"_user_id", id}, {"errors", {{"email", {"is invalid"}}}}});
+      } else {
+        answer["entity"]["items"].push_back({{"status", "success"}, {"_user_id", id}});
+      }
+    }
+    connection.write(RawServer::answer(422, answer.dump()));
+  });
+  Outcomes seen;
+  IngestorOptions options = seen.recording_options();
+  options.flush_interval = milliseconds(3'600'000);
+  {
+    Ingestor ingestor(client_for(server.port()), options);
+    for (const char* id : {"U1", "BAD2", "U3", "BAD4"}) ASSERT_TRUE(ingestor.add(Contact(id)));
+    ASSERT_TRUE(ingestor.flush(milliseconds(20'000)));
+    EXPECT_EQ(ingestor.stats().delivered, 2u);
+    EXPECT_EQ(ingestor.stats().rejected, 2u);
+    EXPECT_EQ(ingestor.stats().requests, 1u);
+  }
+  std::lock_guard<std::mutex> lock(seen.mutex);
+  for (const char* key : {"c:U1", "c:U3"}) {
+    EXPECT_EQ(seen.by_key.at(key).at(0).state, FinalState::delivered) << key;
+  }
+  for (const char* key : {"c:BAD2", "c:BAD4"}) {
+    const ItemOutcome& outcome = seen.by_key.at(key).at(0);
+    EXPECT_EQ(outcome.state, FinalState::rejected) << key;
+    EXPECT_EQ(outcome.http_status, 422) << key;
+    EXPECT_EQ(outcome.errors.at("email"), std::vector<std::string>{"is invalid"}) << key;
+  }
+}
+
+// An item fits when "[" + item + "]" fits batch.max_bytes: exactly that size is sent, one byte
+// more is refused at add, naming the limit.
+TEST(IngestorHardening, AnItemOfExactlyTheLargestSizeIsSentAndOneByteMoreIsRefused) {
+  RunningEmulator server(test_config());
+  IngestorOptions options;
+  options.batch.max_bytes = 1'000;
+  const auto contact_of_size = [](const std::string& id, std::size_t size) {
+    Contact contact(id);
+    contact.attribute("note", "");
+    const std::size_t bare = contact.to_json().size();
+    contact.attribute("note", std::string(size - bare, 'x'));
+    EXPECT_EQ(contact.to_json().size(), size);
+    return contact;
+  };
+  Ingestor ingestor(client_for(server.port()), options);
+  EXPECT_TRUE(ingestor.add(contact_of_size("FITS", 998)));
+  const AddResult too_large = ingestor.add(contact_of_size("OVER", 999));
+  EXPECT_EQ(too_large.status, AddStatus::invalid);
+  EXPECT_NE(too_large.reason.find("batch.max_bytes"), std::string::npos) << too_large.reason;
+  ASSERT_TRUE(ingestor.flush(milliseconds(20'000)));
+  EXPECT_EQ(ingestor.stats().delivered, 1u);
+  EXPECT_EQ(ingestor.stats().bytes_sent, 1'000u) << "the one request's body filled max_bytes";
+  EXPECT_EQ(server.state()["contacts"].size(), 1u);
+}
+
 // --- Failed items wait alone ---------------------------------------------------------------------
 
 TEST(IngestorHardening, AFailedBatchBacksOffAloneWhileNewItemsFlow) {

@@ -416,6 +416,37 @@ TEST(IngestorSpool, AFullSpoolDropsTheOldestSegmentWhenAsked) {
   EXPECT_EQ(seen.by_key.count("e:E4999"), 0u);
 }
 
+// An item pushed out of a full queue is reported dropped at once, so its final state must be on
+// disk by then: a crash right after must not let the next ingestor send it after all.
+TEST(IngestorSpool, AnItemPushedOutOfTheQueueIsFinalInTheSpoolAtOnce) {
+  TempDir dir;
+  Outcomes seen;
+  IngestorOptions options = spool_options(dir);
+  options.on_outcome = seen.callback();
+  options.queue.max_items = 2;
+  options.queue.overflow = OverflowPolicy::drop_oldest;
+  options.flush_interval = milliseconds(3'600'000);  // nothing is sent: no sender writes
+  const RefusingPort down;
+  Ingestor ingestor(client_for(down.port()), options);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(ingestor.add(Event("U" + std::to_string(i), "E" + std::to_string(i), "purchase")));
+  }
+  ASSERT_EQ(ingestor.stats().dropped_queue_full, 1u);
+  {
+    std::lock_guard<std::mutex> lock(seen.mutex);
+    ASSERT_EQ(seen.by_key.at("e:E0").at(0).drop_reason, DropReason::queue_full);
+  }
+  // What a crash now would leave behind: a copy of the segments as they are on disk.
+  TempDir crashed;
+  for (const fs::path& segment : dir.segments()) {
+    fs::copy_file(segment, fs::path(crashed.path()) / segment.filename());
+  }
+  const Drained drained(crashed);
+  EXPECT_EQ(drained.stats.replayed, 2u);
+  EXPECT_EQ(stored_event_ids(drained.server), event_ids(1, 2));
+  EXPECT_EQ(ingestor.close(milliseconds(100)).size(), 2u);
+}
+
 // One run of the producer: it adds events (and contacts) from `first` on with the spool in `dir`
 // until it has printed `lines` accepted items, and is then killed with SIGKILL. Returns the keys
 // it printed.
