@@ -128,7 +128,7 @@ TEST(Ingestor, ServerDownCloseReturnsOnTimeAndReportsEveryItem) {
   const auto started = steady_clock::now();
   const auto left = ingestor.close(milliseconds(300));
   const auto took = steady_clock::now() - started;
-  EXPECT_LT(took, milliseconds(1'500));
+  EXPECT_LT(took, milliseconds(3'000));  // ten times the deadline: room for sanitizer builds
   EXPECT_EQ(left.size(), 250u);
   for (const auto& outcome : left) {
     EXPECT_EQ(outcome.state, FinalState::dropped);
