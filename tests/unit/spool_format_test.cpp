@@ -4,7 +4,9 @@
 // and foreign files are told apart; the previous format is still read.
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "spool_format.hpp"
@@ -53,6 +55,38 @@ void expect_same(const ItemRecord& a, const ItemRecord& b, bool with_json = true
   if (with_json) {
     EXPECT_EQ(a.json, b.json);
   }
+}
+
+std::string payload_of(const ItemRecord& r) {
+  return item_payload(r.id, r.op, r.tag, r.user_id, r.event_id, r.json);
+}
+
+// Item `id` with its JSON (`json_start`, then filler) as long as makes its payload
+// `payload_bytes` long: so that its record ends exactly where a test needs it to.
+ItemRecord item_sized(std::uint64_t id, std::size_t payload_bytes,
+                      std::string_view json_start = "") {
+  ItemRecord r = item(id, 0);
+  r.json = std::string(json_start);
+  r.json.append(payload_bytes - payload_of(r).size(), 'x');
+  return r;
+}
+
+// The chunk types of the documented layout, and a chunk built by hand from it: CRC-32 of the
+// type and payload, u16 payload length, type, payload.
+constexpr std::uint8_t kFullChunk = 1;
+constexpr std::uint8_t kFirstChunk = 2;
+
+void put_le(std::string& out, std::uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+}
+
+std::string chunk(std::uint8_t type, std::string_view payload) {
+  std::string typed(1, static_cast<char>(type));
+  typed.append(payload);
+  std::string out;
+  put_le(out, crc32(typed), 4);
+  put_le(out, payload.size(), 2);
+  return out + typed;
 }
 
 // Sizes that put records across block boundaries in every way: tiny, a block, several blocks.
@@ -110,6 +144,198 @@ TEST(SpoolFormat, NoChunkCrossesABlock) {
     EXPECT_EQ(read.items[0].json, r.json);
     EXPECT_EQ(read.done.size(), 1u);
     EXPECT_EQ(read.damaged_records, 0u) << left;
+  }
+}
+
+// A block with fewer than a chunk header's bytes left is padded with zeros; with exactly a
+// header's room (or more) the next record starts there, its first part empty or short. Writer and
+// reader must agree on that boundary: a record ending 7 bytes before a block's end is where a
+// mismatch would lose the next record (or count it damaged).
+TEST(SpoolFormat, ARecordEndingNearABlocksEndIsFollowedByTheNextOne) {
+  for (std::size_t left = 0; left <= kChunkHeaderBytes + 3; ++left) {
+    SCOPED_TRACE("bytes left in the first block: " + std::to_string(left));
+    std::string bytes(kMagic);
+    const ItemRecord first = item_sized(1, kBlockBytes - left - kMagic.size() - kChunkHeaderBytes);
+    append_record(bytes, bytes.size(), payload_of(first));
+    ASSERT_EQ(bytes.size(), kBlockBytes - left);
+    const ItemRecord second = item(2, 500);
+    const std::string payload = payload_of(second);
+    append_record(bytes, bytes.size(), payload);
+    append_record(bytes, bytes.size(), done_payload(2));
+    const std::string_view tail = std::string_view(bytes).substr(kBlockBytes - left, left);
+    if (left < kChunkHeaderBytes) {
+      EXPECT_EQ(tail, std::string(left, '\0'));
+      EXPECT_EQ(bytes.substr(kBlockBytes, kChunkHeaderBytes + payload.size()),
+                chunk(kFullChunk, payload));
+    } else {
+      EXPECT_EQ(tail,
+                chunk(kFirstChunk, std::string_view(payload).substr(0, left - kChunkHeaderBytes)));
+    }
+    const SegmentContents read = read_segment(bytes);
+    ASSERT_EQ(read.items.size(), 2u);
+    expect_same(read.items[0], first);
+    expect_same(read.items[1], second);
+    EXPECT_EQ(read.done, std::vector<std::uint64_t>{2});
+    EXPECT_EQ(read.damaged_records, 0u);
+    EXPECT_EQ(read.skipped_bytes, 0u);
+    EXPECT_TRUE(read.damaged.empty());
+  }
+}
+
+// A damaged chunk whose length leads exactly to its block's end: reading resumes at the next
+// block. Nothing inside the damaged chunk is read as a record, not even bytes that make up an
+// intact chunk (an item's JSON may hold any bytes, the spool's own included).
+TEST(SpoolFormat, DamageEndingAtABlocksEndResumesAtTheNextBlock) {
+  std::string bytes(kMagic);
+  const ItemRecord before = item(1, 100);
+  append_record(bytes, bytes.size(), payload_of(before));
+  const std::size_t start = bytes.size();
+  const std::string copied = chunk(kFullChunk, payload_of(item(99, 10)));
+  const ItemRecord damaged =
+      item_sized(2, kBlockBytes - start - kChunkHeaderBytes, "{\"copy\":\"" + copied);
+  append_record(bytes, bytes.size(), payload_of(damaged));
+  ASSERT_EQ(bytes.size(), kBlockBytes);
+  const ItemRecord third = item(3, 100);
+  const ItemRecord fourth = item(4, 2000);
+  append_record(bytes, bytes.size(), payload_of(third));
+  append_record(bytes, bytes.size(), done_payload(3));
+  append_record(bytes, bytes.size(), payload_of(fourth));
+  ASSERT_EQ(read_segment(bytes).items.size(), 4u);  // intact, the copy is JSON only
+
+  bytes[start] = static_cast<char>(bytes[start] ^ 0x01);  // the chunk's checksum
+  const SegmentContents read = read_segment(bytes);
+  ASSERT_EQ(read.items.size(), 3u);
+  expect_same(read.items[0], before);
+  expect_same(read.items[1], third);
+  expect_same(read.items[2], fourth);
+  EXPECT_EQ(read.done, std::vector<std::uint64_t>{3});
+  EXPECT_EQ(read.damaged_records, 1u);
+  EXPECT_EQ(read.skipped_bytes, kBlockBytes - start);
+  ASSERT_EQ(read.damaged.size(), 1u);
+  expect_same(read.damaged[0], damaged, /*with_json=*/false);
+}
+
+// A chunk's type is one of the four the format knows: any other (0, as zeroed bytes have) is
+// damage even under a valid checksum, counted and skipped, never taken for a chunk.
+TEST(SpoolFormat, AChunkOfAnUnknownTypeIsDamageEvenWithAValidChecksum) {
+  for (const int type : {0, 5, 255}) {
+    SCOPED_TRACE("type " + std::to_string(type));
+    std::string bytes(kMagic);
+    bytes += chunk(static_cast<std::uint8_t>(type), done_payload(7));
+    const ItemRecord after = item(1, 100);
+    append_record(bytes, bytes.size(), payload_of(after));
+    const SegmentContents read = read_segment(bytes);
+    ASSERT_EQ(read.items.size(), 1u);
+    expect_same(read.items[0], after);
+    EXPECT_TRUE(read.done.empty());
+    EXPECT_EQ(read.damaged_records, 1u);
+    EXPECT_EQ(read.skipped_bytes, kChunkHeaderBytes + done_payload(7).size());
+    EXPECT_TRUE(read.damaged.empty());
+  }
+}
+
+// A record of a type this reader does not know (a newer writer's) is passed over when intact.
+// Damaged, it is counted, but never named as an item, even when an item's key follows its type
+// byte: only an item's record names an item.
+TEST(SpoolFormat, ADamagedRecordOfAnotherTypeIsNotNamedAsAnItem) {
+  const ItemRecord keyed = item(5, 100);
+  const ItemRecord after = item(6, 100);
+  const auto segment = [&](char record_type) {
+    std::string payload = payload_of(keyed);
+    payload[0] = record_type;
+    std::string bytes(kMagic);
+    append_record(bytes, bytes.size(), payload);
+    append_record(bytes, bytes.size(), payload_of(after));
+    return bytes;
+  };
+  std::string bytes = segment('Z');
+  const SegmentContents intact = read_segment(bytes);
+  ASSERT_EQ(intact.items.size(), 1u);
+  expect_same(intact.items[0], after);
+  EXPECT_EQ(intact.damaged_records, 0u);
+  EXPECT_EQ(intact.skipped_bytes, 0u);
+
+  bytes[kMagic.size()] = static_cast<char>(bytes[kMagic.size()] ^ 0x10);  // its checksum
+  const SegmentContents read = read_segment(bytes);
+  ASSERT_EQ(read.items.size(), 1u);
+  expect_same(read.items[0], after);
+  EXPECT_EQ(read.damaged_records, 1u);
+  EXPECT_EQ(read.skipped_bytes, kChunkHeaderBytes + payload_of(keyed).size());
+  EXPECT_TRUE(read.damaged.empty());
+
+  // The same damage to the item's own record names it.
+  std::string item_bytes = segment('A');
+  item_bytes[kMagic.size()] = static_cast<char>(item_bytes[kMagic.size()] ^ 0x10);
+  const SegmentContents named = read_segment(item_bytes);
+  EXPECT_EQ(named.damaged_records, 1u);
+  ASSERT_EQ(named.damaged.size(), 1u);
+  expect_same(named.damaged[0], keyed, /*with_json=*/false);
+}
+
+// A record holds its fields and nothing more: bytes after them, even inside a chunk whose
+// checksum holds, make it damaged. A final state with bytes after its id is not applied (its item
+// stays live); an item with bytes after its JSON is not sent, but named by its key.
+TEST(SpoolFormat, ARecordWithBytesAfterItsFieldsIsDamaged) {
+  std::string bytes(kMagic);
+  const ItemRecord longer = item(1, 50);
+  const ItemRecord second = item(2, 50);
+  const ItemRecord third = item(3, 50);
+  append_record(bytes, bytes.size(), payload_of(longer) + "!");
+  append_record(bytes, bytes.size(), payload_of(second));
+  append_record(bytes, bytes.size(), done_payload(2) + std::string(1, '\0'));
+  append_record(bytes, bytes.size(), payload_of(third));
+  append_record(bytes, bytes.size(), done_payload(3));
+  const SegmentContents read = read_segment(bytes);
+  ASSERT_EQ(read.items.size(), 2u);
+  expect_same(read.items[0], second);
+  expect_same(read.items[1], third);
+  EXPECT_EQ(read.done, std::vector<std::uint64_t>{3});
+  EXPECT_EQ(read.damaged_records, 2u);
+  ASSERT_EQ(read.damaged.size(), 1u);
+  expect_same(read.damaged[0], longer, /*with_json=*/false);
+  EXPECT_TRUE(read.damaged[0].json.empty());
+}
+
+// No record is larger than kMaxRecordBytes: a record whose parts join to more is lost (counted,
+// and named by its key), although each of its fields is within bounds; reading goes on after it.
+TEST(SpoolFormat, ARecordWhosePartsJoinPastTheLimitIsLost) {
+  std::string bytes(kMagic);
+  const ItemRecord after = item(2, 100);
+  {
+    const ItemRecord huge = item_sized(1, kMaxRecordBytes + 1);
+    ASSERT_LT(huge.json.size(), kMaxRecordBytes);
+    append_record(bytes, bytes.size(), payload_of(huge));
+  }
+  append_record(bytes, bytes.size(), payload_of(after));
+  const SegmentContents read = read_segment(bytes);
+  ASSERT_EQ(read.items.size(), 1u);
+  expect_same(read.items[0], after);
+  EXPECT_EQ(read.damaged_records, 1u);
+  ASSERT_EQ(read.damaged.size(), 1u);
+  expect_same(read.damaged[0], item(1, 0), /*with_json=*/false);
+}
+
+// A segment that ends inside a chunk header while a record is open (a crash between the writes
+// of its parts) loses that record: counted damaged once, named by its key; what precedes it
+// comes back.
+TEST(SpoolFormat, ARecordCutOffInsideAHeaderIsCountedOnce) {
+  std::string bytes(kMagic);
+  const ItemRecord before = item(1, 100);
+  append_record(bytes, bytes.size(), payload_of(before));
+  const std::size_t start = bytes.size();
+  const ItemRecord open = item(2, kBlockBytes);  // its first part fills the first block
+  append_record(bytes, bytes.size(), payload_of(open));
+  ASSERT_GT(bytes.size(), kBlockBytes + kChunkHeaderBytes);
+  for (std::size_t cut = 1; cut < kChunkHeaderBytes; ++cut) {
+    SCOPED_TRACE("bytes of the second part's header: " + std::to_string(cut));
+    const SegmentContents read = read_segment(std::string_view(bytes).substr(0, kBlockBytes + cut));
+    ASSERT_EQ(read.items.size(), 1u);
+    expect_same(read.items[0], before);
+    EXPECT_EQ(read.damaged_records, 1u);
+    ASSERT_EQ(read.damaged.size(), 1u);
+    expect_same(read.damaged[0], open, /*with_json=*/false);
+    // At least the cut header and the first part's payload.
+    EXPECT_GE(read.skipped_bytes, cut + kBlockBytes - start - kChunkHeaderBytes);
   }
 }
 
@@ -225,37 +451,37 @@ TEST(SpoolFormat, GarbageAfterTheMagicNeverCrashesNorYieldsItems) {
 }
 
 // The format before blocks: u32 length | u32 CRC | payload, with the key unchecked.
-TEST(SpoolFormat, SegmentsOfThePreviousFormatAreStillRead) {
-  const auto put32 = [](std::string& out, std::uint32_t v) {
-    for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
-  };
-  const auto put64 = [&](std::string& out, std::uint64_t v) {
-    put32(out, static_cast<std::uint32_t>(v));
-    put32(out, static_cast<std::uint32_t>(v >> 32));
-  };
-  const auto bytes_of = [&](std::string& out, const std::string& s) {
+void put32(std::string& out, std::uint32_t v) { put_le(out, v, 4); }
+void put64(std::string& out, std::uint64_t v) { put_le(out, v, 8); }
+
+std::string v1_record(const std::string& payload) {
+  std::string out;
+  put32(out, static_cast<std::uint32_t>(payload.size()));
+  put32(out, crc32(payload));
+  return out + payload;
+}
+
+std::string v1_item(std::uint64_t id) {
+  const auto bytes_of = [](std::string& out, const std::string& s) {
     put32(out, static_cast<std::uint32_t>(s.size()));
     out += s;
   };
+  std::string payload = "A";
+  put64(payload, id);
+  payload.push_back(1);  // record_event
+  put64(payload, id + 100);
+  bytes_of(payload, "U" + std::to_string(id));
+  bytes_of(payload, "E" + std::to_string(id));
+  bytes_of(payload, "{}");
+  return v1_record(payload);
+}
+
+TEST(SpoolFormat, SegmentsOfThePreviousFormatAreStillRead) {
   std::string segment(kMagicV1);
-  const auto frame = [&](const std::string& payload) {
-    put32(segment, static_cast<std::uint32_t>(payload.size()));
-    put32(segment, crc32(payload));
-    segment += payload;
-  };
-  for (std::uint64_t id = 1; id <= 3; ++id) {
-    std::string payload = "A";
-    put64(payload, id);
-    payload.push_back(1);  // record_event
-    put64(payload, id + 100);
-    bytes_of(payload, "U" + std::to_string(id));
-    bytes_of(payload, "E" + std::to_string(id));
-    bytes_of(payload, "{}");
-    frame(payload);
-  }
+  for (std::uint64_t id = 1; id <= 3; ++id) segment += v1_item(id);
   std::string done = "D";
   put64(done, 2);
-  frame(done);
+  segment += v1_record(done);
   const SegmentContents read = read_segment(segment);
   ASSERT_TRUE(read.recognised);
   ASSERT_EQ(read.items.size(), 3u);
@@ -264,6 +490,34 @@ TEST(SpoolFormat, SegmentsOfThePreviousFormatAreStillRead) {
   EXPECT_EQ(read.items[2].op, Operation::record_event);
   ASSERT_EQ(read.done.size(), 1u);
   EXPECT_EQ(read.done[0], 2u);
+  EXPECT_EQ(read.damaged_records, 0u);
+  EXPECT_EQ(read.skipped_bytes, 0u);
+}
+
+// A segment of the previous format ends at its first damaged or torn record: the records before
+// it come back, and the rest counts as one damaged stretch, its bytes skipped.
+TEST(SpoolFormat, DamageInASegmentOfThePreviousFormatIsCounted) {
+  std::string segment(kMagicV1);
+  std::vector<std::size_t> starts;
+  for (std::uint64_t id = 1; id <= 3; ++id) {
+    starts.push_back(segment.size());
+    segment += v1_item(id);
+  }
+  std::string damaged = segment;
+  damaged[starts[1] + 12] ^= 0x20;  // inside the second record's payload
+  const SegmentContents read = read_segment(damaged);
+  ASSERT_TRUE(read.recognised);
+  ASSERT_EQ(read.items.size(), 1u);
+  EXPECT_EQ(read.items[0].id, 1u);
+  EXPECT_EQ(read.damaged_records, 1u);
+  EXPECT_EQ(read.skipped_bytes, segment.size() - starts[1]);
+
+  const SegmentContents torn =
+      read_segment(std::string_view(segment).substr(0, segment.size() - 2));
+  ASSERT_EQ(torn.items.size(), 2u);
+  EXPECT_EQ(torn.items[1].id, 2u);
+  EXPECT_EQ(torn.damaged_records, 1u);
+  EXPECT_EQ(torn.skipped_bytes, segment.size() - 2 - starts[2]);
 }
 
 }  // namespace
