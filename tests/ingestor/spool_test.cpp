@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "ingestor/ingestor_support.hpp"
+#include "spool_format.hpp"
 #include "support/scratch_dir.hpp"
 
 namespace instasent::ingestor_testing {
@@ -126,6 +127,29 @@ TEST(IngestorSpool, WhatCloseGaveUpIsSentByTheNextIngestor) {
   EXPECT_EQ(dir.segments().size(), 1u);
 }
 
+std::string read_bytes(const fs::path& path) {
+  std::ifstream file(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(file), {});
+}
+
+// A final state is written only for an item whose segment is still there: a segment is deleted
+// once its last item is final, and its records with it, so final states for its items would
+// only take room in the spool (and bring it closer to full).
+TEST(IngestorSpool, NoFinalStateIsWrittenForItemsOfADeletedSegment) {
+  TempDir dir;
+  leave_in_spool(dir, 0, 50);  // one segment, replayed in one batch
+  RunningEmulator server;
+  const IngestorStats stats = drain(dir, server);
+  EXPECT_EQ(stats.delivered, 50u);
+  // The batch made the whole segment final: it is gone, and the segment the drain wrote holds
+  // only its magic.
+  const auto segments = dir.segments();
+  ASSERT_EQ(segments.size(), 1u);
+  EXPECT_EQ(segments[0].filename(), "segment-00000000000000000002.log");
+  EXPECT_EQ(read_bytes(segments[0]), detail::spool_format::kMagic);
+  EXPECT_EQ(stats.spool_bytes, detail::spool_format::kMagic.size());
+}
+
 TEST(IngestorSpool, ATornTailIsSkippedAndWhatPrecedesItIsReplayed) {
   TempDir dir;
   // The last record loses its final bytes, as a crash in the middle of a write leaves it; the
@@ -147,11 +171,6 @@ TEST(IngestorSpool, ATornTailIsSkippedAndWhatPrecedesItIsReplayed) {
   EXPECT_GT(stats.spool_skipped_bytes, 10u);
   // E39's record was the torn one.
   EXPECT_EQ(stored_event_ids(server), event_ids(0, 80, "E39"));
-}
-
-std::string read_bytes(const fs::path& path) {
-  std::ifstream file(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(file), {});
 }
 
 // Overwrites with `value` the byte `offset` bytes into the first occurrence of `text` in the
