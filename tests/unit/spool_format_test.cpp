@@ -127,7 +127,8 @@ TEST(SpoolFormat, EveryRecordComesBackWhateverItsSize) {
 }
 
 TEST(SpoolFormat, NoChunkCrossesABlock) {
-  // Records that leave 0 to 10 bytes at the end of the first block: the padding path.
+  // Records that end from 7 bytes past the first block's end to 3 bytes before it: split across
+  // it, ending at it, and the padding path (the next test has those ending 0 to 10 bytes before).
   for (std::size_t left = 0; left <= 10; ++left) {
     std::string bytes(kMagic);
     const std::size_t json = kBlockBytes - kMagic.size() - kChunkHeaderBytes - 40 - left;
