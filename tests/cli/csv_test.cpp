@@ -70,6 +70,30 @@ TEST(CsvTable, TypedColumns) {
             18446744073709551615ULL);
 }
 
+// The words a bool column reads, in any case and with blanks around them: true, 1, yes, y, t and
+// false, 0, no, n, f. Anything else is the cell's error.
+TEST(CsvTable, BoolCellsReadEveryWordForTrueAndFalse) {
+  CsvOptions options;
+  options.types = {"vip=bool"};
+  const CsvTable table({"_user_id", "vip"}, options, ItemKind::contacts);
+  const auto read = [&](const char* word) {
+    try {
+      return table.to_object({"U1", word})["vip"];
+    } catch (const ItemError&) {
+      return json("(refused)");
+    }
+  };
+  for (const char* word : {"true", "1", "yes", "y", "t", "TRUE", "Yes", " 1 ", "T"}) {
+    EXPECT_EQ(read(word), true) << "'" << word << "'";
+  }
+  for (const char* word : {"false", "0", "no", "n", "f", "FALSE", "No", " 0 ", "F"}) {
+    EXPECT_EQ(read(word), false) << "'" << word << "'";
+  }
+  for (const char* word : {"2", "-1", "01", "on", "off", "yes!", "tru"}) {
+    EXPECT_EQ(read(word), "(refused)") << "'" << word << "'";
+  }
+}
+
 TEST(CsvTable, ABadCellNamesItsField) {
   CsvOptions options;
   options.types = {"age=int", "score=float", "vip=bool", "tags=json"};
@@ -123,6 +147,19 @@ TEST(CsvTable, UnnamedColumnsMustStayEmpty) {
   EXPECT_THROW(table.to_object({"U1", "x"}), ItemError);
 }
 
+// --map =FIELD names no column, and is refused as such even when the header has a column
+// without a name: an unnamed column cannot be mapped (its cells must stay empty).
+TEST(CsvTable, MapWithoutAColumnIsRefusedEvenForAnUnnamedColumn) {
+  CsvOptions options;
+  options.maps = {"=_user_id"};
+  try {
+    const CsvTable table({"", "mail"}, options, ItemKind::contacts);
+    ADD_FAILURE() << "--map =_user_id was accepted";
+  } catch (const UsageError& error) {
+    EXPECT_NE(std::string(error.what()).find("COLUMN=FIELD"), std::string::npos) << error.what();
+  }
+}
+
 TEST(CsvTable, BadOptionsAreUsageErrors) {
   const Fields header{"id", "mail", "_event_type"};
   const auto with = [&](std::vector<std::string> maps, std::vector<std::string> types,
@@ -136,6 +173,7 @@ TEST(CsvTable, BadOptionsAreUsageErrors) {
   EXPECT_NO_THROW(with({"id=_user_id"}, {}));                            // now there is one
   EXPECT_THROW(with({"nope=_user_id"}, {}), UsageError);                 // no such column
   EXPECT_THROW(with({"id"}, {}), UsageError);                            // not COLUMN=FIELD
+  EXPECT_THROW(with({"=_user_id"}, {}), UsageError);                     // no COLUMN
   EXPECT_THROW(with({"id=_user_id", "id=x"}, {}), UsageError);           // a column mapped twice
   EXPECT_THROW(with({"id=_user_id", "mail=_user_id"}, {}), UsageError);  // one field, two columns
   EXPECT_THROW(with({"id=_user_id"}, {"mail=date"}), UsageError);        // unknown type
