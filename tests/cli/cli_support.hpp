@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // Helpers for the command-line tool's tests: a scratch directory, the `instasent` binary run as a
-// child process (stdout and stderr captured in files, stdin from a file), and the emulator binary
-// with its admin API.
+// child process (stdout and stderr captured in files, stdin from a file), a named pipe that never
+// ends, and the emulator binary with its admin API.
 #pragma once
 
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -66,6 +67,21 @@ inline std::string read_file(const std::string& path) {
 inline bool file_exists(const std::string& path) {
   struct stat info {};
   return stat(path.c_str(), &info) == 0;
+}
+
+inline bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+/// Polls `condition` every 10 ms until it holds (true) or `timeout` has passed (false).
+template <typename Condition>
+bool wait_until(Condition condition, milliseconds timeout) {
+  const auto deadline = steady_clock::now() + timeout;
+  while (!condition()) {
+    if (steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(10ms);
+  }
+  return true;
 }
 
 inline std::vector<std::string> lines_of(const std::string& text) {
@@ -185,6 +201,8 @@ class CliProcess {
 
   void send_signal(int signal_number) const { kill(pid_, signal_number); }
   pid_t pid() const { return pid_; }
+  /// What the child has written to stderr so far (e.g. its progress lines while it runs).
+  std::string err_so_far() const { return read_file(err_path_); }
 
   /// The result once the child ended; nullopt when it still runs after `timeout`.
   std::optional<CliResult> wait(std::chrono::milliseconds timeout) {
@@ -229,6 +247,41 @@ inline CliResult run_cli(const ScratchDir& dir, const std::vector<std::string>& 
   if (!result) throw std::runtime_error("the CLI did not finish in time");
   return *result;
 }
+
+/// A named pipe whose writer never closes it: the reader never sees the end of the input.
+class StalledPipe {
+ public:
+  explicit StalledPipe(const std::string& path) {
+    if (mkfifo(path.c_str(), 0600) != 0) throw std::runtime_error("mkfifo " + path);
+    // Read-write: opening does not wait for a reader, and the pipe stays open for writing.
+    fd_ = open(path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (fd_ < 0) throw std::runtime_error("open " + path);
+  }
+  ~StalledPipe() { close(fd_); }
+  StalledPipe(const StalledPipe&) = delete;
+  StalledPipe& operator=(const StalledPipe&) = delete;
+
+  /// Writes all of `text` as the reader makes room; false when it did not within `timeout`.
+  bool write_all(const std::string& text, milliseconds timeout) {
+    std::size_t done = 0;
+    return wait_until(
+        [&] {
+          const ssize_t wrote = ::write(fd_, text.data() + done, text.size() - done);
+          if (wrote > 0) done += static_cast<std::size_t>(wrote);
+          return done == text.size();
+        },
+        timeout);
+  }
+  /// Bytes written that the reader has not taken yet.
+  int unread() const {
+    int bytes = 0;
+    ioctl(fd_, FIONREAD, &bytes);
+    return bytes;
+  }
+
+ private:
+  int fd_ = -1;
+};
 
 /// The `instasent-emulator` binary on a free port, with one tenant whose token is `token`.
 class Emulator {

@@ -4,7 +4,6 @@
 // odd token files, ids that are not path segments, and bytes that would reach the terminal.
 #include <gtest/gtest.h>
 
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 
 #include <cstdio>
@@ -35,20 +34,6 @@ bool printable_text(const std::string& text) {
   for (const char c : text) {
     const auto byte = static_cast<unsigned char>(c);
     if ((byte < 0x20 && byte != '\n') || byte == 0x7F) return false;
-  }
-  return true;
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
-template <typename Condition>
-bool wait_until(Condition condition, milliseconds timeout) {
-  const auto deadline = steady_clock::now() + timeout;
-  while (!condition()) {
-    if (steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(10ms);
   }
   return true;
 }
@@ -85,41 +70,6 @@ std::optional<CliResult> stop_by_signal(CliProcess& process, int signal_number,
   EXPECT_FALSE(result->signaled);
   return result;
 }
-
-// A named pipe whose writer never closes it: the reader never sees the end of the input.
-class StalledPipe {
- public:
-  explicit StalledPipe(const std::string& path) {
-    if (mkfifo(path.c_str(), 0600) != 0) throw std::runtime_error("mkfifo " + path);
-    // Read-write: opening does not wait for a reader, and the pipe stays open for writing.
-    fd_ = open(path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
-    if (fd_ < 0) throw std::runtime_error("open " + path);
-  }
-  ~StalledPipe() { close(fd_); }
-  StalledPipe(const StalledPipe&) = delete;
-  StalledPipe& operator=(const StalledPipe&) = delete;
-
-  /// Writes all of `text` as the reader makes room; false when it did not within `timeout`.
-  bool write_all(const std::string& text, milliseconds timeout) {
-    std::size_t done = 0;
-    return wait_until(
-        [&] {
-          const ssize_t wrote = ::write(fd_, text.data() + done, text.size() - done);
-          if (wrote > 0) done += static_cast<std::size_t>(wrote);
-          return done == text.size();
-        },
-        timeout);
-  }
-  /// Bytes written that the reader has not taken yet.
-  int unread() const {
-    int bytes = 0;
-    ioctl(fd_, FIONREAD, &bytes);
-    return bytes;
-  }
-
- private:
-  int fd_ = -1;
-};
 
 // --- 1. Numbers out of range ---------------------------------------------------------------------
 
