@@ -5,10 +5,12 @@
 
 #include <sys/stat.h>
 
+#include <atomic>
 #include <cstdio>
 #include <set>
 
 #include "cli/cli_support.hpp"
+#include "support/raw_server.hpp"
 
 namespace instasent::cli::testing {
 namespace {
@@ -35,6 +37,25 @@ std::vector<std::string> args(std::vector<std::string> head,
                               const std::vector<std::string>& tail = {}) {
   head.insert(head.end(), tail.begin(), tail.end());
   return head;
+}
+
+using instasent::testing::RawConnection;
+using instasent::testing::RawServer;
+
+// INSTASENT_* for a server that is not the emulator (any project, datasource and token do).
+Env env_for(const std::string& base_url) {
+  return {{"INSTASENT_PROJECT", "p"},
+          {"INSTASENT_DATASOURCE", "d"},
+          {"INSTASENT_TOKEN", "t"},
+          {"INSTASENT_BASE_URL", base_url}};
+}
+
+// The JSON array a request to a raw server carries (discarded when it is not one).
+json request_items(const RawConnection& connection) {
+  const std::string& request = connection.request();
+  const auto body = request.find("\r\n\r\n");
+  if (body == std::string::npos) return json(json::value_t::discarded);
+  return json::parse(request.substr(body + 4), nullptr, /*allow_exceptions=*/false);
 }
 
 // Waits until the checkpoint file confirms at least `line`; false after `timeout`.
@@ -213,6 +234,44 @@ TEST(CliImport, CsvRejectsNameTheRowsFirstLine) {
   const json contacts = emulator.state()["contacts"];
   EXPECT_EQ(contacts.size(), 2u);
   EXPECT_EQ(contacts["U3"]["age"], 33);
+}
+
+// A record that reads well but is larger than one request body may be (batch.max_bytes,
+// 1,000,000 bytes; the line limit is 1 MiB) is refused by the Ingestor as it is added. It is as
+// bad as an unreadable line: counted unreadable (not sent, not dropped), written to the rejects
+// file, and passed by the checkpoint; the lines around it are delivered.
+TEST(CliImport, ARecordTooLargeForARequestIsUnsendableLikeAnUnreadableLine) {
+  ScratchDir dir;
+  Emulator emulator;
+  const std::string input = dir.file("contacts.ndjson");
+  const std::string rejects = dir.file("rejects.ndjson");
+  const std::string checkpoint = dir.file("checkpoint.json");
+  const std::string large = json{{"_user_id", "U2"}, {"note", std::string(1'000'000, 'x')}}.dump();
+  write_file(input, contact_line(1) + "\n" + large + "\n" + contact_line(3) + "\n");
+  const CliResult result = run_cli(
+      dir,
+      {"import", "contacts", input, "--rejects", rejects, "--checkpoint", checkpoint, "--json"},
+      emulator.env());
+  EXPECT_EQ(result.status, 1) << result.err;
+  const json summary = result.summary();
+  EXPECT_EQ(summary["read"], 3);
+  EXPECT_EQ(summary["valid"], 2);
+  EXPECT_EQ(summary["sent"], 2);
+  EXPECT_EQ(summary["delivered"], 2);
+  EXPECT_EQ(summary["unreadable"], 1);
+  EXPECT_EQ(summary["dropped"], 0);
+  EXPECT_EQ(summary["checkpoint_line"], 3);
+  EXPECT_EQ(checkpoint_line(checkpoint), 3u);
+  const auto records = rejects_by_line(rejects);
+  ASSERT_EQ(records.size(), 1u);
+  ASSERT_EQ(records.count(2), 1u);
+  EXPECT_EQ(records.at(2)["item"]["_user_id"], "U2");
+  EXPECT_TRUE(contains(records.at(2)["errors"][""][0].get<std::string>(), "batch.max_bytes"))
+      << records.at(2)["errors"];
+  EXPECT_TRUE(contains(result.err, "line 2 cannot be sent")) << result.err.substr(0, 2'000);
+  const json contacts = emulator.state()["contacts"];
+  EXPECT_EQ(contacts.size(), 2u);
+  EXPECT_EQ(contacts.count("U2"), 0u);
 }
 
 TEST(CliImport, RepeatedUsersKeepTheirOrderAndRejectsNameTheRightLine) {
@@ -477,6 +536,95 @@ TEST(CliImport, DryRunAsksTheServerAndStoresNothing) {
   EXPECT_TRUE(emulator.state()["contacts"].empty());
 }
 
+// A dry run's batch goes through the synchronous client, which does not split. A batch refused as
+// a whole (400) is the items' fault: each is rejected, written to the rejects file with the
+// server's refusal, and the import goes on. A batch that failed for the server (503, attempts
+// exhausted) says nothing about its items: they are not delivered, not rejected, and the import
+// stops (exit 4).
+TEST(CliImport, DryRunRejectsABatchRefusedAsAWholeAndDropsOneThatFailed) {
+  ScratchDir dir;
+  // 400 for a batch that holds a user id with "BAD" in it; the others accepted item by item.
+  RawServer refusing([](RawConnection& connection) {
+    const json items = request_items(connection);
+    if (!items.is_array() || connection.request().find("BAD") != std::string::npos) {
+      connection.write(RawServer::answer(400, R"({"message":"Malformed item"})"));
+      return;
+    }
+    json answer = {{"entity", {{"items", json::array()}}}};
+    for (const json& item : items) {
+      answer["entity"]["items"].push_back({{"status", "success"}, {"_user_id", item["_user_id"]}});
+    }
+    connection.write(RawServer::answer(202, answer.dump()));
+  });
+  // Lines 1 to 100 (the first batch) hold U-BAD at line 37; lines 101 to 150 are fine.
+  std::string text;
+  for (int line = 1; line <= 150; ++line) {
+    text += (line == 37 ? json{{"_user_id", "U-BAD"}}.dump() : contact_line(line)) + "\n";
+  }
+  write_file(dir.file("contacts.ndjson"), text);
+  const std::string rejects = dir.file("rejects.ndjson");
+  const CliResult refused = run_cli(dir,
+                                    {"import", "contacts", dir.file("contacts.ndjson"), "--dry-run",
+                                     "--rejects", rejects, "--json"},
+                                    env_for(refusing.base_url()));
+  EXPECT_EQ(refused.status, 1) << refused.err;
+  EXPECT_EQ(refused.summary()["rejected"], 100);
+  EXPECT_EQ(refused.summary()["delivered"], 50);
+  EXPECT_EQ(refused.summary()["dropped"], 0);
+  EXPECT_EQ(refusing.requests(), 2u);  // the import went on after the refusal
+  const auto records = rejects_by_line(rejects);
+  ASSERT_EQ(records.size(), 100u);
+  EXPECT_EQ(records.begin()->first, 1u);
+  EXPECT_EQ(records.rbegin()->first, 100u);
+  EXPECT_EQ(records.at(37)["item"]["_user_id"], "U-BAD");
+  EXPECT_TRUE(contains(records.at(1)["errors"][""][0].get<std::string>(), "400"))
+      << records.at(1)["errors"];
+
+  RawServer unavailable([](RawConnection& connection) {
+    connection.write(RawServer::answer(503, R"({"message":"Try later"})"));
+  });
+  const CliResult failed = run_cli(dir,
+                                   {"import", "contacts", dir.file("contacts.ndjson"), "--dry-run",
+                                    "--max-attempts", "1", "--rejects", rejects, "--json"},
+                                   env_for(unavailable.base_url()));
+  EXPECT_EQ(failed.status, 4) << failed.err;
+  EXPECT_EQ(failed.summary()["rejected"], 0);
+  EXPECT_EQ(failed.summary()["dropped"], 100);
+  EXPECT_EQ(read_file(rejects), "");  // nothing the items did wrong
+  EXPECT_TRUE(contains(failed.err, "gave up")) << failed.err;
+}
+
+// --- Bounds --------------------------------------------------------------------------------------
+
+// The import keeps at most 5,000 records sent and not yet final, whatever the input's size: with a
+// server that never answers, it reads 5,000 records and waits. With 64 requests in flight (of up to
+// 100 items each), every one of them is in a request the server holds; once all 5,000 have
+// arrived the tool is waiting for room, and SIGTERM finds it there.
+TEST(CliImport, AtMostFiveThousandRecordsAreInFlightAtOnce) {
+  ScratchDir dir;
+  std::atomic<std::size_t> items{0};
+  RawServer holding([&items](RawConnection& connection) {
+    const json batch = request_items(connection);
+    if (batch.is_array()) items += batch.size();
+    while (!connection.stopping()) std::this_thread::sleep_for(10ms);  // no answer
+  });
+  write_file(dir.file("c.ndjson"), contacts_ndjson(6'000));
+  CliProcess process(dir,
+                     {"import", "contacts", dir.file("c.ndjson"), "--max-in-flight", "64",
+                      "--shutdown-timeout", "0", "--json"},
+                     env_for(holding.base_url()));
+  ASSERT_TRUE(wait_until([&] { return items.load() >= 5'000; }, 60s)) << items.load();
+  process.send_signal(SIGTERM);
+  const auto result = process.wait(30s);
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->status, 143) << result->err;
+  const json summary = result->summary();
+  EXPECT_EQ(summary["read"], 5'000);
+  EXPECT_EQ(summary["sent"], 5'000);
+  EXPECT_EQ(summary["dropped"], 5'000);  // given up at the deadline, none of them answered
+  EXPECT_EQ(items.load(), 5'000u);
+}
+
 // --- Exit codes ----------------------------------------------------------------------------------
 
 TEST(CliExitCodes, UsageAndConfigurationErrorsAre2) {
@@ -579,6 +727,32 @@ TEST(CliExitCodes, GivingUpAfterRetriesIs4) {
   EXPECT_EQ(unavailable.status, 4) << unavailable.err;
   EXPECT_EQ(unavailable.summary()["delivered"], 0);
   EXPECT_EQ(run_cli(dir, {"get", "U1", "--max-attempts", "2"}, failing.env()).status, 4);
+}
+
+// A failure no retry can mend (here an answer that is not HTTP at all) drops the request's items
+// at the first attempt, and stops the import as giving up after retries does: it reads no further
+// than the records it had in hand, says why, and exits 4. 10,000 contacts make 100 batches; the
+// import stops long before it has sent them all.
+TEST(CliExitCodes, AFailureNoRetryCanMendStopsTheImportAndIs4) {
+  ScratchDir dir;
+  RawServer not_http(
+      [](RawConnection& connection) { connection.write("SSH-2.0-OpenSSH_9.2\r\n"); });
+  const std::string checkpoint = dir.file("checkpoint.json");
+  write_file(dir.file("c.ndjson"), contacts_ndjson(10'000));
+  const CliResult result = run_cli(dir,
+                                   {"import", "contacts", dir.file("c.ndjson"), "--checkpoint",
+                                    checkpoint, "--json", "--shutdown-timeout", "0"},
+                                   env_for(not_http.base_url()));
+  EXPECT_EQ(result.status, 4) << result.err;
+  const json summary = result.summary();
+  EXPECT_EQ(summary["exit_code"], 4);
+  EXPECT_LT(summary["read"].get<int>(), 10'000) << "it went on reading";
+  EXPECT_LT(not_http.requests(), 100u) << "it went on sending";
+  EXPECT_EQ(summary["delivered"], 0);
+  EXPECT_EQ(summary["dropped"], summary["sent"]);
+  EXPECT_TRUE(contains(result.err, "gave up: ")) << result.err;
+  EXPECT_TRUE(contains(result.err, "not valid HTTP")) << result.err;
+  EXPECT_EQ(checkpoint_line(checkpoint), 0u);
 }
 
 // --- Secrets -------------------------------------------------------------------------------------
@@ -710,6 +884,31 @@ TEST(CliProgress, PlainLinesWhenNotATerminalAndSilenceWhenQuiet) {
   EXPECT_EQ(quiet.status, 0);
   EXPECT_EQ(quiet.err, "");
   EXPECT_EQ(quiet.out, "");
+}
+
+// --validate counts the records it checked as done: a valid record is as final as a rejected one.
+// The input comes from a pipe that stays open, so that the tool is still running (and printing
+// progress) once every record has been read; the progress lines then say all of them are done.
+TEST(CliProgress, ValidateCountsTheRecordsItCheckedAsDone) {
+  ScratchDir dir;
+  const std::string fifo = dir.file("pipe");
+  StalledPipe pipe(fifo);
+  CliProcess process(dir,
+                     {"import", "contacts", "--format", "ndjson", "-", "--validate",
+                      "--progress-interval", "0.1", "--json"},
+                     {}, fifo);
+  // More than the 64 KiB head, so that reading starts: 2,000 valid contacts and 2 bad lines.
+  ASSERT_TRUE(pipe.write_all(contacts_ndjson(2'000) + "{oops\n{\"n\": 1}\n", 30s));
+  ASSERT_TRUE(wait_until(
+      [&] { return contains(process.err_so_far(), "instasent: 2,002 items done"); }, 30s))
+      << process.err_so_far().substr(0, 2'000);
+  EXPECT_TRUE(contains(process.err_so_far(), "2 failed")) << process.err_so_far().substr(0, 2'000);
+  process.send_signal(SIGTERM);
+  const auto result = process.wait(30s);
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->status, 143) << result->err;
+  EXPECT_EQ(result->summary()["valid"], 2'000);
+  EXPECT_EQ(result->summary()["unreadable"], 2);
 }
 
 }  // namespace
