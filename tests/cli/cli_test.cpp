@@ -301,6 +301,57 @@ TEST(CliImport, RepeatedUsersKeepTheirOrderAndRejectsNameTheRightLine) {
   }
 }
 
+// As above, with a server that delays some answers, refuses others (503) and cuts some off after
+// storing their items (so that they are sent again): requests finish out of order and items are
+// retried, and each user's operations must still reach the server in file order. Each line of a
+// user sets an attribute of its own and clears the one the user's previous line set:
+//   line 151 of U1: {"_user_id": "U1", "seq": 151, "a151": 1, "a1": null}
+// Applied in file order, each clears the one before, and only the last line's attribute is left.
+// A line applied before the one preceding it (or an earlier line sent again after a later one)
+// leaves that earlier line's attribute behind.
+TEST(CliImport, RepeatedUsersKeepTheirOrderThroughDelaysFailuresAndRetries) {
+  ScratchDir dir;
+  Emulator emulator("cli-test-token", {"--fault-503", "0.15", "--fault-drop", "0.1", "--fault-slow",
+                                       "0.3", "--slow-ms", "40", "--fault-seed", "11"});
+  constexpr int kUsers = 150;  // a batch of 100 holds some users' lines, the next one others'
+  constexpr int kLines = 6'000;
+  std::string text;
+  for (int line = 1; line <= kLines; ++line) {
+    json contact{{"_user_id", "U" + std::to_string(line % kUsers)},
+                 {"seq", line},
+                 {"a" + std::to_string(line), 1}};
+    if (line > kUsers) contact["a" + std::to_string(line - kUsers)] = nullptr;
+    text += contact.dump() + "\n";
+  }
+  write_file(dir.file("contacts.ndjson"), text);
+  const CliResult result = run_cli(
+      dir, {"import", "contacts", dir.file("contacts.ndjson"), "--max-attempts", "30", "--json"},
+      emulator.env());
+  ASSERT_EQ(result.status, 0) << result.err;
+  EXPECT_EQ(result.summary()["delivered"], kLines);
+  const json stats = emulator.stats();
+  EXPECT_GT(stats["faultsInjected"].get<int>(), 10) << stats;  // the faults did happen
+  EXPECT_GT(stats["responsesByStatus"].value("503", 0), 0) << stats;
+
+  const json contacts = emulator.state()["contacts"];
+  ASSERT_EQ(contacts.size(), static_cast<std::size_t>(kUsers));
+  std::string out_of_order;  // "U7: a307 a5857" for each user with more than its last left
+  for (int user = 0; user < kUsers; ++user) {
+    const int last = kLines - kUsers + (user == 0 ? kUsers : user);
+    const json& contact = contacts.at("U" + std::to_string(user));
+    EXPECT_EQ(contact["seq"], last) << "U" << user;
+    std::vector<std::string> left;
+    for (const auto& entry : contact.items()) {
+      if (entry.key().front() == 'a') left.push_back(entry.key());
+    }
+    if (left != std::vector<std::string>{"a" + std::to_string(last)}) {
+      out_of_order += "\nU" + std::to_string(user) + ":";
+      for (const std::string& key : left) out_of_order += " " + key;
+    }
+  }
+  EXPECT_EQ(out_of_order, "") << "lines applied out of order";
+}
+
 // --- Resuming ------------------------------------------------------------------------------------
 
 // An emulator whose every answer takes 100 ms, so that a signal lands in the middle of an import,
