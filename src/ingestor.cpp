@@ -63,6 +63,12 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
         return refuse(AddStatus::invalid, DropReason::invalid,
                       std::string("the ") + noun + " is larger than batch.max_bytes allows");
       }
+      if (spool_ && !detail::Spool::fits_a_record(
+                        {item.op, item.tag, item.user_id, item.event_id, item.json})) {
+        return refuse(
+            AddStatus::invalid, DropReason::invalid,
+            std::string("the ") + noun + " is larger than a spool record can be (64 MiB)");
+      }
       return add(std::move(item));
     } catch (const std::exception& error) {
       return {AddStatus::invalid, error.what()};

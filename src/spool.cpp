@@ -236,6 +236,11 @@ bool Spool::start_segment_locked(std::string& error) {
 
 std::vector<SpooledItem> Spool::take_recovered() { return std::move(recovered_); }
 
+bool Spool::fits_a_record(const SpoolEntry& entry) {
+  return format::item_payload_bytes(entry.user_id.size(), entry.event_id.size(),
+                                    entry.json.size()) <= format::kMaxRecordBytes;
+}
+
 Spool::Append Spool::append(const SpoolEntry& entry, std::chrono::steady_clock::time_point deadline,
                             SpoolRef& ref, std::string& error) {
   std::unique_lock<std::mutex> lock(mutex_);
@@ -243,9 +248,13 @@ Spool::Append Spool::append(const SpoolEntry& entry, std::chrono::steady_clock::
     error = "the spool is closed";
     return Append::failed;
   }
-  // The record's size at most: chunk headers and block padding on top of the payload.
+  if (!fits_a_record(entry)) {
+    error = "the item is larger than a spool record can be";
+    return Append::failed;
+  }
   const std::uint64_t payload_bytes =
-      34 + entry.user_id.size() + entry.event_id.size() + entry.json.size();
+      format::item_payload_bytes(entry.user_id.size(), entry.event_id.size(), entry.json.size());
+  // The record's size at most: chunk headers and block padding on top of the payload.
   const std::uint64_t record_bytes =
       payload_bytes + (payload_bytes / format::kBlockBytes + 2) * 2 * format::kChunkHeaderBytes;
   const auto fits = [&] { return !open_ || total_bytes_ + record_bytes <= options_.max_bytes; };

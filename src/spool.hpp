@@ -74,10 +74,14 @@ class Spool {
   std::vector<SpooledItem> take_recovered();
   const SpoolFindings& findings() const { return findings_; }
 
+  /// Whether the item's record is within `spool_format::kMaxRecordBytes` (64 MiB); a larger one
+  /// could be written but would be read back as damage.
+  static bool fits_a_record(const SpoolEntry& entry);
+
   enum class Append { ok, full, failed };
   /// Writes an item's record (and syncs it as the options say) before returning `ok`; `full` when
   /// it would take the spool past `max_bytes` (after waiting until `deadline` for room);
-  /// `failed` (with `error`) when the write failed.
+  /// `failed` (with `error`) when the write failed or the item does not fit a record.
   Append append(const SpoolEntry& entry, std::chrono::steady_clock::time_point deadline,
                 SpoolRef& ref, std::string& error);
 

@@ -50,6 +50,13 @@ struct ItemRecord {
   std::string json;
 };
 
+/// The size of an item's record payload (`item_payload`'s): type, key checksum, id, operation,
+/// tag, and the three strings with their lengths.
+inline constexpr std::uint64_t item_payload_bytes(std::size_t user_id, std::size_t event_id,
+                                                  std::size_t json) {
+  return 34u + std::uint64_t{user_id} + event_id + json;
+}
+
 /// The payload of an item's record and of a final state's.
 std::string item_payload(std::uint64_t id, Operation op, std::uint64_t tag,
                          std::string_view user_id, std::string_view event_id,

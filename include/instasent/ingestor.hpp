@@ -113,7 +113,9 @@ enum class SpoolSync {
 /// which the API makes harmless (events are deduplicated by `_event_id`, upserts are idempotent).
 /// The items left are read into memory and queued at start, past `max_queue_items` and
 /// `max_queue_bytes` (they were accepted already). One ingestor (one process) uses a directory
-/// at a time.
+/// at a time. A record holds at most 64 MiB: with a spool, an item whose JSON and ids take more
+/// than 64 MiB less 34 bytes is refused at `add` (`AddStatus::invalid`), whatever `batch.max_bytes`
+/// allows.
 struct SpoolOptions {
   std::string directory;  ///< Empty: no spool.
   /// The most the log may take on disk. Full: `add` applies the overflow policy (see

@@ -16,6 +16,7 @@
 
 #include "ingestor/ingestor_support.hpp"
 #include "spool_format.hpp"
+#include "support/raw_server.hpp"
 #include "support/scratch_dir.hpp"
 
 namespace instasent::ingestor_testing {
@@ -466,13 +467,56 @@ TEST(IngestorSpool, AnItemPushedOutOfTheQueueIsFinalInTheSpoolAtOnce) {
   EXPECT_EQ(ingestor.close(milliseconds(100)).size(), 2u);
 }
 
+// A spool record holds at most 64 MiB: with a spool, an item whose record would be larger is
+// refused at add (it could be written, but would be read back as damage and lost), even when
+// batch.max_bytes allows it; the largest that fits is kept and replayed whole.
+TEST(IngestorSpool, AnItemLargerThanASpoolRecordIsRefusedAndTheLargestThatFitsIsReplayed) {
+  TempDir dir;
+  IngestorOptions options = spool_options(dir);
+  options.batch.max_bytes = 100u << 20;
+  options.queue.max_bytes = 100u << 20;
+  options.flush_interval = milliseconds(3'600'000);
+  // A record's payload is 34 bytes and the user id on top of the JSON (no event id: a contact).
+  const std::size_t largest_json = detail::spool_format::kMaxRecordBytes - 34 - 4;
+  const auto contact_of_size = [](const std::string& id, std::size_t size) {
+    Contact contact(id);
+    contact.attribute("note", "");
+    const std::size_t bare = contact.to_json().size();
+    contact.attribute("note", std::string(size - bare, 'x'));
+    return contact;
+  };
+  {
+    const RefusingPort down;
+    Ingestor ingestor(client_for(down.port()), options);
+    const AddResult over = ingestor.add(contact_of_size("OVER", largest_json + 1));
+    EXPECT_EQ(over.status, AddStatus::invalid);
+    EXPECT_NE(over.reason.find("spool record"), std::string::npos) << over.reason;
+    EXPECT_EQ(ingestor.stats().dropped_invalid, 1u);
+    const AddResult fits = ingestor.add(contact_of_size("FITS", largest_json));
+    EXPECT_TRUE(fits) << fits.reason;
+    EXPECT_EQ(ingestor.close(milliseconds(100)).size(), 1u);
+  }
+  const RefusingPort down;
+  Ingestor again(client_for(down.port()), spool_options(dir));
+  const IngestorStats stats = again.stats();
+  EXPECT_EQ(stats.replayed, 1u);
+  EXPECT_EQ(stats.spool_damaged_records, 0u);
+  EXPECT_EQ(stats.dropped_spool_damaged, 0u);
+  EXPECT_EQ(stats.spool_unknown_files, 0u);
+  const auto left = again.close(milliseconds(100));
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].user_id, "FITS");
+}
+
 // One run of the producer: it adds events (and contacts) from `first` on with the spool in `dir`
 // until it has printed `lines` accepted items, and is then killed with SIGKILL. Returns the keys
-// it printed.
-std::vector<std::string> run_and_kill(const TempDir& dir, int port, int first, int lines) {
-  EmulatorProcess writer({"http://127.0.0.1:" + std::to_string(port) + "/v1", dir.path(),
-                          std::to_string(first), "100000"},
-                         SPOOL_WRITER_PATH);
+// it printed. `sync` is the spool's sync mode and interval, as spool_writer takes them.
+std::vector<std::string> run_and_kill(const TempDir& dir, int port, int first, int lines,
+                                      const std::vector<std::string>& sync = {}) {
+  std::vector<std::string> args{"http://127.0.0.1:" + std::to_string(port) + "/v1", dir.path(),
+                                std::to_string(first), "100000"};
+  args.insert(args.end(), sync.begin(), sync.end());
+  EmulatorProcess writer(args, SPOOL_WRITER_PATH);
   std::vector<std::string> keys;
   while (static_cast<int>(keys.size()) < lines) {
     const auto line = writer.read_stdout_line(milliseconds(30'000));
@@ -505,7 +549,7 @@ TEST(IngestorSpool, NothingAcceptedIsLostWhenTheProcessIsKilled) {
   const auto second = run_and_kill(dir, server.port(), 100'000, 3'000);
   accepted.insert(accepted.end(), second.begin(), second.end());
 
-  ASSERT_TRUE(server.client().Post("/_emulator/faults", "{}", "application/json"));
+  ASSERT_TRUE(server.client().Post("/_emulator/faults", R"({"slow": 0})", "application/json"));
   const IngestorStats stats = drain(dir, server);
   EXPECT_GT(stats.replayed, 0u) << "the kills should leave items in the spool";
   std::cout << "items replayed after the kills: " << stats.replayed << "\n";
@@ -529,6 +573,43 @@ TEST(IngestorSpool, NothingAcceptedIsLostWhenTheProcessIsKilled) {
   std::cout << "events resent after the kills: " << counters["duplicateEvents"] << "\n";
   EXPECT_LE(counters["duplicateEvents"].get<int>(), 800);
 }
+
+// Whatever the sync mode, a record reaches the operating system before add returns: a process
+// killed with SIGKILL loses nothing it was told was accepted. (The modes differ only when the
+// machine itself fails, which no test here simulates.)
+class IngestorSpoolSync : public ::testing::TestWithParam<std::vector<std::string>> {};
+
+TEST_P(IngestorSpoolSync, NothingAcceptedIsLostWhenTheProcessIsKilled) {
+  TempDir dir;
+  std::vector<std::string> accepted;
+  {
+    // A server that never answers: what the producer sends stays in flight until it dies.
+    const instasent::testing::RawServer silent([](instasent::testing::RawConnection& connection) {
+      while (!connection.stopping()) std::this_thread::sleep_for(milliseconds(10));
+    });
+    accepted = run_and_kill(dir, silent.port(), 0, 500, GetParam());
+  }
+  RunningEmulator server(test_config());
+  const IngestorStats stats = drain(dir, server);
+  EXPECT_EQ(stats.dropped_spool_damaged, 0u);
+  std::set<std::string> accepted_events;
+  for (const std::string& key : accepted) {
+    if (key.rfind("e:", 0) == 0) accepted_events.insert(key.substr(2));
+  }
+  const std::set<std::string> stored = stored_event_ids(server);
+  for (const std::string& id : accepted_events) EXPECT_EQ(stored.count(id), 1u) << id;
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryMode, IngestorSpoolSync,
+                         ::testing::Values(std::vector<std::string>{"always"},
+                                           std::vector<std::string>{"interval", "0"},
+                                           std::vector<std::string>{"interval", "60000"},
+                                           std::vector<std::string>{"none"}),
+                         [](const auto& info) {
+                           std::string name;
+                           for (const std::string& part : info.param) name += part;
+                           return name;
+                         });
 
 }  // namespace
 }  // namespace instasent::ingestor_testing

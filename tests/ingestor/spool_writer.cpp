@@ -3,10 +3,11 @@
 // Ingestor with a spool, and prints each item's key once `add` has accepted it, until it is
 // killed.
 //
-//   spool_writer BASE_URL SPOOL_DIR FIRST COUNT
+//   spool_writer BASE_URL SPOOL_DIR FIRST COUNT [SYNC [SYNC_INTERVAL_MS]]
 //
 // Prints "c:U<n>" for a contact and "e:E<n>" for an event, one per line, flushed at once; after
-// COUNT items it prints "done" and waits to be killed.
+// COUNT items it prints "done" and waits to be killed. SYNC is the spool's sync mode (always,
+// interval or none; the default's when left out), SYNC_INTERVAL_MS its sync_interval.
 #include <unistd.h>
 
 #include <cstdio>
@@ -15,8 +16,8 @@
 #include "instasent/instasent.hpp"
 
 int main(int argc, char** argv) {
-  if (argc != 5) {
-    std::fprintf(stderr, "usage: spool_writer BASE_URL SPOOL_DIR FIRST COUNT\n");
+  if (argc < 5 || argc > 7) {
+    std::fprintf(stderr, "usage: spool_writer BASE_URL SPOOL_DIR FIRST COUNT [SYNC [MS]]\n");
     return 2;
   }
   instasent::ClientOptions client_options;
@@ -29,6 +30,20 @@ int main(int argc, char** argv) {
   options.queue.overflow = instasent::OverflowPolicy::block;
   options.queue.block_timeout = std::chrono::milliseconds(60'000);
   options.queue.max_items = 2'000;
+  if (argc >= 6) {
+    const std::string sync = argv[5];
+    if (sync == "always") {
+      options.spool.sync = instasent::SpoolSync::always;
+    } else if (sync == "interval") {
+      options.spool.sync = instasent::SpoolSync::interval;
+    } else if (sync == "none") {
+      options.spool.sync = instasent::SpoolSync::none;
+    } else {
+      std::fprintf(stderr, "spool_writer: unknown sync mode %s\n", argv[5]);
+      return 2;
+    }
+  }
+  if (argc >= 7) options.spool.sync_interval = std::chrono::milliseconds(std::stol(argv[6]));
   const long first = std::stol(argv[3]);
   const long count = std::stol(argv[4]);
   try {
