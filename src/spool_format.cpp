@@ -327,15 +327,18 @@ SegmentContents read_segment(std::string_view bytes) {
     return out;
   }
   out.recognised = true;
-  std::string partial;     // the parts of a record read so far
-  bool in_record = false;  // between its first and its last part
-  bool in_damage = false;  // since the last intact chunk: a damaged stretch counts once
+  std::string partial;            // the parts of a record read so far
+  std::size_t partial_bytes = 0;  // what those parts take in the segment, headers included
+  bool in_record = false;         // between its first and its last part
+  bool in_damage = false;         // since the last intact chunk: a damaged stretch counts once
   const auto lose_partial = [&] {
     if (!in_record) return;
     if (auto item = readable_key(partial)) out.damaged.push_back(std::move(*item));
     if (!in_damage) ++out.damaged_records;
+    out.skipped_bytes += partial_bytes;
     in_record = false;
     partial.clear();
+    partial_bytes = 0;
   };
   std::size_t pos = kMagic.size();
   while (pos < bytes.size()) {
@@ -378,6 +381,7 @@ SegmentContents read_segment(std::string_view bytes) {
       case kFirst:
         lose_partial();
         partial.assign(part);
+        partial_bytes = kChunkHeaderBytes + part.size();
         in_record = true;
         break;
       case kMiddle:
@@ -388,21 +392,20 @@ SegmentContents read_segment(std::string_view bytes) {
           break;
         }
         partial.append(part);
+        partial_bytes += kChunkHeaderBytes + part.size();
         if (partial.size() > kMaxRecordBytes) {
           lose_partial();
         } else if (header.type == kLast) {
           read_record(partial, out);
           partial.clear();
+          partial_bytes = 0;
           in_record = false;
         }
         break;
     }
   }
   // A record still open at the end was cut short (a crash in the middle of writing it).
-  if (in_record) {
-    out.skipped_bytes += partial.size();
-    lose_partial();
-  }
+  lose_partial();
   return out;
 }
 

@@ -335,9 +335,30 @@ TEST(SpoolFormat, ARecordCutOffInsideAHeaderIsCountedOnce) {
     EXPECT_EQ(read.damaged_records, 1u);
     ASSERT_EQ(read.damaged.size(), 1u);
     expect_same(read.damaged[0], open, /*with_json=*/false);
-    // At least the cut header and the first part's payload.
-    EXPECT_GE(read.skipped_bytes, cut + kBlockBytes - start - kChunkHeaderBytes);
+    // The first part, its header included, and the cut header.
+    EXPECT_EQ(read.skipped_bytes, kBlockBytes - start + cut);
   }
+}
+
+// A record lost in its second part: the bytes of its intact first part count as skipped too,
+// and reading goes on with the next record.
+TEST(SpoolFormat, TheIntactPartsOfALostRecordCountAsSkipped) {
+  std::string bytes(kMagic);
+  const std::size_t start = bytes.size();
+  const ItemRecord lost = item(1, kBlockBytes);  // its first part fills the first block
+  append_record(bytes, bytes.size(), payload_of(lost));
+  const std::size_t next = bytes.size();
+  const ItemRecord after = item(2, 100);
+  append_record(bytes, bytes.size(), payload_of(after));
+  ASSERT_GT(next, kBlockBytes + kChunkHeaderBytes + 10);
+  bytes[kBlockBytes + kChunkHeaderBytes + 10] ^= 0x01;  // in the second part's payload
+  const SegmentContents read = read_segment(bytes);
+  ASSERT_EQ(read.items.size(), 1u);
+  expect_same(read.items[0], after);
+  EXPECT_EQ(read.damaged_records, 1u);
+  ASSERT_EQ(read.damaged.size(), 1u);
+  expect_same(read.damaged[0], lost, /*with_json=*/false);
+  EXPECT_EQ(read.skipped_bytes, next - start);
 }
 
 // One flipped bit anywhere: the damaged record is lost (never trusted) and named when its key
