@@ -3,12 +3,13 @@
 # Source it, then call: install_missing_packages [extra packages...]
 
 # libcpp-httplib-dev's pkg-config file requires openssl, zlib and brotli, hence their -dev packages.
+# The openssl program makes the TLS tests' certificates.
 INSTASENT_PACKAGES=(
   g++ cmake make pkg-config
   libcurl4-openssl-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libcpp-httplib-dev libcli11-dev
   libssl-dev zlib1g-dev libbrotli-dev
-  ca-certificates
+  ca-certificates openssl
 )
 
 # shellcheck disable=SC2120  # the extra packages are optional
