@@ -86,6 +86,9 @@ TEST(FastBatchReader, DeclinesWhatItDoesNotHandle) {
   EXPECT_FALSE(check(R"({"entity":{"items":[{"status":"succ\u0065ss"},{},{}]}})"));
   EXPECT_FALSE(check(R"({"entity":{"items":[{"status":"success","_user_id":"Ü"},{},{}]}})"));
   EXPECT_FALSE(check(R"({"entity":{"items":[]},"entity":{"items":[]}})"));
+  // Two statuses in one item: the full reader keeps the last, whichever it is.
+  EXPECT_FALSE(check(R"({"entity":{"items":[{"status":"success","status":"pending"},{},{}]}})"));
+  EXPECT_FALSE(check(R"({"entity":{"items":[{"status":"pending","status":"success"},{},{}]}})"));
   EXPECT_FALSE(check(R"({"entity":{"items":[1,2,3]}})"));
   EXPECT_FALSE(check(R"({"entity":{}})"));
   EXPECT_FALSE(check(R"([])"));
