@@ -6,6 +6,7 @@
 
 #include "instasent/batch_result.hpp"
 #include "batch_reader.hpp"
+#include "instasent/limits.hpp"
 
 #include <gtest/gtest.h>
 
@@ -122,6 +123,23 @@ TEST(ParseBatchItemsTest, DocumentedShapeSeveralErrorsPerItem) {
   ASSERT_EQ(items.size(), 1U);
   EXPECT_EQ(items[0].errors, (FieldErrors{{"_email", {"Invalid format", "Too long"}},
                                           {"_phone_mobile", {"Invalid"}}}));
+}
+
+// At most kMaxErrorFields fields are kept; the messages of the others are counted under "".
+TEST(ParseBatchItemsTest, KeepsAtMostTheLimitOfErrorFields) {
+  json errors = json::object();
+  for (std::size_t i = 0; i < kMaxErrorFields + 5; ++i) {
+    errors["field" + std::to_string(1000 + i)] = json::array({"bad", "worse"});
+  }
+  const json body = {
+      {"entity",
+       {{"items", json::array({{{"status", "error"}, {"_user_id", "A"}, {"errors", errors}}})}}}};
+  auto items = ParseAndExpect(body, BatchKind::contacts, {"A"}, 0, {S::rejected});
+  ASSERT_EQ(items.size(), 1U);
+  EXPECT_EQ(items[0].errors.size(), kMaxErrorFields + 1);
+  EXPECT_EQ(items[0].errors.at(""), std::vector<std::string>{"(10 more errors not kept)"});
+  EXPECT_EQ(items[0].errors.count("field1000"), 1u);
+  EXPECT_EQ(items[0].errors.count("field" + std::to_string(1000 + kMaxErrorFields)), 0u);
 }
 
 TEST(ParseBatchItemsTest, Documented422ShapeAllErrorContacts) {

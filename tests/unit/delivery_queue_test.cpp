@@ -225,6 +225,22 @@ TEST_F(DeliveryQueueTest, ABatchRefusedAsAWholeIsSplitUntilTheCulpritIsAlone) {
   EXPECT_EQ(tags(take(true)), std::vector<std::uint64_t>{1});
 }
 
+// flush() waits for final_up_to(last): false while the last flushed item itself is unfinished,
+// even when every item before it is final.
+TEST_F(DeliveryQueueTest, AFlushIsDoneOnlyWhenItsLastItemIsFinal) {
+  queue().push(upsert("U1", 1), now());
+  Batch first = take(/*closing=*/true);
+  queue().push(upsert("U2", 2), now());
+  const std::uint64_t last = queue().flush_all();
+  answer(first, Verdict::delivered);
+  EXPECT_FALSE(queue().final_up_to(last)) << "U2 is still queued";
+  Batch second = take();
+  ASSERT_EQ(tags(second), std::vector<std::uint64_t>{2});
+  EXPECT_FALSE(queue().final_up_to(last)) << "U2 is in flight";
+  answer(second, Verdict::delivered);
+  EXPECT_TRUE(queue().final_up_to(last));
+}
+
 TEST_F(DeliveryQueueTest, OutcomesCarryTheVerdictAndCountOnce) {
   queue().push(event("U1", 7), now());
   Batch batch = take(true);

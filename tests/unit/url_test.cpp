@@ -3,7 +3,9 @@
 // or malformed.
 #include <gtest/gtest.h>
 
+#include "ids.hpp"
 #include "instasent/error.hpp"
+#include "instasent/limits.hpp"
 #include "url.hpp"
 
 namespace instasent {
@@ -20,6 +22,19 @@ TEST(PathSegment, EncodesEverythingButUnreserved) {
                                         "\xC3\xBA"),
             "%C3%B1and%C3%BA");
   EXPECT_EQ(detail::encode_path_segment(".."), "..");
+}
+
+// An id is at most kMaxIdBytes: exactly that many is fine, one more is refused. As a path segment
+// it may not be "." or "..", which would address another resource.
+TEST(Ids, AreAtMostTheLimitAndNeverADotSegment) {
+  EXPECT_FALSE(detail::id_problem(std::string(kMaxIdBytes, 'a')));
+  EXPECT_TRUE(detail::id_problem(std::string(kMaxIdBytes + 1, 'a')));
+  EXPECT_FALSE(detail::path_segment_problem(std::string(kMaxIdBytes, 'a')));
+  EXPECT_TRUE(detail::path_segment_problem(std::string(kMaxIdBytes + 1, 'a')));
+  EXPECT_TRUE(detail::path_segment_problem("."));
+  EXPECT_TRUE(detail::path_segment_problem(".."));
+  EXPECT_FALSE(detail::path_segment_problem("..."));
+  EXPECT_FALSE(detail::id_problem(".."));  // in a body, ".." is just an id
 }
 
 TEST(BaseUrl, AcceptsHttpsAndLoopbackHttp) {
@@ -50,7 +65,10 @@ TEST(BaseUrl, RefusesInsecureOrMalformed) {
         "https://example.com/v1?x=1", "https://exa mple.com", "https:///v1", "file:///etc",
         // Not loopback addresses, so plain http is refused: a part over 255, three parts.
         "http://127.0.0.256/v1", "http://127.256.0.1/v1", "http://127.0.1/v1", "http://127.1/v1",
-        "http://127.0.0.1.5/v1"}) {
+        "http://127.0.0.1.5/v1",
+        // Port 0, an empty label in a host name, a path that climbs out of its base.
+        "http://127.0.0.1:0/v1", "https://api..instasent.com/v1", "https://api.instasent.com/../v1",
+        "https://api.instasent.com/v1/.."}) {
     EXPECT_THROW(detail::normalize_base_url(url, false, "base URL"), InvalidInputError) << url;
   }
 }
