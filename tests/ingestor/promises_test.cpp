@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Promises of the Ingestor that no other test pinned: deletes by id (the request, its encoding,
 // a 404, the order with what follows), a 429 holding back every sender for at most
-// max_rate_limit_wait, and a blocked add that goes on once there is room.
+// max_rate_limit_wait, max_in_flight, and a blocked add that goes on once there is room.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -171,6 +171,46 @@ TEST(IngestorPromises, A429HoldsBackEverySenderForAtMostMaxRateLimitWait) {
     }
   }
   EXPECT_LT(first_after - limited_at, milliseconds(900));  // the cap, not the server's second
+  EXPECT_TRUE(ingestor.close(milliseconds(1'000)).empty());
+}
+
+// The real libcurl transport, counting the requests under way at once.
+class ConcurrencyTransport : public Transport {
+ public:
+  HttpResponse send(const HttpRequest& request) override {
+    const int now = ++current_;
+    for (int seen = most_; now > seen && !most_.compare_exchange_weak(seen, now);) {
+    }
+    HttpResponse response = inner_->send(request);
+    --current_;
+    return response;
+  }
+  int most() const { return most_; }
+
+ private:
+  std::shared_ptr<Transport> inner_ = make_curl_transport();
+  std::atomic<int> current_{0};
+  std::atomic<int> most_{0};
+};
+
+// max_in_flight bounds the requests under way at once, and all of them are used: ten batches
+// worth of events against a server that takes 50 ms an answer go out two at a time, never three.
+TEST(IngestorPromises, MaxInFlightBoundsTheRequestsUnderWay) {
+  Config config = test_config();
+  config.faults.slow = 1.0;
+  config.faults.slow_ms = 50;
+  RunningEmulator server(config);
+  auto transport = std::make_shared<ConcurrencyTransport>();
+  IngestorOptions options;
+  options.max_in_flight = 2;
+  Ingestor ingestor(client_for(server.port(), transport), options);
+  for (int i = 0; i < 1'000; ++i) {
+    ASSERT_TRUE(
+        ingestor.add(Event("U" + std::to_string(i % 37), "E" + std::to_string(i), "purchase")));
+  }
+  ASSERT_TRUE(ingestor.flush(milliseconds(60'000)));
+  EXPECT_EQ(ingestor.stats().delivered, 1'000u);
+  EXPECT_EQ(transport->most(), 2);
   EXPECT_TRUE(ingestor.close(milliseconds(1'000)).empty());
 }
 
