@@ -13,7 +13,10 @@
 // rounds. Also: add()'s latency on the calling thread (p50, p99, p99.9) and the memory an item
 // takes while it waits in the Ingestor's queue.
 //
-//   side_by_side NULL_SERVER [contacts=100000] [rounds=5]
+//   side_by_side NULL_SERVER [contacts=100000] [rounds=5] [CONTENDER]
+//
+// With CONTENDER (naive, client or ingestor) only that one runs, without the memory figures: for
+// `valgrind --tool=callgrind`, whose instruction counts are repeatable.
 #include <curl/curl.h>
 #include <malloc.h>
 #include <sys/resource.h>
@@ -269,11 +272,13 @@ struct Contender {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: side_by_side NULL_SERVER [contacts=100000] [rounds=5]\n");
+    std::fprintf(stderr,
+                 "usage: side_by_side NULL_SERVER [contacts=100000] [rounds=5] [CONTENDER]\n");
     return 2;
   }
   const int count = argc > 2 ? std::atoi(argv[2]) : 100'000;
   const int rounds = argc > 3 ? std::atoi(argv[3]) : 5;
+  const std::string only = argc > 4 ? argv[4] : "";
   if (count < 100 || rounds < 1) {
     std::fprintf(stderr, "side_by_side: at least 100 contacts and 1 round\n");
     return 2;
@@ -286,16 +291,17 @@ int main(int argc, char** argv) {
     std::vector<Contender> contenders = {
         {"naive", send_naive, {}, {}},
         {"client", send_client, {}, {}},
-        {"ingestor",
-         [&](int port, int n) {
-           send_ingestor(port, n, add_ns);
-           p50.push_back(percentile(add_ns, 0.50));
-           p99.push_back(percentile(add_ns, 0.99));
-           p999.push_back(percentile(add_ns, 0.999));
-         },
-         {},
-         {}},
+        {"ingestor", [&](int port, int n) { send_ingestor(port, n, add_ns); }, {}, {}},
     };
+    if (!only.empty()) {
+      const auto keep = std::find_if(contenders.begin(), contenders.end(),
+                                     [&](const Contender& c) { return only == c.name; });
+      if (keep == contenders.end()) throw std::runtime_error("no contender " + only);
+      for (int round = 0; round < rounds; ++round) keep->send(server.port(), count);
+      std::printf("%s: %d contacts, %d rounds\n", keep->name, count, rounds);
+      curl_global_cleanup();
+      return 0;
+    }
     std::printf("%d contacts of 7 fields per contender and round, %d rounds, %u cores\n", count,
                 rounds, std::thread::hardware_concurrency());
     for (Contender& contender : contenders) contender.send(server.port(), 1'000);  // warm-up
@@ -307,6 +313,11 @@ int main(int argc, char** argv) {
         const double wall_seconds = seconds_since(wall);
         contender.cpu_us.push_back((cpu_seconds() - cpu) / count * 1e6);
         contender.per_second.push_back(count / wall_seconds);
+        if (&contender == &contenders.back()) {  // the Ingestor's add() latencies, not timed
+          p50.push_back(percentile(add_ns, 0.50));
+          p99.push_back(percentile(add_ns, 0.99));
+          p999.push_back(percentile(add_ns, 0.999));
+        }
       }
       std::printf("round %d done\n", round);
       std::fflush(stdout);

@@ -64,7 +64,7 @@ std::size_t DeliveryQueue::push(QueuedItem item, time_point now) {
   item.seq = next_seq_++;
   item.enqueued_at = now;
   const auto last = last_contact_operation_.find(item.user_id);
-  if (last != last_contact_operation_.end() && unfinished_.count(last->second) > 0) {
+  if (last != last_contact_operation_.end() && unfinished_.contains(last->second)) {
     item.depends_on = last->second;
   }
   if (is_contact_operation(item.op)) last_contact_operation_[item.user_id] = item.seq;
@@ -165,7 +165,7 @@ std::uint64_t DeliveryQueue::flush_all() {
 }
 
 bool DeliveryQueue::final_up_to(std::uint64_t last) const {
-  return unfinished_.empty() || *unfinished_.begin() > last;
+  return unfinished_.empty() || unfinished_.front() > last;
 }
 
 Batch DeliveryQueue::take_batch(time_point now, const Pacer& pacer, bool closing,
@@ -249,18 +249,21 @@ void DeliveryQueue::collect(std::size_t q, std::vector<QueuedItem>& batch, time_
   auto& queue = queues_[q];
   std::size_t limit = q == queue_of(Operation::delete_contact) ? 1 : options_.batch.max_items;
   std::size_t body_bytes = 2;
-  std::set<std::uint64_t> taken;
-  std::deque<QueuedItem> kept;
+  std::vector<QueuedItem> kept;
   std::size_t scanned = 0;
   const bool may_retry = pacer.may_retry();
+  // Whether the upsert `seq` is in this batch (then an upsert of the same user may join it).
+  const auto taken = [&](std::uint64_t seq) {
+    return std::any_of(batch.rbegin(), batch.rend(),
+                       [seq](const QueuedItem& in) { return in.seq == seq; });
+  };
   while (!queue.empty() && scanned < kScanLimit && batch.size() < limit) {
     QueuedItem& item = queue.front();
     ++scanned;
     const bool backing_off = item.attempts > 0 && (now < item.not_before || !may_retry);
     const bool waiting =
-        backing_off ||
-        (item.depends_on != 0 && unfinished_.count(item.depends_on) > 0 &&
-         !(q == queue_of(Operation::upsert_contact) && taken.count(item.depends_on) > 0));
+        backing_off || (item.depends_on != 0 && unfinished_.contains(item.depends_on) &&
+                        !(q == queue_of(Operation::upsert_contact) && taken(item.depends_on)));
     const std::size_t size = item.json.size() + (batch.empty() ? 0 : 1);
     if (!waiting && !batch.empty() &&
         (body_bytes + size > options_.batch.max_bytes || batch.size() >= item.batch_limit)) {
@@ -273,17 +276,13 @@ void DeliveryQueue::collect(std::size_t q, std::vector<QueuedItem>& batch, time_
       kept.push_back(std::move(item));
     } else {
       body_bytes += size;
-      taken.insert(item.seq);
       queued_bytes_ -= item.bytes();
       limit = std::min(limit, item.batch_limit);
       batch.push_back(std::move(item));
     }
     queue.pop_front();
   }
-  while (!kept.empty()) {
-    queue.push_front(std::move(kept.back()));
-    kept.pop_back();
-  }
+  for (auto it = kept.rbegin(); it != kept.rend(); ++it) queue.push_front(std::move(*it));
 }
 
 void DeliveryQueue::settle(Batch& batch, const std::vector<Verdict>& verdicts,
@@ -297,7 +296,7 @@ void DeliveryQueue::settle(Batch& batch, const std::vector<Verdict>& verdicts,
       finish(item, Ending::delivered(verdict.http_status), settled);
     } else if (verdict.kind == Verdict::rejected) {
       finish(item, Ending::rejected(verdict.errors, verdict.http_status), settled);
-    } else if (unfinished_.count(item.seq) == 0) {
+    } else if (!unfinished_.contains(item.seq)) {
       continue;  // given up by drop_all while it was in flight
     } else if (verdict.kind == Verdict::unrecoverable) {
       finish(item, Ending::dropped(DropReason::unrecoverable, verdict.message), settled);
@@ -330,7 +329,7 @@ void DeliveryQueue::settle(Batch& batch, const std::vector<Verdict>& verdicts,
 }
 
 void DeliveryQueue::finish(const QueuedItem& item, Ending ending, Settled& settled) {
-  if (unfinished_.erase(item.seq) == 0) return;
+  if (!unfinished_.erase(item.seq)) return;
   // Given up at shutdown, a spooled item stays in the spool to be sent by the next ingestor.
   const bool kept_in_spool = item.spool.id != 0 && ending.state == FinalState::dropped &&
                              ending.reason == DropReason::shutdown;
@@ -352,8 +351,11 @@ void DeliveryQueue::finish(const QueuedItem& item, Ending ending, Settled& settl
       count_drop(stats_, ending.reason);
       break;
   }
-  settled.outcomes.push_back(outcome_of(item, std::move(ending)));
-  settled.outcomes.back().kept_in_spool = kept_in_spool;
+  ++settled.count;
+  if (settled.keep_outcomes) {
+    settled.outcomes.push_back(outcome_of(item, std::move(ending)));
+    settled.outcomes.back().kept_in_spool = kept_in_spool;
+  }
   ++settled_total_;
 }
 

@@ -9,7 +9,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
-#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -17,6 +16,7 @@
 #include "instasent/ingestor.hpp"
 #include "instasent/limits.hpp"
 #include "pacer.hpp"
+#include "seq_set.hpp"
 #include "spool.hpp"
 
 namespace instasent::detail {
@@ -75,8 +75,10 @@ struct Verdict {
 /// What a call settled: the outcomes to pass to on_outcome, and the spool records of items that
 /// are final (to forget).
 struct Settled {
-  std::vector<ItemOutcome> outcomes;
+  std::vector<ItemOutcome> outcomes;  // one per item settled, unless !keep_outcomes
   std::vector<SpoolRef> spool_done;
+  std::size_t count = 0;      // items settled
+  bool keep_outcomes = true;  // false: only counted (nobody reads them)
 };
 
 /// How an item ends: its final state and what its outcome says about it.
@@ -161,7 +163,7 @@ class DeliveryQueue {
   std::array<std::deque<QueuedItem>, kQueues> queues_;
   std::size_t queued_bytes_ = 0;
   std::unordered_map<std::uint64_t, QueuedItem> in_flight_;  // without payloads
-  std::set<std::uint64_t> unfinished_;  // every accepted item without a final state
+  SeqSet unfinished_;  // every accepted item without a final state
   std::unordered_map<std::string, std::uint64_t> last_contact_operation_;  // by user id
   std::uint64_t next_seq_ = 1;
   std::uint64_t flush_target_ = 0;  // items up to here are sent without waiting

@@ -110,7 +110,7 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
     }
     // What was given up stays in the spool for the next ingestor; nothing is written after this.
     if (spool_) spool_->close();
-    report(left.outcomes);
+    report(left);
     // Senders still waiting for an answer are left to finish on their own: they hold this
     // state, so nothing they touch goes away.
     for (auto& worker : workers_) {
@@ -199,7 +199,7 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
       // it holds a full batch; in between, adding costs no wake-up.
       if (queued == 1 || queued % options_.batch.max_items == 0) work_cv_.notify_one();
     }
-    if (spool_ && !pushed_out.settled.outcomes.empty()) spool_->write_done();
+    if (spool_ && pushed_out.settled.count > 0) spool_->write_done();
     return {};
   }
 
@@ -293,18 +293,18 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
 
   // Passes settled outcomes to on_outcome, outside the lock; flush and close wait until it has
   // (all_reported), so that an item's callback has run when they return.
-  void report(const std::vector<ItemOutcome>& outcomes) {
-    if (outcomes.empty()) return;
-    call_back(outcomes);
+  void report(const detail::Settled& settled) {
+    if (settled.count == 0) return;
+    call_back(settled.outcomes);
     std::lock_guard<std::mutex> lock(mutex_);
-    reported_ += outcomes.size();
+    reported_ += settled.count;
     done_cv_.notify_all();
   }
 
   // Outcomes a call settled, reported when it ends, by whatever path.
   struct Reporter {
     explicit Reporter(State& owner) : state(owner) {}
-    ~Reporter() { state.report(settled.outcomes); }
+    ~Reporter() { state.report(settled); }
     Reporter(const Reporter&) = delete;
     Reporter& operator=(const Reporter&) = delete;
 
@@ -357,12 +357,13 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
           pacer_.on_end(detail::queue_of(batch.op), SteadyClock::now(),
                         {result.request_failed, result.pause, batch.retry});
       detail::Settled settled;
+      settled.keep_outcomes = static_cast<bool>(options_.on_outcome);  // else only counted
       queue_.settle(batch, result.verdicts, schedule, settled);
       forget_spooled_locked(settled);
       stats_.bytes_sent += result.body_bytes;
       lock.unlock();
       if (spool_) spool_->write_done();
-      report(settled.outcomes);
+      report(settled);
       lock.lock();
       work_cv_.notify_all();
     }

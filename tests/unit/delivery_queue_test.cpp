@@ -241,6 +241,22 @@ TEST_F(DeliveryQueueTest, AFlushIsDoneOnlyWhenItsLastItemIsFinal) {
   EXPECT_TRUE(queue().final_up_to(last));
 }
 
+// With nobody to read them, outcomes are only counted: the items are final all the same.
+TEST_F(DeliveryQueueTest, OutcomesNobodyReadsAreCountedNotBuilt) {
+  for (std::uint64_t i = 1; i <= 3; ++i) queue().push(event("U" + std::to_string(i), i), now());
+  Batch batch = take(/*closing=*/true);
+  ASSERT_EQ(batch.items.size(), 3u);
+  Settled settled;
+  settled.keep_outcomes = false;
+  queue().settle(batch, verdicts(batch, Verdict::delivered), pacer().on_end(1, now(), RequestEnd{}),
+                 settled);
+  EXPECT_EQ(settled.count, 3u);
+  EXPECT_TRUE(settled.outcomes.empty());
+  EXPECT_EQ(stats.delivered, 3u);
+  EXPECT_EQ(queue().settled_total(), 3u);
+  EXPECT_TRUE(queue().all_final());
+}
+
 TEST_F(DeliveryQueueTest, OutcomesCarryTheVerdictAndCountOnce) {
   queue().push(event("U1", 7), now());
   Batch batch = take(true);
