@@ -88,6 +88,12 @@ bool Event::within_automation_window(system_clock::time_point now) const {
 }
 
 void Event::append_json(std::string& out) const {
+  // Room for the whole object unless ids need escapes or there is user data: a queued event's
+  // JSON then takes its own size, not the next power of two.
+  std::size_t room = 48 + user_id_.size() + event_id_.size() + event_type_.size();
+  if (date_) room += 48;
+  if (!parameters_.empty()) room += 24 + parameters_.size();
+  out.reserve(out.size() + room);
   out.append("{\"_user_id\":");
   detail::append_json_string(out, user_id_);
   out.append(",\"_event_id\":");

@@ -54,6 +54,18 @@ TEST(EventTest, Minimal) {
   ExpectJson(e, R"({"_user_id":"U","_event_id":"E","_event_type":"purchase"})");
 }
 
+// The JSON is built in one allocation of about its size: an event waiting in the Ingestor's queue
+// holds its text, not the next power of two.
+TEST(EventTest, ItsJsonTakesAboutItsOwnSize) {
+  Event event("USER-1", "EVT-1", "purchase");
+  event.parameter("amount", 19.99).parameter("currency", "EUR").parameter("sku", "SKU-12345");
+  const std::string text = event.to_json();
+  EXPECT_LT(text.capacity(), text.size() + 64) << text;
+  event.date(std::chrono::system_clock::time_point{});
+  const std::string dated = event.to_json();
+  EXPECT_LT(dated.capacity(), dated.size() + 64) << dated;
+}
+
 TEST(EventTest, IdsAreEscaped) {
   ExpectJson(Event("U\"1", "E\\1", "t\n\xC3\xA9"),
              "{\"_user_id\":\"U\\\"1\",\"_event_id\":\"E\\\\1\",\"_event_type\":\"t\\n\xC3\xA9\"}");
