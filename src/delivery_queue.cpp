@@ -277,7 +277,7 @@ void DeliveryQueue::collect(std::size_t q, std::vector<QueuedItem>& batch, time_
     } else {
       body_bytes += size;
       queued_bytes_ -= item.bytes();
-      limit = std::min(limit, item.batch_limit);
+      limit = std::min<std::size_t>(limit, item.batch_limit);
       batch.push_back(std::move(item));
     }
     queue.pop_front();
@@ -303,7 +303,8 @@ void DeliveryQueue::settle(Batch& batch, const std::vector<Verdict>& verdicts,
     } else if (verdict.kind == Verdict::split) {
       // Not a failed attempt: the request said nothing about this item.
       --item.attempts;
-      item.batch_limit = std::max<std::size_t>(1, (batch.items.size() + 1) / 2);
+      item.batch_limit =
+          static_cast<std::uint16_t>(std::max<std::size_t>(1, (batch.items.size() + 1) / 2));
       again.push_back(std::move(item));
     } else if (item.attempts >= options_.retry.max_attempts) {
       finish(item,

@@ -32,19 +32,20 @@ struct QueuedItem {
   using time_point = std::chrono::steady_clock::time_point;
 
   std::uint64_t seq = 0;
-  Operation op = Operation::upsert_contact;
   std::uint64_t tag = 0;
   std::string user_id;
   std::string event_id;
   std::string json;              // ready to send; empty for deletes
   std::uint64_t depends_on = 0;  // a contact operation that must be final first; 0: none
-  int attempts = 0;
   time_point enqueued_at;
   time_point not_before;  // after a failed attempt: its backoff
+  SpoolRef spool;         // its record in the spool, when there is one
+  // The small fields together: every queued item carries them (at most 1,000 attempts).
+  Operation op = Operation::upsert_contact;
+  std::uint16_t attempts = 0;
   // Refused as a whole (400, 413) in a batch of more than one: sent again in batches of at most
   // this many, halving until the culprit is alone.
-  std::size_t batch_limit = kMaxBatchItems;
-  SpoolRef spool;  // its record in the spool, when there is one
+  std::uint16_t batch_limit = kMaxBatchItems;
 
   std::size_t bytes() const {
     return sizeof(QueuedItem) + json.size() + user_id.size() + event_id.size();
