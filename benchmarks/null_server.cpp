@@ -2,7 +2,8 @@
 // The smallest Ingest API server the benchmarks can talk to: every batch of contacts (or events)
 // is answered 202 with one success per item, naming its `_user_id` (or `_event_id`), found by a
 // plain scan of the body rather than a JSON parse, so that the server costs the client's machine
-// as little as it can. Keep-alive, no gzip, no checks: it is not an emulator.
+// as little as it can. Keep-alive, no checks: it is not an emulator. Answers are gzipped when
+// the client asks (cpp-httplib does so for JSON when built with zlib), as a real server's may be.
 //
 //   null_server [threads=8]
 // Prints the port it listens on (127.0.0.1) as one line on stdout, then serves until killed.
