@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // A set of sequence numbers added in increasing order and removed in any order: the Ingestor's
 // items without a final state. One bit per number, from the oldest still in the set to the
-// newest; no allocation per number.
+// newest; no allocation per number. An item that stays unfinished keeps the bits of every item
+// added after it (128 KiB a million), until it is final; retries and close bound how long.
 #pragma once
 
 #include <cstddef>
