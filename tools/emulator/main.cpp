@@ -26,8 +26,8 @@ using namespace instasent::emulator;
 using nlohmann::json;
 
 constexpr const char* kFooter =
-    "Admin endpoints (no auth): GET /_emulator/health, /_emulator/state, /_emulator/stats, "
-    "/_emulator/faults; POST /_emulator/faults (JSON), /_emulator/reset.";
+    "Admin endpoints (no auth): GET /_emulator/health, /_emulator/state, /_emulator/event-ids, "
+    "/_emulator/stats, /_emulator/faults; POST /_emulator/faults (JSON), /_emulator/reset.";
 
 // The flags as parsed. Only the ones given are applied, over the config file.
 struct Flags {
