@@ -595,18 +595,7 @@ TEST(CliImport, DryRunAsksTheServerAndStoresNothing) {
 TEST(CliImport, DryRunRejectsABatchRefusedAsAWholeAndDropsOneThatFailed) {
   ScratchDir dir;
   // 400 for a batch that holds a user id with "BAD" in it; the others accepted item by item.
-  RawServer refusing([](RawConnection& connection) {
-    const json items = request_items(connection);
-    if (!items.is_array() || connection.request().find("BAD") != std::string::npos) {
-      connection.write(RawServer::answer(400, R"({"message":"Malformed item"})"));
-      return;
-    }
-    json answer = {{"entity", {{"items", json::array()}}}};
-    for (const json& item : items) {
-      answer["entity"]["items"].push_back({{"status", "success"}, {"_user_id", item["_user_id"]}});
-    }
-    connection.write(RawServer::answer(202, answer.dump()));
-  });
+  RawServer refusing(instasent::testing::refuse_batches_with_bad_items());
   // Lines 1 to 100 (the first batch) hold U-BAD at line 37; lines 101 to 150 are fine.
   std::string text;
   for (int line = 1; line <= 150; ++line) {

@@ -22,6 +22,7 @@ namespace {
 
 using testing::RawConnection;
 using testing::RawServer;
+using testing::refuse_batches_with_bad_items;
 
 // --- One bad item cannot sink its batch ----------------------------------------------------------
 
@@ -55,28 +56,9 @@ TEST(IngestorHardening, AnItemOverTheServersBodyLimitIsRejectedAloneNotItsBatch)
   EXPECT_EQ(server.state()["contacts"].size(), 99u);
 }
 
-// A server that refuses (400) every batch holding a user id with "BAD" in it, and accepts the
-// others item by item.
-RawServer::Responder refuse_batches_with_bad_items(std::atomic<int>& batches) {
-  return [&batches](RawConnection& connection) {
-    ++batches;
-    const std::string& request = connection.request();
-    const json items = json::parse(request.substr(request.find("\r\n\r\n") + 4), nullptr, false);
-    if (request.find("BAD") != std::string::npos || !items.is_array()) {
-      connection.write(RawServer::answer(400, R"({"message":"Malformed item"})"));
-      return;
-    }
-    json answer = {{"entity", {{"items", json::array()}}}};
-    for (const json& item : items) {
-      answer["entity"]["items"].push_back({{"status", "success"}, {"_user_id", item["_user_id"]}});
-    }
-    connection.write(RawServer::answer(202, answer.dump()));
-  };
-}
-
 TEST(IngestorHardening, BadItemsARefused400IsolatesAreRejectedAndTheRestDelivered) {
   std::atomic<int> batches{0};
-  RawServer server(refuse_batches_with_bad_items(batches));
+  RawServer server(refuse_batches_with_bad_items(&batches));
   Outcomes seen;
   IngestorOptions options = seen.recording_options();
   options.flush_interval = milliseconds(3'600'000);

@@ -12,6 +12,8 @@
 #include <cstdlib>
 #include <stdexcept>
 
+#include <nlohmann/json.hpp>
+
 namespace instasent::testing {
 
 namespace {
@@ -128,6 +130,27 @@ void RawServer::accept_loop() {
       ::close(fd);
     });
   }
+}
+
+std::function<void(RawConnection&)> refuse_batches_with_bad_items(std::atomic<int>* requests) {
+  return [requests](RawConnection& connection) {
+    using nlohmann::json;
+    if (requests != nullptr) ++*requests;
+    const std::string& request = connection.request();
+    const auto body = request.find("\r\n\r\n");
+    const json items = body == std::string::npos
+                           ? json(json::value_t::discarded)
+                           : json::parse(request.substr(body + 4), nullptr, false);
+    if (request.find("BAD") != std::string::npos || !items.is_array()) {
+      connection.write(RawServer::answer(400, R"({"message":"Malformed item"})"));
+      return;
+    }
+    json answer = {{"entity", {{"items", json::array()}}}};
+    for (const json& item : items) {
+      answer["entity"]["items"].push_back({{"status", "success"}, {"_user_id", item["_user_id"]}});
+    }
+    connection.write(RawServer::answer(202, answer.dump()));
+  };
 }
 
 }  // namespace instasent::testing

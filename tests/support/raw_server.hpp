@@ -35,6 +35,12 @@ class RawConnection {
   std::string request_;
 };
 
+/// A batch server for the tests of splitting and rejects: 400 {"message":"Malformed item"} to a
+/// request whose text holds "BAD" or whose body is not a JSON array; otherwise 202 accepting every
+/// item by its `_user_id`. Counts the requests in `requests` when given one.
+std::function<void(RawConnection&)> refuse_batches_with_bad_items(
+    std::atomic<int>* requests = nullptr);
+
 /// Serves each connection on its own thread: reads one request, calls the responder, then closes
 /// the connection. The destructor stops accepting, wakes every responder (writes fail) and joins.
 class RawServer {
