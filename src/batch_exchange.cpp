@@ -24,11 +24,16 @@ HttpRequest build_request(const ClientCore& client, const Batch& batch) {
       std::move(body));
 }
 
-void reject_all(const ClientCore& client, const HttpResponse& response,
-                std::vector<Verdict>& verdicts) {
+std::string refusal(const ClientCore& client, const HttpResponse& response) {
   std::string message = "request refused with HTTP " + std::to_string(response.status);
   const std::string server = server_message(response, client.token());
   if (!server.empty()) message += ": " + server;
+  return message;
+}
+
+void reject_all(const ClientCore& client, const HttpResponse& response,
+                std::vector<Verdict>& verdicts) {
+  const std::string message = refusal(client, response);
   for (Verdict& verdict : verdicts) {
     verdict.kind = Verdict::rejected;
     verdict.errors[""].push_back(message);
@@ -86,6 +91,14 @@ BatchReply exchange(ClientCore& client, const Batch& batch) {
     result.request_failed = true;
   } else if (is_retryable_status(status)) {
     result.request_failed = true;
+  } else if (status == 401 || (status == 404 && batch.op != Operation::delete_contact)) {
+    // The credentials, or the project or datasource: every later request would be refused too.
+    result.refused_status = status;
+    const std::string message = refusal(client, response);
+    for (Verdict& verdict : result.verdicts) {
+      verdict.kind = Verdict::refused;
+      verdict.message = message;
+    }
   } else if (batch.op == Operation::delete_contact) {
     if (is_success(status)) {
       result.verdicts.front().kind = Verdict::delivered;

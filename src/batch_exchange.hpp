@@ -18,7 +18,9 @@ struct BatchReply {
   /// A 429 asked every sender to wait this long (0: it gave no usable time).
   std::optional<std::chrono::milliseconds> pause;
   bool request_failed = false;  ///< No usable answer: the items are to be sent again.
-  std::size_t body_bytes = 0;   ///< Of the request sent.
+  /// 401, or 404 to a batch: the server refused the credentials or the stream (0: it did not).
+  int refused_status = 0;
+  std::size_t body_bytes = 0;  ///< Of the request sent.
 };
 
 /// Sends `batch` through `client` once (no retries: the Ingestor schedules them) and reads what

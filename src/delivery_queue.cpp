@@ -43,6 +43,9 @@ void count_drop(IngestorStats& stats, DropReason reason) {
     case DropReason::spool_damaged:
       ++stats.dropped_spool_damaged;
       break;
+    case DropReason::unauthorized:
+      ++stats.dropped_unauthorized;
+      break;
     case DropReason::none:
       break;
   }
@@ -131,14 +134,12 @@ bool DeliveryQueue::drop_segment(std::uint64_t segment, std::uint64_t live, Sett
 }
 
 void DeliveryQueue::drop_all(Settled& settled) {
+  const Ending kept = Ending::dropped(
+      DropReason::shutdown,
+      "not delivered by the close deadline; kept in the spool for the next ingestor");
+  const Ending lost = Ending::dropped(DropReason::shutdown, "not delivered by the close deadline");
   const auto drop = [&](const QueuedItem& item) {
-    finish(item,
-           Ending::dropped(
-               DropReason::shutdown,
-               item.spool.id != 0
-                   ? "not delivered by the close deadline; kept in the spool for the next ingestor"
-                   : "not delivered by the close deadline"),
-           settled);
+    finish(item, item.spool.id != 0 ? kept : lost, settled);
   };
   for (auto& queue : queues_) {
     for (const QueuedItem& item : queue) drop(item);
@@ -148,6 +149,15 @@ void DeliveryQueue::drop_all(Settled& settled) {
   queued_bytes_ = 0;
   // A request still in flight when its answer comes later finds its items already final.
   for (const auto& [seq, item] : in_flight_) drop(item);
+}
+
+void DeliveryQueue::drop_queued(const Ending& ending, Settled& settled) {
+  for (auto& queue : queues_) {
+    for (const QueuedItem& item : queue) finish(item, ending, settled);
+    stats_.queued -= queue.size();
+    queue.clear();
+  }
+  queued_bytes_ = 0;
 }
 
 void DeliveryQueue::clear() {
@@ -300,6 +310,9 @@ void DeliveryQueue::settle(Batch& batch, const std::vector<Verdict>& verdicts,
       continue;  // given up by drop_all while it was in flight
     } else if (verdict.kind == Verdict::unrecoverable) {
       finish(item, Ending::dropped(DropReason::unrecoverable, verdict.message), settled);
+    } else if (verdict.kind == Verdict::refused) {
+      finish(item, Ending::dropped(DropReason::unauthorized, verdict.message, verdict.http_status),
+             settled);
     } else if (verdict.kind == Verdict::split) {
       // Not a failed attempt: the request said nothing about this item.
       --item.attempts;
@@ -331,9 +344,11 @@ void DeliveryQueue::settle(Batch& batch, const std::vector<Verdict>& verdicts,
 
 void DeliveryQueue::finish(const QueuedItem& item, Ending ending, Settled& settled) {
   if (!unfinished_.erase(item.seq)) return;
-  // Given up at shutdown, a spooled item stays in the spool to be sent by the next ingestor.
-  const bool kept_in_spool = item.spool.id != 0 && ending.state == FinalState::dropped &&
-                             ending.reason == DropReason::shutdown;
+  // Given up at shutdown, or for want of credentials, a spooled item stays in the spool to be
+  // sent by the next ingestor.
+  const bool kept_in_spool =
+      item.spool.id != 0 && ending.state == FinalState::dropped &&
+      (ending.reason == DropReason::shutdown || ending.reason == DropReason::unauthorized);
   if (item.spool.id != 0 && !kept_in_spool) settled.spool_done.push_back(item.spool);
   if (is_contact_operation(item.op)) {
     const auto last = last_contact_operation_.find(item.user_id);

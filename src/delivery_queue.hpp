@@ -67,9 +67,10 @@ struct Verdict {
     retry,          // no answer accepted it: send again after a backoff
     split,          // the batch was refused as a whole: send again in smaller batches
     unrecoverable,  // no retry can mend the request's failure
+    refused,        // the server refused the credentials or the stream (401, 404): drop, keep
   } kind = retry;
   FieldErrors errors;
-  std::string message;  // for unrecoverable
+  std::string message;  // for unrecoverable and refused
   int http_status = 0;  // of the answer, when there was one
 };
 
@@ -128,6 +129,8 @@ class DeliveryQueue {
   bool drop_segment(std::uint64_t segment, std::uint64_t live, Settled& settled);
   /// Drops every item queued or in a request (close's deadline passed).
   void drop_all(Settled& settled);
+  /// Drops every queued item (not those in a request) as `ending` says.
+  void drop_queued(const Ending& ending, Settled& settled);
   /// Forgets every item without settling it (a forked child's copy).
   void clear();
 

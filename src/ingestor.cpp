@@ -75,6 +75,22 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
     }
   }
 
+  // Why the ingestor stopped sending for good, after a 401 or a 404 to a batch.
+  static std::string stop_message(int status) {
+    return status == 401 ? "the server refused the credentials (HTTP 401); the ingestor stopped "
+                           "sending"
+                         : "the server does not know the project or datasource (HTTP 404); the "
+                           "ingestor stopped sending";
+  }
+
+  // `add` once closing or closed, or stopped by a 401/404.
+  AddResult refuse_closed() {
+    if (const int status = stopped_status_.load(); status != 0) {
+      return refuse(AddStatus::closed, DropReason::unauthorized, stop_message(status));
+    }
+    return refuse(AddStatus::closed, DropReason::shutdown, "the ingestor is closed");
+  }
+
   // An item refused at add: reported by the AddResult alone (it never was queued).
   AddResult refuse(AddStatus status, DropReason reason, std::string why) {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -168,14 +184,14 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
     const auto deadline = SteadyClock::now() + options_.queue.block_timeout;
     Reporter pushed_out(*this);  // items pushed out to make room, reported however this ends
     if (spool_) {
-      if (phase_.load(std::memory_order_relaxed) != Phase::open) {
-        return refuse(AddStatus::closed, DropReason::shutdown, "the ingestor is closed");
+      if (phase_.load(std::memory_order_relaxed) != Phase::open || stopped_status_ != 0) {
+        return refuse_closed();
       }
       if (auto refused = write_to_spool(item, deadline, pushed_out.settled)) return *refused;
     }
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      const auto closing = [&] { return phase_ != Phase::open; };
+      const auto closing = [&] { return phase_ != Phase::open || stopped_status_ != 0; };
       const auto has_room = [&] { return queue_.has_room(bytes); };
       if (!closing() && !has_room()) {
         if (options_.queue.overflow == OverflowPolicy::drop_oldest) {
@@ -190,9 +206,8 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
         const bool closed = closing();
         lock.unlock();
         forget_spooled(item);
-        return refuse(closed ? AddStatus::closed : AddStatus::queue_full,
-                      closed ? DropReason::shutdown : DropReason::queue_full,
-                      closed ? "the ingestor is closed" : "the queue is full");
+        if (closed) return refuse_closed();
+        return refuse(AddStatus::queue_full, DropReason::queue_full, "the queue is full");
       }
       const std::size_t queued = queue_.push(std::move(item), SteadyClock::now());
       // A sender is woken when a queue gets its first item (to start the flush timer) and when
@@ -331,6 +346,17 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
     }
   }
 
+  // After a 401, or a 404 to a batch: every later request would be refused the same way. What
+  // is queued is dropped (and kept in the spool), and add refuses from now on. Under the lock.
+  void stop_sending(int status, detail::Settled& settled) {
+    stopped_status_ = status;
+    stats_.stopped_status = status;
+    queue_.drop_queued(detail::Ending::dropped(DropReason::unauthorized,
+                                               "not sent: " + stop_message(status), status),
+                       settled);
+    space_cv_.notify_all();  // a blocked add refuses now
+  }
+
   // The sender loop: take a batch that is due, send it, apply the answer; until stopped.
   void work() {
     std::unique_lock<std::mutex> lock(mutex_);
@@ -359,6 +385,8 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
       detail::Settled settled;
       settled.keep_outcomes = static_cast<bool>(options_.on_outcome);  // else only counted
       queue_.settle(batch, result.verdicts, schedule, settled);
+      if (result.refused_status != 0 && stopped_status_ == 0)
+        stop_sending(result.refused_status, settled);
       forget_spooled_locked(settled);
       stats_.bytes_sent += result.body_bytes;
       lock.unlock();
@@ -386,6 +414,7 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
   detail::Pacer pacer_;
   std::uint64_t reported_ = 0;  // outcomes passed to on_outcome (see all_reported)
   std::atomic<Phase> phase_{Phase::open};
+  std::atomic<int> stopped_status_{0};  // 401 or 404 once the server refused (see stop_sending)
   std::vector<std::thread> workers_;
   std::size_t exited_workers_ = 0;
 };

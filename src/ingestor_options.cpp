@@ -90,6 +90,8 @@ const char* to_string(DropReason reason) noexcept {
       return "unrecoverable";
     case DropReason::spool_damaged:
       return "spool_damaged";
+    case DropReason::unauthorized:
+      return "unauthorized";
   }
   return "unknown";
 }

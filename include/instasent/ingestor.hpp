@@ -25,7 +25,9 @@ enum class AddStatus {
   queued,      ///< Queued; its final state will be passed to `on_outcome` exactly once.
   queue_full,  ///< Refused: the queue is full (item count or bytes) and the policy refused it.
   invalid,     ///< Refused: the item cannot be sent (see `AddResult::reason`).
-  closed,      ///< Refused: the ingestor is closing or closed.
+  /// Refused: the ingestor is closing or closed, or it stopped sending because the server
+  /// refused its credentials or stream (see `IngestorStats::stopped_status`).
+  closed,
 };
 
 INSTASENT_EXPORT const char* to_string(AddStatus status) noexcept;
@@ -63,6 +65,10 @@ enum class DropReason {
   /// Read back from a damaged spool record (its id could still be read, its payload could not):
   /// the item was accepted by an earlier ingestor and can no longer be sent.
   spool_damaged,
+  /// Not sent, or refused as a whole, after the server refused the credentials (401) or did not
+  /// know the project or datasource (404 to a batch): the ingestor stopped sending. With a spool
+  /// the item stays in it (`kept_in_spool`) for an ingestor opened with the right settings.
+  unauthorized,
 };
 
 INSTASENT_EXPORT const char* to_string(FinalState state) noexcept;
@@ -205,10 +211,11 @@ struct IngestorStats {
   std::uint64_t dropped_shutdown = 0;
   std::uint64_t dropped_unrecoverable = 0;
   std::uint64_t dropped_spool_damaged = 0;
-  std::uint64_t requests = 0;      ///< Requests sent, retries included.
-  std::uint64_t retries = 0;       ///< Requests that resent items.
-  std::uint64_t rate_limited = 0;  ///< 429 answers.
-  std::uint64_t bytes_sent = 0;    ///< Request body bytes.
+  std::uint64_t dropped_unauthorized = 0;  ///< Dropped after a 401/404; refused at `add` since.
+  std::uint64_t requests = 0;              ///< Requests sent, retries included.
+  std::uint64_t retries = 0;               ///< Requests that resent items.
+  std::uint64_t rate_limited = 0;          ///< 429 answers.
+  std::uint64_t bytes_sent = 0;            ///< Request body bytes.
   /// Items found in the spool at start and queued again (also in `enqueued`).
   std::uint64_t replayed = 0;
   std::uint64_t spool_bytes = 0;          ///< The spool's size on disk now.
@@ -217,6 +224,9 @@ struct IngestorStats {
   /// key could still be read are reported (dropped, `spool_damaged`, also in `enqueued`).
   std::uint64_t spool_damaged_records = 0;
   std::uint64_t spool_unknown_files = 0;  ///< Files in the spool's directory left alone.
+  /// 0 while sending. 401 (the server refused the credentials) or 404 (it does not know the
+  /// project or datasource) once the ingestor has stopped sending for good: see `Ingestor`.
+  int stopped_status = 0;
 };
 
 /// Sends contacts, events and deletes in the background: `add` never blocks (unless the block
@@ -227,6 +237,14 @@ struct IngestorStats {
 /// and contact operations for one user are never in two requests at once. Only the items the
 /// server did not accept are resent. Retries back off exponentially with jitter; a 429 pauses
 /// every sender until the server's reset time.
+///
+/// A 401 to any request, or a 404 to a batch of contacts or events (the project or datasource is
+/// unknown), would be the answer to every later request too: the ingestor stops sending for
+/// good. The items of that request and every item queued are dropped (`DropReason::unauthorized`,
+/// kept in the spool when there is one), `stats().stopped_status` says why, and `add` refuses new
+/// items (`AddStatus::closed`) until a new ingestor is opened with the right settings. Requests
+/// already under way settle as their answers say. A 404 to a delete (an unknown contact) only
+/// rejects that delete.
 class INSTASENT_EXPORT Ingestor {
  public:
   /// Sends through `client`'s transport and connections; `client`'s own retry policy is not

@@ -212,7 +212,8 @@ TEST(Ingestor, OutcomesCarryTheCallersTagAndTheAnswersStatus) {
     ASSERT_TRUE(ingestor.flush(milliseconds(10'000)));
   }
   {
-    // A request refused as a whole: every item says so, with the status.
+    // A request refused for its credentials: its items are dropped (unauthorized), with the
+    // status.
     ClientOptions wrong;
     wrong.project = emulator::testing::kProject;
     wrong.datasource = emulator::testing::kDatasource;
@@ -234,7 +235,8 @@ TEST(Ingestor, OutcomesCarryTheCallersTagAndTheAnswersStatus) {
   EXPECT_EQ(rejected.errors.count("_email"), 1u);
   const ItemOutcome& refused = seen.by_key.at("e:E3").at(0);
   EXPECT_EQ(refused.tag, 43u);
-  EXPECT_EQ(refused.state, FinalState::rejected);
+  EXPECT_EQ(refused.state, FinalState::dropped);
+  EXPECT_EQ(refused.drop_reason, DropReason::unauthorized);
   EXPECT_EQ(refused.http_status, 401);
 }
 

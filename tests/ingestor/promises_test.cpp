@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "ingestor/ingestor_support.hpp"
+#include "support/scratch_dir.hpp"
 
 namespace instasent::ingestor_testing {
 namespace {
@@ -212,6 +213,87 @@ TEST(IngestorPromises, MaxInFlightBoundsTheRequestsUnderWay) {
   EXPECT_EQ(ingestor.stats().delivered, 1'000u);
   EXPECT_EQ(transport->most(), 2);
   EXPECT_TRUE(ingestor.close(milliseconds(1'000)).empty());
+}
+
+// A client like client_for's, with one setting changed.
+Client client_with(int port, const std::function<void(ClientOptions&)>& change) {
+  ClientOptions options;
+  options.project = kProject;
+  options.datasource = kDatasource;
+  options.token = kToken;
+  options.base_url = "http://127.0.0.1:" + std::to_string(port) + "/v1";
+  change(options);
+  return Client(options);
+}
+
+// A 401 would answer every later request too: the ingestor stops sending after the first. The
+// items queued are dropped (unauthorized) without a request of their own, kept in the spool, and
+// add refuses new ones; an ingestor opened on the spool with the right token delivers them all.
+TEST(IngestorPromises, A401StopsSendingAndKeepsEveryItemInTheSpool) {
+  RunningEmulator server;
+  test_support::ScratchDir spool("instasent-unauthorized");
+  Outcomes seen;
+  IngestorOptions options = seen.recording_options();
+  options.spool.directory = spool.path();
+  options.max_in_flight = 1;
+  options.flush_interval = milliseconds(3'600'000);  // nothing goes before flush
+  {
+    Ingestor ingestor(client_with(server.port(), [](ClientOptions& o) { o.token = "wrong"; }),
+                      options);
+    for (int i = 0; i < 250; ++i) ASSERT_TRUE(ingestor.add(Contact("U" + std::to_string(i))));
+    ASSERT_TRUE(ingestor.flush(milliseconds(20'000)));
+    const IngestorStats stats = ingestor.stats();
+    EXPECT_EQ(stats.stopped_status, 401);
+    EXPECT_EQ(stats.dropped_unauthorized, 250u);
+    EXPECT_EQ(stats.requests, 1u) << "one refusal is enough";
+    const AddResult after = ingestor.add(Contact("LATE"));
+    EXPECT_EQ(after.status, AddStatus::closed);
+    EXPECT_NE(after.reason.find("401"), std::string::npos) << after.reason;
+    EXPECT_TRUE(ingestor.close(milliseconds(1'000)).empty());
+  }
+  {
+    std::lock_guard<std::mutex> lock(seen.mutex);
+    ASSERT_EQ(seen.by_key.size(), 250u);
+    for (const auto& [key, outcomes] : seen.by_key) {
+      ASSERT_EQ(outcomes.size(), 1u) << key;
+      EXPECT_EQ(outcomes[0].drop_reason, DropReason::unauthorized) << key;
+      EXPECT_EQ(outcomes[0].http_status, 401) << key;
+      EXPECT_TRUE(outcomes[0].kept_in_spool) << key;
+    }
+  }
+  IngestorOptions again;
+  again.spool.directory = spool.path();
+  Ingestor fixed(client_for(server.port()), again);
+  EXPECT_EQ(fixed.stats().replayed, 250u);
+  ASSERT_TRUE(fixed.flush(milliseconds(20'000)));
+  EXPECT_EQ(fixed.stats().delivered, 250u);
+  EXPECT_EQ(fixed.stats().stopped_status, 0);
+  EXPECT_EQ(server.state()["contacts"].size(), 250u);
+  EXPECT_EQ(server.state()["contacts"].count("LATE"), 0u) << "refused at add, never stored";
+}
+
+// A 404 to a batch (an unknown datasource) stops it the same way; a 404 to a delete (an unknown
+// contact) only rejects that delete.
+TEST(IngestorPromises, A404ToABatchStopsSendingButNotA404ToADelete) {
+  RunningEmulator server;
+  {
+    Ingestor ingestor(client_for(server.port()));
+    ASSERT_TRUE(ingestor.delete_contact("NOBODY"));
+    ASSERT_TRUE(ingestor.flush(milliseconds(20'000)));
+    EXPECT_EQ(ingestor.stats().rejected, 1u);
+    EXPECT_EQ(ingestor.stats().stopped_status, 0);
+    EXPECT_TRUE(ingestor.add(Contact("STILL")));
+    EXPECT_TRUE(ingestor.close(milliseconds(20'000)).empty());
+  }
+  IngestorOptions options;
+  options.max_in_flight = 1;
+  Ingestor ingestor(
+      client_with(server.port(), [](ClientOptions& o) { o.datasource = "ds_unknown"; }), options);
+  ASSERT_TRUE(ingestor.add(Event("U1", "E1", "purchase")));
+  ASSERT_TRUE(ingestor.flush(milliseconds(20'000)));
+  EXPECT_EQ(ingestor.stats().stopped_status, 404);
+  EXPECT_EQ(ingestor.stats().dropped_unauthorized, 1u);
+  EXPECT_EQ(ingestor.add(Event("U1", "E2", "purchase")).status, AddStatus::closed);
 }
 
 // With the block policy, an add that waits for room goes on as soon as the senders make some,

@@ -112,20 +112,17 @@ void ImportState::on_outcome(const ItemOutcome& outcome) {
       ++counts_.delivered;
       break;
     case FinalState::rejected:
-      if (outcome.http_status == 401 || outcome.http_status == 404) {
-        // The credentials, not the item: not a rejection to write down, and the next requests
-        // would be refused the same way.
-        drop(*item);
-        if (stops_.access_denied.empty()) stops_.access_denied = describe(outcome.errors);
-        stop_ = true;
-      } else {
-        reject(*item, outcome.errors);
-      }
+      reject(*item, outcome.errors);
       break;
     case FinalState::dropped:
       drop(*item);
-      if (outcome.drop_reason == DropReason::retries_exhausted ||
-          outcome.drop_reason == DropReason::unrecoverable) {
+      if (outcome.drop_reason == DropReason::unauthorized) {
+        // The credentials or the stream, not the item: not a rejection to write down; the
+        // Ingestor has stopped sending.
+        if (stops_.access_denied.empty()) stops_.access_denied = printable(outcome.message, 300);
+        stop_ = true;
+      } else if (outcome.drop_reason == DropReason::retries_exhausted ||
+                 outcome.drop_reason == DropReason::unrecoverable) {
         if (stops_.gave_up.empty()) stops_.gave_up = printable(outcome.message, 300);
         stop_ = true;
       }
