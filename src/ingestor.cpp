@@ -385,8 +385,9 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
       detail::Settled settled;
       settled.keep_outcomes = static_cast<bool>(options_.on_outcome);  // else only counted
       queue_.settle(batch, result.verdicts, schedule, settled);
-      if (result.refused_status != 0 && stopped_status_ == 0)
+      if (result.refused_status != 0 && stopped_status_ == 0) {
         stop_sending(result.refused_status, settled);
+      }
       forget_spooled_locked(settled);
       stats_.bytes_sent += result.body_bytes;
       lock.unlock();
