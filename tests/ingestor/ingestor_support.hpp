@@ -3,6 +3,7 @@
 // outcomes the callback saw, and the event ids the emulator stored.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -27,15 +28,21 @@ using nlohmann::json;
 using std::chrono::milliseconds;
 using std::chrono::steady_clock;
 
-inline Client client_for(int port, std::shared_ptr<Transport> transport = nullptr) {
+// A client of the emulator's tenant on `port`, with `change` applied to its options.
+inline Client client_with(int port, const std::function<void(ClientOptions&)>& change) {
   ClientOptions options;
   options.project = kProject;
   options.datasource = kDatasource;
   options.token = kToken;
   options.base_url = "http://127.0.0.1:" + std::to_string(port) + "/v1";
   options.curl.request_timeout = milliseconds(5'000);
-  options.transport = std::move(transport);
+  change(options);
   return Client(options);
+}
+
+inline Client client_for(int port, std::shared_ptr<Transport> transport = nullptr) {
+  return client_with(port,
+                     [&](ClientOptions& options) { options.transport = std::move(transport); });
 }
 
 // Every outcome the callback saw, by item key ("c:" user id, "e:" event id, "d:" user id).

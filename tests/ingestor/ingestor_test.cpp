@@ -214,12 +214,8 @@ TEST(Ingestor, OutcomesCarryTheCallersTagAndTheAnswersStatus) {
   {
     // A request refused for its credentials: its items are dropped (unauthorized), with the
     // status.
-    ClientOptions wrong;
-    wrong.project = emulator::testing::kProject;
-    wrong.datasource = emulator::testing::kDatasource;
-    wrong.token = "not-the-token";
-    wrong.base_url = "http://127.0.0.1:" + std::to_string(server.port()) + "/v1";
-    Ingestor ingestor(Client(wrong), options);
+    Ingestor ingestor(
+        client_with(server.port(), [](ClientOptions& o) { o.token = "not-the-token"; }), options);
     ASSERT_TRUE(ingestor.add(Event("U3", "E3", "purchase"), 43));
     ASSERT_TRUE(ingestor.flush(milliseconds(10'000)));
   }

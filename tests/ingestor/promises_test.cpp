@@ -215,17 +215,6 @@ TEST(IngestorPromises, MaxInFlightBoundsTheRequestsUnderWay) {
   EXPECT_TRUE(ingestor.close(milliseconds(1'000)).empty());
 }
 
-// A client like client_for's, with one setting changed.
-Client client_with(int port, const std::function<void(ClientOptions&)>& change) {
-  ClientOptions options;
-  options.project = kProject;
-  options.datasource = kDatasource;
-  options.token = kToken;
-  options.base_url = "http://127.0.0.1:" + std::to_string(port) + "/v1";
-  change(options);
-  return Client(options);
-}
-
 // A 401 would answer every later request too: the ingestor stops sending after the first. The
 // items queued are dropped (unauthorized) without a request of their own, kept in the spool, and
 // add refuses new ones; an ingestor opened on the spool with the right token delivers them all.
