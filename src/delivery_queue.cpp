@@ -138,22 +138,22 @@ void DeliveryQueue::drop_all(Settled& settled) {
       DropReason::shutdown,
       "not delivered by the close deadline; kept in the spool for the next ingestor");
   const Ending lost = Ending::dropped(DropReason::shutdown, "not delivered by the close deadline");
-  const auto drop = [&](const QueuedItem& item) {
-    finish(item, item.spool.id != 0 ? kept : lost, settled);
+  const auto ending_of = [&](const QueuedItem& item) -> const Ending& {
+    return item.spool.id != 0 ? kept : lost;
   };
-  for (auto& queue : queues_) {
-    for (const QueuedItem& item : queue) drop(item);
-    stats_.queued -= queue.size();
-    queue.clear();
-  }
-  queued_bytes_ = 0;
+  drop_each_queued(ending_of, settled);
   // A request still in flight when its answer comes later finds its items already final.
-  for (const auto& [seq, item] : in_flight_) drop(item);
+  for (const auto& [seq, item] : in_flight_) finish(item, ending_of(item), settled);
 }
 
 void DeliveryQueue::drop_queued(const Ending& ending, Settled& settled) {
+  drop_each_queued([&](const QueuedItem&) -> const Ending& { return ending; }, settled);
+}
+
+void DeliveryQueue::drop_each_queued(
+    const std::function<const Ending&(const QueuedItem&)>& ending_of, Settled& settled) {
   for (auto& queue : queues_) {
-    for (const QueuedItem& item : queue) finish(item, ending, settled);
+    for (const QueuedItem& item : queue) finish(item, ending_of(item), settled);
     stats_.queued -= queue.size();
     queue.clear();
   }

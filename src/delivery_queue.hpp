@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -154,6 +155,9 @@ class DeliveryQueue {
               Settled& settled);
 
  private:
+  // Drops every queued item with the ending `ending_of` gives it.
+  void drop_each_queued(const std::function<const Ending&(const QueuedItem&)>& ending_of,
+                        Settled& settled);
   // Records an item's final state, once: an item already final is left as it is.
   void finish(const QueuedItem& item, Ending ending, Settled& settled);
   void collect(std::size_t q, std::vector<QueuedItem>& batch, time_point now, const Pacer& pacer,
