@@ -21,6 +21,14 @@ namespace instasent {
 using SteadyClock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
+namespace {
+
+// The ingestor whose on_outcome this thread is running, if any: close, called from there against
+// the rules, must not wait for that very callback to return.
+thread_local const void* calling_back_for = nullptr;
+
+}  // namespace
+
 // The Ingestor's facade: the sender threads, add's admission, flush and close, fork, and the
 // spool glue. What the items go through lives in DeliveryQueue (queues, order, batches, final
 // states), Pacer (backoff, the retry budget, the 429 gate) and exchange_batch (one request).
@@ -127,6 +135,13 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
     // What was given up stays in the spool for the next ingestor; nothing is written after this.
     if (spool_) spool_->close();
     report(left);
+    // A sender may have settled items before the deadline and be passing them to on_outcome
+    // now; their answers are in, so this wait is only as long as the callbacks. After it no
+    // callback runs again: every item is final, and a late answer reports nothing.
+    if (calling_back_for != this) {
+      std::unique_lock<std::mutex> lock(mutex_);
+      done_cv_.wait(lock, [&] { return all_reported(); });
+    }
     // Senders still waiting for an answer are left to finish on their own: they hold this
     // state, so nothing they touch goes away.
     for (auto& worker : workers_) {
@@ -329,12 +344,15 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
 
   void call_back(const std::vector<ItemOutcome>& outcomes) const {
     if (!options_.on_outcome) return;
+    const void* outer = calling_back_for;
+    calling_back_for = this;
     for (const ItemOutcome& outcome : outcomes) {
       try {
         options_.on_outcome(outcome);
       } catch (...) {  // a throwing callback must not take a sender down
       }
     }
+    calling_back_for = outer;
   }
 
   void join_until(std::thread& worker, SteadyClock::time_point deadline) {

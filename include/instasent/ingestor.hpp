@@ -252,7 +252,8 @@ class INSTASENT_EXPORT Ingestor {
   /// holds; throws InvalidInputError (field "spool.directory") when the directory cannot be
   /// used (not creatable, or in use by another ingestor).
   explicit Ingestor(const Client& client, IngestorOptions options = {});
-  /// `close(options.shutdown_deadline)`: never blocks longer than that.
+  /// `close(options.shutdown_deadline)`: never blocks longer than that, plus the time callbacks
+  /// already running take to return.
   ~Ingestor();
   Ingestor(const Ingestor&) = delete;
   Ingestor& operator=(const Ingestor&) = delete;
@@ -269,10 +270,10 @@ class INSTASENT_EXPORT Ingestor {
   bool flush(std::chrono::milliseconds timeout);
   /// Stops accepting items, sends what is queued until `timeout`, then drops what is left
   /// (reported as dropped, shutdown) and returns the outcomes of every item not delivered or
-  /// rejected by then. Later calls return nothing. A sender still busy when the deadline passes
-  /// may yet pass outcomes of the items it settled to `on_outcome` after `close` returns, so the
-  /// callback must not use what the caller destroys right after (hold its state in a
-  /// `shared_ptr`, or give `close` time).
+  /// rejected by then. Later calls return nothing. When it returns, `on_outcome` has returned
+  /// for every item and is not called again: past the deadline it still waits for callbacks a
+  /// sender had already begun (an answer that comes later finds its items final and reports
+  /// nothing).
   std::vector<ItemOutcome> close(std::chrono::milliseconds timeout);
 
   IngestorStats stats() const;

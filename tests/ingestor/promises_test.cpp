@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Promises of the Ingestor that no other test pinned: deletes by id (the request, its encoding,
 // a 404, the order with what follows), a 429 holding back every sender for at most
-// max_rate_limit_wait, max_in_flight, and a blocked add that goes on once there is room.
+// max_rate_limit_wait, max_in_flight, a blocked add that goes on once there is room, and no
+// callback after close returns.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -312,6 +313,55 @@ TEST(IngestorPromises, ABlockedAddGoesOnOnceThereIsRoom) {
   ASSERT_TRUE(ingestor.flush(milliseconds(10'000)));
   EXPECT_EQ(seen.count(FinalState::delivered), 11u);
   EXPECT_EQ(server.state()["contacts"].count("U10"), 1u);
+}
+
+
+// When close returns, every callback has returned, even one a sender began before the deadline
+// and that runs past it: the caller may destroy what the callback uses right after. (The CLI
+// counts its summary from the callbacks; a late one went uncounted.)
+TEST(IngestorPromises, NoCallbackRunsAfterCloseReturns) {
+  RunningEmulator server;
+  std::promise<void> began;
+  std::atomic<int> returned{0};
+  IngestorOptions options;
+  options.flush_interval = milliseconds(1);
+  options.on_outcome = [&](const ItemOutcome&) {
+    if (returned == 0) began.set_value();
+    std::this_thread::sleep_for(milliseconds(300));
+    ++returned;
+  };
+  Ingestor ingestor(client_for(server.port()), options);
+  ASSERT_TRUE(ingestor.add(Contact("U1")));
+  ASSERT_EQ(began.get_future().wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  EXPECT_TRUE(ingestor.close(milliseconds(0)).empty());  // delivered, not given up
+  EXPECT_EQ(returned, 1);
+}
+
+// Against the rules, a callback that calls close does not wait for itself: close returns, the
+// rest is given up, and the callback's own item is still reported once.
+TEST(IngestorPromises, CloseFromACallbackDoesNotWaitForItself) {
+  RunningEmulator server;
+  Outcomes seen;
+  std::unique_ptr<Ingestor> ingestor;
+  std::promise<std::size_t> given_up;
+  std::atomic<bool> closing{false};
+  IngestorOptions options;
+  options.batch.max_items = 1;
+  options.max_in_flight = 1;
+  options.flush_interval = milliseconds(3'600'000);  // nothing is due until flush
+  options.on_outcome = [&](const ItemOutcome& outcome) {
+    seen.callback()(outcome);
+    if (!closing.exchange(true)) given_up.set_value(ingestor->close(milliseconds(0)).size());
+  };
+  ingestor = std::make_unique<Ingestor>(client_for(server.port()), options);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(ingestor->add(Contact("U" + std::to_string(i))));
+  ingestor->flush(milliseconds(0));  // one sender, one item a request: one goes, two wait
+  auto closed = given_up.get_future();
+  ASSERT_EQ(closed.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  EXPECT_EQ(closed.get(), 2u);
+  ingestor.reset();
+  EXPECT_EQ(seen.count(FinalState::delivered), 1u);
+  EXPECT_EQ(seen.count(FinalState::dropped), 2u);
 }
 
 }  // namespace
