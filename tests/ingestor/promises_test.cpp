@@ -315,7 +315,6 @@ TEST(IngestorPromises, ABlockedAddGoesOnOnceThereIsRoom) {
   EXPECT_EQ(server.state()["contacts"].count("U10"), 1u);
 }
 
-
 // When close returns, every callback has returned, even one a sender began before the deadline
 // and that runs past it: the caller may destroy what the callback uses right after. (The CLI
 // counts its summary from the callbacks; a late one went uncounted.)

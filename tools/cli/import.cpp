@@ -124,7 +124,6 @@ ImportSummary ImportRun::run(const std::function<ClientOptions()>& client_option
         " (again to quit at once)");
   }
   finish_sending(client ? &*client : nullptr);
-  state_->close();
   stop_ticker();
   save_checkpoint();
 

@@ -104,7 +104,6 @@ bool ImportState::wait_for_room(std::size_t max_pending, const std::function<boo
 
 void ImportState::on_outcome(const ItemOutcome& outcome) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (closed_) return;
   const auto item = tracker_.take(outcome.tag);
   if (!item) return;  // every item sent is tracked; nothing else reaches here
   switch (outcome.state) {
@@ -177,11 +176,6 @@ void ImportState::batch_failed(const std::vector<PendingItem>& items, const Erro
 void ImportState::not_sent(const std::vector<PendingItem>& items) {
   std::lock_guard<std::mutex> lock(mutex_);
   for (const PendingItem& item : items) drop(item);
-}
-
-void ImportState::close() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  closed_ = true;
 }
 
 void ImportState::fatal(const std::string& message) {

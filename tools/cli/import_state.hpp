@@ -23,9 +23,8 @@
 
 namespace instasent::cli {
 
-/// Thread-safe. Held by `shared_ptr` so that the outcome callback stays valid however late a
-/// sender calls it; after `close()` outcomes are ignored (their records stay unconfirmed, which
-/// only means that a resumed import sends them again).
+/// Thread-safe: the Ingestor's senders report outcomes here while the reader adds records. (Once
+/// the Ingestor's close returns, no outcome comes any more.)
 class ImportState {
  public:
   ImportState(ImportMode mode, int max_reported, std::uint64_t confirmed,
@@ -57,8 +56,6 @@ class ImportState {
   void batch_failed(const std::vector<PendingItem>& items, const Error& error);
   /// Items of a dry-run batch that was never sent (the import stopped first).
   void not_sent(const std::vector<PendingItem>& items);
-  /// Outcomes after this are ignored.
-  void close();
 
   // --- Stopping -------------------------------------------------------------------------------
   /// A reason to stop sending has come: unauthorized or retries exhausted.
@@ -101,7 +98,6 @@ class ImportState {
   std::unique_ptr<RejectsWriter> rejects_;
   ImportSummary counts_;
   int reported_ = 0;
-  bool closed_ = false;
   Stops stops_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> halted_{false};
