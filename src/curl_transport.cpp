@@ -12,6 +12,7 @@
 #include "fork_guard.hpp"
 #include "instasent/error.hpp"
 #include "instasent/version.hpp"
+#include "proxy.hpp"
 #include "strings.hpp"
 
 namespace instasent {
@@ -188,6 +189,7 @@ class CurlTransport final : public Transport, private detail::ForkAware {
  public:
   explicit CurlTransport(const CurlTransportOptions& options)
       : options_(options),
+        proxy_(options.proxy),
         user_agent_(std::string("instasent-cpp/") + kVersion +
                     (options.user_agent_suffix.empty() ? "" : " " + options.user_agent_suffix)) {
     initialise_curl_once();
@@ -221,9 +223,10 @@ class CurlTransport final : public Transport, private detail::ForkAware {
     headers.add("Expect:");  // no 100-continue round trip before large bodies
 
     set_option(handle, CURLOPT_URL, request.url.c_str());
-    // A plain-http request never goes through a proxy, which would read the token in clear text;
-    // for https, the proxy settings of the environment apply (the token crosses it encrypted).
-    set_option(handle, CURLOPT_PROXY, is_plain_http(request.url) ? "" : nullptr);
+    // Set for every request ("" is none), so that libcurl's reading of the environment never
+    // decides: a plain-http request never goes through a proxy, which would read the token.
+    const std::string* proxy = proxy_.proxy_for(request.url);
+    set_option(handle, CURLOPT_PROXY, proxy != nullptr ? proxy->c_str() : "");
     set_option(handle, CURLOPT_HTTPHEADER, headers.get());
     set_option(handle, CURLOPT_WRITEDATA, &exchange);
     set_option(handle, CURLOPT_HEADERDATA, &exchange);
@@ -242,22 +245,18 @@ class CurlTransport final : public Transport, private detail::ForkAware {
     const CURLcode code = curl_easy_perform(handle);
     long status = 0;
     curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &status);
-    if (exchange.stopped) {
-      throw TransportError(*exchange.stopped, std::string("instasent: ") +
-                                                  failure_name(*exchange.stopped) + " (" +
-                                                  exchange.stop_reason + ")");
-    }
-    if (code != CURLE_OK) {
-      const TransportFailure failure = classify(code);
-      throw TransportError(failure, std::string("instasent: ") + failure_name(failure) + " (" +
-                                        curl_easy_strerror(code) + ")");
-    }
+    if (exchange.stopped) fail(*exchange.stopped, exchange.stop_reason, proxy);
+    if (code != CURLE_OK) fail(classify(code), curl_easy_strerror(code), proxy);
     exchange.response.status = static_cast<int>(status);
     return std::move(exchange.response);
   }
 
-  static bool is_plain_http(const std::string& url) {
-    return url.size() >= 7 && detail::iequals(std::string_view(url).substr(0, 7), "http://");
+  // A failed exchange; one that went through a proxy names it (without its credentials).
+  [[noreturn]] void fail(TransportFailure failure, const char* detail,
+                         const std::string* proxy) const {
+    std::string message = std::string("instasent: ") + failure_name(failure) + " (" + detail;
+    if (proxy != nullptr) message += "; through the proxy " + proxy_.shown();
+    throw TransportError(failure, message + ")");
   }
 
   void before_fork() override { mutex_.lock(); }
@@ -315,6 +314,7 @@ class CurlTransport final : public Transport, private detail::ForkAware {
     set_option(handle, CURLOPT_PROTOCOLS_STR, "http,https");
     set_option(handle, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     set_option(handle, CURLOPT_FOLLOWLOCATION, 0L);
+    set_option(handle, CURLOPT_NOPROXY, "");  // the proxy of each request is decided here
     // gzip only: brotli at the server's default quality costs it far more than it saves here.
     set_option(handle, CURLOPT_ACCEPT_ENCODING, "gzip");
     set_option(handle, CURLOPT_SSL_VERIFYPEER, options_.verify_tls ? 1L : 0L);
@@ -340,6 +340,7 @@ class CurlTransport final : public Transport, private detail::ForkAware {
   }
 
   const CurlTransportOptions options_;
+  const detail::ProxyRoute proxy_;
   const std::string user_agent_;
   std::mutex mutex_;
   std::vector<CurlHandle> idle_;

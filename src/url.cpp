@@ -56,27 +56,7 @@ bool is_loopback_host(std::string_view host) {
   return iequals(host, "localhost") || host == "[::1]" || host == "::1" || is_ipv4_loopback(host);
 }
 
-std::string normalize_base_url(std::string_view url, bool allow_insecure_http, const char* field) {
-  const auto scheme_end = url.find("://");
-  if (scheme_end == std::string_view::npos) {
-    throw InvalidInputError(field, "must start with https:// (or http:// for a loopback host)");
-  }
-  const std::string_view scheme = url.substr(0, scheme_end);
-  const bool https = iequals(scheme, "https");
-  if (!https && !iequals(scheme, "http")) {
-    throw InvalidInputError(field, "must use https (or http for a loopback host)");
-  }
-  for (const char ch : url) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c <= 0x20 || c >= 0x7F)
-      throw InvalidInputError(field, "must not contain spaces, control or non-ASCII characters");
-  }
-  const std::string_view rest = url.substr(scheme_end + 3);
-  const std::string_view authority = rest.substr(0, rest.find('/'));
-  if (authority.find_first_of("@?#") != std::string_view::npos ||
-      rest.find_first_of("?#") != std::string_view::npos) {
-    throw InvalidInputError(field, "must not contain user info, a query or a fragment");
-  }
+HostPort check_authority(std::string_view authority, const char* field) {
   std::string_view host = authority;
   std::optional<std::string_view> port;
   if (!host.empty() && host.front() == '[') {
@@ -106,6 +86,31 @@ std::string normalize_base_url(std::string_view url, bool allow_insecure_http, c
        host.front() == '.' || host.front() == '-' || host.find("..") != std::string_view::npos)) {
     throw InvalidInputError(field, "has a host name a host cannot have");
   }
+  return {host, port};
+}
+
+std::string normalize_base_url(std::string_view url, bool allow_insecure_http, const char* field) {
+  const auto scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) {
+    throw InvalidInputError(field, "must start with https:// (or http:// for a loopback host)");
+  }
+  const std::string_view scheme = url.substr(0, scheme_end);
+  const bool https = iequals(scheme, "https");
+  if (!https && !iequals(scheme, "http")) {
+    throw InvalidInputError(field, "must use https (or http for a loopback host)");
+  }
+  for (const char ch : url) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c <= 0x20 || c >= 0x7F)
+      throw InvalidInputError(field, "must not contain spaces, control or non-ASCII characters");
+  }
+  const std::string_view rest = url.substr(scheme_end + 3);
+  const std::string_view authority = rest.substr(0, rest.find('/'));
+  if (authority.find_first_of("@?#") != std::string_view::npos ||
+      rest.find_first_of("?#") != std::string_view::npos) {
+    throw InvalidInputError(field, "must not contain user info, a query or a fragment");
+  }
+  const std::string_view host = check_authority(authority, field).host;
   // Dot segments would be resolved away by the HTTP stack and address another path.
   const std::string_view path = rest.substr(authority.size());
   for (std::size_t start = 0; start < path.size();) {

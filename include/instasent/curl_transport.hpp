@@ -12,6 +12,27 @@
 
 namespace instasent {
 
+/// Which proxy https requests go through. A plain-http request (to a loopback emulator, or with
+/// `allow_insecure_http`) never goes through a proxy, explicit or not: the token would cross it
+/// in clear text. An https request through a proxy goes in a CONNECT tunnel (or SOCKS), so the
+/// proxy sees only the host and port; the token stays encrypted end to end.
+struct ProxyOptions {
+  /// The proxy for https requests, in place of the environment's: `[scheme://][user:password@]`
+  /// `host[:port]`, where the scheme is `http` (the default), `https`, `socks4`, `socks4a`,
+  /// `socks5` or `socks5h`, and the port defaults to 1080 (or 443 for an https proxy). The
+  /// credentials, if any, never appear in a message.
+  std::string url;
+  /// With `url`: hosts that do not go through it, separated by commas: `*` for every host, a
+  /// host name (which also covers its subdomains; a leading dot is allowed), or an IP address.
+  /// Ranges (CIDR) are not understood.
+  std::string no_proxy;
+  /// When `url` is empty: whether the environment's proxy applies, as libcurl would read it:
+  /// `https_proxy`, `HTTPS_PROXY`, `all_proxy` or `ALL_PROXY` (the first set), with `no_proxy` or
+  /// `NO_PROXY` in the form above. They are read once, when the transport is made. False: no
+  /// proxy at all.
+  bool from_environment = true;
+};
+
 /// The libcurl transport's settings. `Client` refuses (`InvalidInputError`) a timeout that is not
 /// positive and a size or speed limit out of its range.
 struct CurlTransportOptions {
@@ -34,6 +55,9 @@ struct CurlTransportOptions {
   std::string ca_file;
   /// Extra text appended to `User-Agent: instasent-cpp/<version>`.
   std::string user_agent_suffix;
+  /// The proxy (by default, the environment's, for https only). A transport error of a request
+  /// that went through a proxy names it, without its credentials.
+  ProxyOptions proxy;
 };
 
 /// A thread-safe libcurl transport. It keeps a pool of easy handles so connections are reused
@@ -41,6 +65,8 @@ struct CurlTransportOptions {
 /// accepts gzip; verifies TLS by default; bounds the answer's size and speed as the options say;
 /// never sends a plain-http request through a proxy (the token would cross it in clear text).
 /// libcurl is initialised once, internally. Every exception `send` throws is a `TransportError`.
+/// Throws `InvalidInputError` when the proxy (`proxy.url`, or the environment's) is not a proxy
+/// URL; the message names the option or variable, never its value.
 INSTASENT_EXPORT std::shared_ptr<Transport> make_curl_transport(
     const CurlTransportOptions& options = {});
 

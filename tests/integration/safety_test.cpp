@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -18,6 +19,7 @@
 #include "instasent/instasent.hpp"
 #include "integration/test_server.hpp"
 #include "support/raw_server.hpp"
+#include "support/scoped_env.hpp"
 
 namespace instasent::testing {
 namespace {
@@ -181,26 +183,6 @@ TEST_F(Refusals, BaseUrlsThatAreNotUsableAreRefused) {
 
 // --- Proxies -------------------------------------------------------------------------------------
 
-// Sets an environment variable for one test; restores the old value after.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const std::string& value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    ::setenv(name, value.c_str(), 1);
-  }
-  ~ScopedEnv() {
-    if (old_) {
-      ::setenv(name_, old_->c_str(), 1);
-    } else {
-      ::unsetenv(name_);
-    }
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
-
 TEST(Proxy, PlainHttpNeverGoesThroughAProxyHttpsDoes) {
   RawServer proxy([](RawConnection& connection) {
     connection.write(RawServer::answer(403, R"({"message":"proxy says no"})"));
@@ -226,6 +208,62 @@ TEST(Proxy, PlainHttpNeverGoesThroughAProxyHttpsDoes) {
   });
   EXPECT_THROW(tls.stream_info(), TransportError);
   ASSERT_EQ(proxy.requests(), 1u);
+
+  // An explicit proxy does not change that: plain http goes straight to the server.
+  const Client explicit_proxy = make_client(
+      server, clock, [&](ClientOptions& options) { options.curl.proxy.url = proxy_url; });
+  EXPECT_NO_THROW(explicit_proxy.stream_info());
+  EXPECT_EQ(server.request_count(), 2u);
+  EXPECT_EQ(proxy.requests(), 1u);
+}
+
+// A request that fails at or through a proxy names the proxy, never its credentials.
+TEST(Proxy, AFailureThroughAProxyNamesItWithoutCredentials) {
+  RawServer refusing([](RawConnection& connection) {
+    connection.write(RawServer::answer(403, R"({"message":"proxy says no"})"));
+  });
+  const std::string proxy = "127.0.0.1:" + std::to_string(refusing.port());
+  TestServer server;
+  const Client client = make_client(server, std::make_shared<FakeClock>(), [&](ClientOptions& o) {
+    o.base_url = "https://api.example.invalid/v1";
+    o.retry.max_attempts = 1;
+    o.curl.proxy.url = "http://proxy-user:hunter2@" + proxy;
+  });
+  try {
+    client.stream_info();
+    ADD_FAILURE() << "the proxy let it through";
+  } catch (const TransportError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("through the proxy http://" + proxy + ")"), std::string::npos)
+        << message;
+    EXPECT_EQ(message.find("hunter2"), std::string::npos) << message;
+    EXPECT_EQ(message.find("proxy-user"), std::string::npos) << message;
+  }
+  EXPECT_EQ(refusing.requests(), 1u);
+}
+
+// A proxy URL that is not one is refused when the client is made, naming the option (or the
+// variable) and never its value.
+TEST(Proxy, AProxyThatIsNotAProxyUrlIsRefusedWithoutItsValue) {
+  TestServer server;
+  const auto clock = std::make_shared<FakeClock>();
+  for (const char* url : {"ftp://u:hunter2@proxy:21", "http://u:hunter2@proxy:3128/path",
+                          "http://u:hunter2@proxy:0", "http://u:hunter2@", "http://u:hunter2@a..b",
+                          "http://u:hunter2@proxy:3128?x", "http://u:hunter2 @proxy"}) {
+    const auto e = refusal(
+        [&] { make_client(server, clock, [&](ClientOptions& o) { o.curl.proxy.url = url; }); });
+    ASSERT_TRUE(e) << url;
+    EXPECT_EQ(e->field(), "curl.proxy.url") << url;
+    EXPECT_EQ(std::string(e->what()).find("hunter2"), std::string::npos) << e->what();
+  }
+  const ScopedEnv https_proxy("https_proxy", "http://u:hunter2@proxy:port");
+  const auto e = refusal([&] { make_client(server, clock); });
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->field(), "https_proxy (environment)");
+  EXPECT_EQ(std::string(e->what()).find("hunter2"), std::string::npos) << e->what();
+  // Told to ignore the environment, the client does not read it.
+  EXPECT_NO_THROW(
+      make_client(server, clock, [](ClientOptions& o) { o.curl.proxy.from_environment = false; }));
 }
 
 // --- TLS -----------------------------------------------------------------------------------------
@@ -310,6 +348,69 @@ TEST_F(Tls, TheRightCaFileVerifies) {
       client("127.0.0.1", [](ClientOptions& o) { o.curl.ca_file = tls_file("ca.pem"); });
   EXPECT_NO_THROW(c.stream_info());
   EXPECT_EQ(requests_.load(), 1);
+}
+
+// An explicit proxy carries https through a CONNECT tunnel, with the credentials of its URL; the
+// proxy sees where to connect and encrypted bytes, never the token.
+TEST_F(Tls, AnExplicitProxyTunnelsTheRequestAndNeverSeesTheToken) {
+  ProxyLog log;
+  RawServer proxy(tunnelling_proxy(&log));
+  const Client c = client("127.0.0.1", [&](ClientOptions& o) {
+    o.curl.ca_file = tls_file("ca.pem");
+    o.curl.proxy.url = "http://proxy-user:hunter2@127.0.0.1:" + std::to_string(proxy.port());
+  });
+  EXPECT_NO_THROW(c.stream_info());
+  EXPECT_EQ(requests_.load(), 1);
+  std::lock_guard<std::mutex> lock(log.mutex);
+  ASSERT_EQ(log.heads.size(), 1u);
+  EXPECT_EQ(log.heads[0].rfind("CONNECT 127.0.0.1:" + std::to_string(port_) + " HTTP/1.1", 0), 0u)
+      << log.heads[0];
+  // Basic, base64 of "proxy-user:hunter2".
+  EXPECT_NE(log.heads[0].find("Proxy-Authorization: Basic cHJveHktdXNlcjpodW50ZXIy"),
+            std::string::npos)
+      << log.heads[0];
+  EXPECT_FALSE(log.tunnelled.empty());
+  EXPECT_EQ(log.tunnelled.find("secret-token-XYZ"), std::string::npos);
+  EXPECT_EQ(log.heads[0].find("secret-token-XYZ"), std::string::npos);
+}
+
+// The environment's proxy applies to https by default, and not once the client is told to
+// ignore the environment; a host in the no-proxy list goes straight to the server.
+TEST_F(Tls, TheEnvironmentsProxyAppliesUnlessTurnedOffOrBypassed) {
+  RawServer proxy(tunnelling_proxy());
+  const ScopedEnv https_proxy("https_proxy", "http://127.0.0.1:" + std::to_string(proxy.port()));
+  const ScopedEnv no_proxy("no_proxy");
+  const ScopedEnv upper_no_proxy("NO_PROXY");
+  const auto verified = [&](ClientOptions& o) { o.curl.ca_file = tls_file("ca.pem"); };
+
+  EXPECT_NO_THROW(client("127.0.0.1", verified).stream_info());
+  EXPECT_EQ(proxy.requests(), 1u);
+
+  EXPECT_NO_THROW(client("127.0.0.1", [&](ClientOptions& o) {
+                    verified(o);
+                    o.curl.proxy.from_environment = false;
+                  }).stream_info());
+  EXPECT_EQ(proxy.requests(), 1u);
+
+  {
+    const ScopedEnv bypass("no_proxy", "example.com, 127.0.0.1");
+    EXPECT_NO_THROW(client("127.0.0.1", verified).stream_info());
+    EXPECT_EQ(proxy.requests(), 1u);
+  }
+  // An explicit proxy with its own list: the environment's list does not apply to it.
+  const ScopedEnv bypass("no_proxy", "127.0.0.1");
+  EXPECT_NO_THROW(client("127.0.0.1", [&](ClientOptions& o) {
+                    verified(o);
+                    o.curl.proxy.url = "127.0.0.1:" + std::to_string(proxy.port());
+                  }).stream_info());
+  EXPECT_EQ(proxy.requests(), 2u);
+  EXPECT_NO_THROW(client("127.0.0.1", [&](ClientOptions& o) {
+                    verified(o);
+                    o.curl.proxy.url = "127.0.0.1:" + std::to_string(proxy.port());
+                    o.curl.proxy.no_proxy = "127.0.0.1";
+                  }).stream_info());
+  EXPECT_EQ(proxy.requests(), 2u);
+  EXPECT_EQ(requests_.load(), 5);
 }
 
 TEST_F(Tls, VerificationTurnedOffAcceptsAnyCertificate) {

@@ -29,18 +29,51 @@ std::size_t content_length(const std::string& head) {
   return static_cast<std::size_t>(std::strtoull(lower.c_str() + at + 17, nullptr, 10));
 }
 
-}  // namespace
-
-bool RawConnection::write(std::string_view bytes) {
+// Writes all of `bytes` to `fd`; false once the peer is gone or the server is stopping.
+bool send_all(int fd, std::string_view bytes, const std::atomic<bool>& stopping) {
   while (!bytes.empty()) {
-    if (stopping_.load()) return false;
-    pollfd ready{fd_, POLLOUT, 0};
+    if (stopping.load()) return false;
+    pollfd ready{fd, POLLOUT, 0};
     if (::poll(&ready, 1, 100) <= 0) continue;  // re-check stopping every 100 ms
-    const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    const ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return false;
     bytes.remove_prefix(static_cast<std::size_t>(n));
   }
+  return true;
+}
+
+}  // namespace
+
+bool RawConnection::write(std::string_view bytes) { return send_all(fd_, bytes, stopping_); }
+
+bool RawConnection::tunnel_to(int port, const std::function<void(std::string_view)>& sent) {
+  const int upstream = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (upstream < 0) return false;
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(static_cast<std::uint16_t>(port));
+  if (::connect(upstream, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      !write("HTTP/1.1 200 Connection established\r\n\r\n")) {
+    ::close(upstream);
+    return false;
+  }
+  char buffer[1 << 14];
+  pollfd ends[2] = {{fd_, POLLIN, 0}, {upstream, POLLIN, 0}};
+  bool open = true;
+  while (open && !stopping_.load()) {
+    if (::poll(ends, 2, 100) <= 0) continue;  // re-check stopping every 100 ms
+    for (int from = 0; from < 2 && open; ++from) {
+      if (ends[from].revents == 0) continue;
+      const ssize_t n = ::recv(ends[from].fd, buffer, sizeof buffer, 0);
+      if (n < 0 && errno == EINTR) continue;
+      const std::string_view bytes(buffer, n > 0 ? static_cast<std::size_t>(n) : 0);
+      if (from == 0 && sent) sent(bytes);
+      open = n > 0 && send_all(ends[1 - from].fd, bytes, stopping_);
+    }
+  }
+  ::close(upstream);
   return true;
 }
 
@@ -130,6 +163,28 @@ void RawServer::accept_loop() {
       ::close(fd);
     });
   }
+}
+
+std::function<void(RawConnection&)> tunnelling_proxy(ProxyLog* log) {
+  return [log](RawConnection& connection) {
+    const std::string& request = connection.request();
+    const std::string head = request.substr(0, request.find("\r\n\r\n"));
+    if (log != nullptr) {
+      std::lock_guard<std::mutex> lock(log->mutex);
+      log->heads.push_back(head);
+    }
+    const std::string target = "CONNECT 127.0.0.1:";
+    if (head.rfind(target, 0) != 0) {
+      connection.write(RawServer::answer(405, R"({"message":"CONNECT to 127.0.0.1 only"})"));
+      return;
+    }
+    const int port = std::atoi(head.c_str() + target.size());
+    connection.tunnel_to(port, [log](std::string_view bytes) {
+      if (log == nullptr) return;
+      std::lock_guard<std::mutex> lock(log->mutex);
+      log->tunnelled.append(bytes);
+    });
+  };
 }
 
 std::function<void(RawConnection&)> refuse_batches_with_bad_items(std::atomic<int>* requests) {

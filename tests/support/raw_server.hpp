@@ -25,6 +25,10 @@ class RawConnection {
   bool stopping() const { return stopping_.load(); }
   /// The request as it arrived: its head (up to the blank line) and body (per Content-Length).
   const std::string& request() const { return request_; }
+  /// Answers a CONNECT with 200, then copies bytes both ways between this connection and
+  /// 127.0.0.1:`port` until either side closes or the server stops; `sent` sees what the client
+  /// sent through. False when the port cannot be reached (nothing was answered).
+  bool tunnel_to(int port, const std::function<void(std::string_view)>& sent = {});
 
  private:
   friend class RawServer;
@@ -34,6 +38,18 @@ class RawConnection {
   const std::atomic<bool>& stopping_;
   std::string request_;
 };
+
+/// What a `tunnelling_proxy` saw: the head of every request, and every byte a client sent
+/// through its tunnels.
+struct ProxyLog {
+  std::mutex mutex;
+  std::vector<std::string> heads;
+  std::string tunnelled;
+};
+
+/// A proxy for https: a tunnel for `CONNECT 127.0.0.1:PORT`, 405 to anything else. Records what
+/// it saw in `log` when given one.
+std::function<void(RawConnection&)> tunnelling_proxy(ProxyLog* log = nullptr);
 
 /// A batch server for the tests of splitting and rejects: 400 {"message":"Malformed item"} to a
 /// request whose text holds "BAD" or whose body is not a JSON array; otherwise 202 accepting every
