@@ -24,12 +24,21 @@ class ClientCore;  // the machinery behind a Client (not part of the API)
 /// Every call is synchronous and reports failure by throwing `instasent::Error` (see error.hpp);
 /// 5xx, 429 and transport failures are retried first as `ClientOptions::retry` says. A `Client`
 /// may be used from several threads at once; copies share one transport and its connections.
+///
+/// What a call throws: `InvalidInputError` for an item, id or option refused before sending;
+/// `UnauthorizedError` (401), `NotFoundError` (404), `BadRequestError` (400 and other 4xx),
+/// `RateLimitedError` (429) and `ServerError` (5xx) once retries are exhausted, with the HTTP
+/// status and request id; `TransportError` when no answer came; `UnreadableResponseError` when
+/// the answer cannot be read. Ids in a path (user ids, event types) are percent-encoded; an empty
+/// one, one longer than `kMaxIdBytes` or not valid UTF-8, and "." or "..", are refused
+/// (`InvalidInputError`).
 class INSTASENT_EXPORT Client {
  public:
   /// Validates the options (project, datasource, token, base URL) and throws
   /// `InvalidInputError` naming the first bad one.
   explicit Client(ClientOptions options);
-  /// `Client(ClientOptions::from_env())`.
+  /// `Client(ClientOptions::from_env())`. Throws `InvalidInputError` naming the variable that
+  /// is missing or refused.
   static Client from_env();
 
   /// GET /stream: the cheapest credential check.
@@ -52,8 +61,13 @@ class INSTASENT_EXPORT Client {
   /// GET /stream/contacts/{userId}. Throws `NotFoundError` when there is no such contact.
   ContactRecord get_contact(std::string_view user_id) const;
 
+  /// GET /stream/specs/attributes: the stream's attributes, reserved and custom. Throws
+  /// `UnreadableResponseError` when the answer has no `specs` array.
   std::vector<AttributeSpec> attribute_specs() const;
+  /// GET /stream/specs/events: the event types the stream knows; as `attribute_specs`.
   std::vector<EventSpec> event_specs() const;
+  /// GET /stream/specs/event-parameters/{eventType}: the parameters of one event type (an
+  /// `EventSpec::uid`); as `attribute_specs`.
   std::vector<EventParameterSpec> event_parameter_specs(std::string_view event_type) const;
 
   /// The latest `X-RateLimit-*` values seen by this client (and its copies).

@@ -21,10 +21,16 @@ namespace instasent {
 ///         .attribute("plan", "pro").attribute("tags", {"vip", "beta"});
 class INSTASENT_EXPORT Contact {
  public:
+  /// A contact with no attributes set yet. Throws `InvalidInputError` (field "_user_id") when
+  /// `user_id` is empty, longer than `kMaxIdBytes` or not valid UTF-8.
   explicit Contact(std::string user_id);
 
+  /// `_first_name`. Like every text setter, throws `InvalidInputError` when the text is not
+  /// valid UTF-8.
   Contact& first_name(std::string_view value) { return set_reserved_text("_first_name", value); }
+  /// `_last_name`.
   Contact& last_name(std::string_view value) { return set_reserved_text("_last_name", value); }
+  /// `_email`. Its format is checked by the server, not here.
   Contact& email(std::string_view value) { return set_reserved_text("_email", value); }
   /// E.164, e.g. "+34600000000".
   Contact& phone_mobile(std::string_view value) {
@@ -36,6 +42,7 @@ class INSTASENT_EXPORT Contact {
   }
   /// Sent as "1"/"0", the form Instasent's own connectors use for boolean reserved attributes.
   Contact& email_verified(bool value) { return reserved("_email_verified", value ? "1" : "0"); }
+  /// `_phone_mobile_verified`, sent as "1"/"0" like `email_verified`.
   Contact& phone_mobile_verified(bool value) {
     return reserved("_phone_mobile_verified", value ? "1" : "0");
   }
@@ -47,6 +54,7 @@ class INSTASENT_EXPORT Contact {
   /// Clears a reserved or custom attribute on the server (sends it as null).
   Contact& clear(std::string_view key);
 
+  /// The `_user_id` given to the constructor.
   const std::string& user_id() const noexcept { return user_id_; }
   /// The JSON object this contact serializes to.
   std::string to_json() const;

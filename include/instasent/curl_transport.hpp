@@ -36,6 +36,7 @@ struct ProxyOptions {
 /// The libcurl transport's settings. `Client` refuses (`InvalidInputError`) a timeout that is not
 /// positive and a size or speed limit out of its range.
 struct CurlTransportOptions {
+  /// Limit for making a connection (name lookup, TCP and TLS handshakes).
   std::chrono::milliseconds connect_timeout{10'000};
   /// Limit for one whole exchange (connect, send, receive).
   std::chrono::milliseconds request_timeout{30'000};
@@ -48,7 +49,7 @@ struct CurlTransportOptions {
   /// `request_timeout`. A server that sends nothing for that long is given up the same way.
   /// `low_speed_bytes` 0 turns this off.
   std::size_t low_speed_bytes = 100;
-  std::chrono::seconds low_speed_time{20};
+  std::chrono::seconds low_speed_time{20};  ///< See `low_speed_bytes`.
   /// Verify the server's certificate and host name. Turning this off is for test rigs only.
   bool verify_tls = true;
   /// A CA bundle to verify against instead of the system's (empty: the system's).

@@ -38,11 +38,42 @@ INSTASENT_EXPORT const char* to_string(ErrorKind kind) noexcept;
 /// request payload, and it does not quote the server: the server's own text, which may echo what
 /// was sent, is in `server_message()` (with the token, should the server quote it, replaced by
 /// "***").
+///
+/// Catching by kind, then reading the partial result of a batch write and the request id:
+/// @code
+/// try {
+///   const instasent::BatchResult result = client.upsert_contacts(contacts);
+///   // every item has its fate in result.items()
+/// } catch (const instasent::InvalidInputError& e) {  // refused before anything was sent
+///   std::cerr << e.field() << " (item " << e.item_index() << "): " << e.what() << '\n';
+/// } catch (const instasent::Error& e) {
+///   switch (e.kind()) {
+///     case instasent::ErrorKind::unauthorized:
+///     case instasent::ErrorKind::not_found:
+///       std::cerr << "check the token, project and datasource\n";
+///       break;
+///     default:  // rate_limited, server_error, transport...: the retries are exhausted
+///       break;
+///   }
+///   std::cerr << e.what() << " (request id: " << e.request_id() << ")\n";
+///   if (const instasent::BatchResult* partial = e.partial_result()) {
+///     for (const instasent::ItemResult& item : partial->items()) {
+///       if (item.status == instasent::ItemStatus::unknown ||
+///           item.status == instasent::ItemStatus::not_sent) {
+///         resend.push_back(contacts[item.index]);  // safe to send again
+///       }
+///     }
+///   }
+/// }
+/// @endcode
 class INSTASENT_EXPORT Error : public std::runtime_error {
  public:
+  /// An error of `kind` whose `what()` is `message`, with what the last answer said, if any.
+  /// The SDK throws these; an application's own `Transport` or test may too.
   Error(ErrorKind kind, const std::string& message, int http_status = 0,
         std::string server_message = {}, std::string request_id = {});
 
+  /// What went wrong: match on this (or on the type caught), not on `what()`.
   ErrorKind kind() const noexcept { return kind_; }
   /// The HTTP status of the last answer, or 0 when there was none.
   int http_status() const noexcept { return http_status_; }
@@ -71,8 +102,12 @@ class INSTASENT_EXPORT Error : public std::runtime_error {
 /// "INSTASENT_TOKEN"); `item_index()` is the input index for batch calls, or -1.
 class INSTASENT_EXPORT InvalidInputError : public Error {
  public:
+  /// An `ErrorKind::invalid_input` error: `field` is what was refused, `problem` says why
+  /// (e.g. "must not be empty"); both go into `what()`.
   InvalidInputError(std::string field, const std::string& problem, long item_index = -1);
+  /// The field, option or variable that was refused, e.g. "_email" or "queue.max_items".
   const std::string& field() const noexcept { return field_; }
+  /// The index of the refused item in a batch call's input; -1 when it is not an item's.
   long item_index() const noexcept { return item_index_; }
 
  private:
@@ -84,16 +119,23 @@ class INSTASENT_EXPORT InvalidInputError : public Error {
 template <ErrorKind Kind>
 class INSTASENT_EXPORT ErrorOf : public Error {
  public:
+  /// An error of kind `Kind`; the arguments are those of `Error`.
   explicit ErrorOf(const std::string& message, int http_status = 0, std::string server_message = {},
                    std::string request_id = {})
       : Error(Kind, message, http_status, std::move(server_message), std::move(request_id)) {}
 };
 
+/// HTTP 401 (`ErrorKind::unauthorized`).
 using UnauthorizedError = ErrorOf<ErrorKind::unauthorized>;
+/// HTTP 404 (`ErrorKind::not_found`).
 using NotFoundError = ErrorOf<ErrorKind::not_found>;
+/// HTTP 400 or another 4xx that is not retried (`ErrorKind::bad_request`).
 using BadRequestError = ErrorOf<ErrorKind::bad_request>;
+/// HTTP 429 after the retry policy gave up waiting (`ErrorKind::rate_limited`).
 using RateLimitedError = ErrorOf<ErrorKind::rate_limited>;
+/// HTTP 5xx after the retry policy gave up (`ErrorKind::server_error`).
 using ServerError = ErrorOf<ErrorKind::server_error>;
+/// An answer this SDK cannot read (`ErrorKind::unreadable_response`).
 using UnreadableResponseError = ErrorOf<ErrorKind::unreadable_response>;
 
 /// Why a transport failed.
@@ -120,9 +162,13 @@ INSTASENT_EXPORT const char* to_string(TransportFailure failure) noexcept;
 /// after the first attempt).
 class INSTASENT_EXPORT TransportError : public Error {
  public:
+  /// An `ErrorKind::transport` error; a `Transport` throws it when no answer came.
   TransportError(TransportFailure failure, const std::string& message);
+  /// Why no answer came.
   TransportFailure failure() const noexcept { return failure_; }
+  /// Whether the server may have received the request (see above).
   bool maybe_delivered() const noexcept;
+  /// Whether another attempt could succeed (see above).
   bool retryable() const noexcept;
 
  private:

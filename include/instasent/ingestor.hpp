@@ -30,18 +30,28 @@ enum class AddStatus {
   closed,
 };
 
+/// The status's name as spelled in the enumeration, e.g. "queue_full".
 INSTASENT_EXPORT const char* to_string(AddStatus status) noexcept;
 
+/// What `Ingestor::add` (or `Ingestor::delete_contact`) returns: whether the item was queued,
+/// and if not, why.
 struct AddResult {
-  AddStatus status = AddStatus::queued;
-  std::string reason;  ///< Why it was refused; empty when queued.
+  AddStatus status = AddStatus::queued;  ///< What was done with the item.
+  std::string reason;                    ///< Why it was refused; empty when queued.
+  /// True when the item was queued.
   bool queued() const noexcept { return status == AddStatus::queued; }
+  /// `queued()`, so that `if (ingestor.add(item))` reads "if it was queued".
   explicit operator bool() const noexcept { return queued(); }
 };
 
 /// What an item asks the API to do.
-enum class Operation { upsert_contact, record_event, delete_contact };
+enum class Operation {
+  upsert_contact,  ///< `Ingestor::add(Contact)`: POST /stream/contacts.
+  record_event,    ///< `Ingestor::add(Event)`: POST /stream/events.
+  delete_contact   ///< `Ingestor::delete_contact`: DELETE /stream/contacts/{userId}.
+};
 
+/// The operation's name as spelled in the enumeration, e.g. "record_event".
 INSTASENT_EXPORT const char* to_string(Operation operation) noexcept;
 
 /// The one final state every item reaches.
@@ -54,7 +64,7 @@ enum class FinalState {
 /// Why an item was dropped. An item refused at `add` has no outcome: its reason is counted in
 /// `IngestorStats` (`queue_full`, `invalid` or `shutdown` for a closed ingestor).
 enum class DropReason {
-  none,
+  none,               ///< Not dropped: delivered or rejected.
   queue_full,         ///< Pushed out by a newer item (drop_oldest policy); or refused at `add`.
   invalid,            ///< Refused at `add`: it cannot be sent (counted, never in an outcome).
   retries_exhausted,  ///< Every attempt failed (server errors, timeouts, connection failures).
@@ -71,18 +81,20 @@ enum class DropReason {
   unauthorized,
 };
 
+/// The state's name as spelled in the enumeration, e.g. "delivered".
 INSTASENT_EXPORT const char* to_string(FinalState state) noexcept;
+/// The reason's name as spelled in the enumeration, e.g. "retries_exhausted".
 INSTASENT_EXPORT const char* to_string(DropReason reason) noexcept;
 
 /// The final state of one item, as passed to `IngestorOptions::on_outcome` and returned by
 /// `close()`.
 struct ItemOutcome {
-  Operation operation = Operation::upsert_contact;
+  Operation operation = Operation::upsert_contact;  ///< What the item asked for.
   std::uint64_t tag = 0;  ///< What was passed to `add` (or `delete_contact`) with the item.
-  std::string user_id;
-  std::string event_id;  ///< Events only: the id sent (generated at `add` when it had none).
-  FinalState state = FinalState::delivered;
-  DropReason drop_reason = DropReason::none;
+  std::string user_id;    ///< The item's `_user_id` (for a delete, the contact's).
+  std::string event_id;   ///< Events only: the id sent (generated at `add` when it had none).
+  FinalState state = FinalState::delivered;   ///< Its one final state.
+  DropReason drop_reason = DropReason::none;  ///< Why it was dropped; `none` unless dropped.
   FieldErrors errors;  ///< For rejected items: field -> messages ("" for the whole request).
   /// The status of the answer that settled it (e.g. 202, 422, or 401 for a request refused as a
   /// whole); for dropped items, of the last answer; 0 when there was none.
@@ -127,8 +139,8 @@ struct SpoolOptions {
   /// The most the log may take on disk. Full: `add` applies the overflow policy (see
   /// `OverflowPolicy`).
   std::uint64_t max_bytes = 1ull << 30;
-  SpoolSync sync = SpoolSync::interval;
-  std::chrono::milliseconds sync_interval{1'000};
+  SpoolSync sync = SpoolSync::interval;            ///< When records are forced to the disk.
+  std::chrono::milliseconds sync_interval{1'000};  ///< For `SpoolSync::interval`.
   /// Called while the ingestor is constructed, once for each file in the directory that is not
   /// the spool's (left alone) and once for each segment with damaged records; it must not throw.
   /// Null: no call (both are still counted in `IngestorStats`).
@@ -137,10 +149,10 @@ struct SpoolOptions {
 
 /// Bounds on what waits to be sent (items not yet in a request), and what `add` does at them.
 struct QueueOptions {
-  std::size_t max_items = 100'000;    ///< At least 1.
-  std::size_t max_bytes = 64u << 20;  ///< At least 1024.
-  OverflowPolicy overflow = OverflowPolicy::reject_new;
-  std::chrono::milliseconds block_timeout{100};  ///< For OverflowPolicy::block.
+  std::size_t max_items = 100'000;                       ///< At least 1.
+  std::size_t max_bytes = 64u << 20;                     ///< At least 1024.
+  OverflowPolicy overflow = OverflowPolicy::reject_new;  ///< What `add` does when it is full.
+  std::chrono::milliseconds block_timeout{100};          ///< For OverflowPolicy::block.
 };
 
 /// The Ingestor's retry defaults: more attempts and shorter first waits than a `Client` call's,
@@ -156,11 +168,13 @@ inline RetryPolicy ingestor_retry_policy() {
 /// Everything an `Ingestor` is configured with. Invalid values make the constructor throw
 /// `InvalidInputError` naming the field (e.g. "queue.max_items"); none is adjusted silently.
 struct IngestorOptions {
+  /// Bounds on what waits to be sent, and what `add` does at them.
   QueueOptions queue;
 
   /// A batch is sent when it reaches `batch.max_items` (at most 100) or `batch.max_bytes`, or when
   /// its oldest item has waited `flush_interval`.
   BatchLimits batch;
+  /// The longest an item waits for its batch to fill before the batch is sent as it is.
   std::chrono::milliseconds flush_interval{500};
 
   /// Requests in flight at once (1..64), each on its own sender thread with reused connections.
@@ -194,23 +208,25 @@ struct IngestorOptions {
   /// found damaged in the spool). Items refused at `add` are not reported here: the `AddResult`
   /// says so. It must not block for long; it must not throw. It may call `add`, but not `flush` or
   /// `close`: they wait for the callbacks of the items they settle, so from a callback they would
-  /// only wait out their timeout.
+  /// only wait out their timeout. Calls are not serialized: with several senders
+  /// (`max_in_flight`), or an `add` that pushes an item out, they may run on several threads at
+  /// once, so what the callback touches must be safe for that.
   std::function<void(const ItemOutcome&)> on_outcome;
 };
 
 /// A snapshot of the ingestor's counters.
 struct IngestorStats {
-  std::uint64_t enqueued = 0;   ///< Accepted by `add`.
-  std::uint64_t queued = 0;     ///< Waiting now (not in a request).
-  std::uint64_t in_flight = 0;  ///< In a request now.
-  std::uint64_t delivered = 0;
-  std::uint64_t rejected = 0;
-  std::uint64_t dropped_queue_full = 0;  ///< Refused at `add` or pushed out.
-  std::uint64_t dropped_invalid = 0;     ///< Refused at `add`.
-  std::uint64_t dropped_retries_exhausted = 0;
-  std::uint64_t dropped_shutdown = 0;
-  std::uint64_t dropped_unrecoverable = 0;
-  std::uint64_t dropped_spool_damaged = 0;
+  std::uint64_t enqueued = 0;                   ///< Accepted by `add`.
+  std::uint64_t queued = 0;                     ///< Waiting now (not in a request).
+  std::uint64_t in_flight = 0;                  ///< In a request now.
+  std::uint64_t delivered = 0;                  ///< Final state `delivered`.
+  std::uint64_t rejected = 0;                   ///< Final state `rejected`.
+  std::uint64_t dropped_queue_full = 0;         ///< Refused at `add` or pushed out.
+  std::uint64_t dropped_invalid = 0;            ///< Refused at `add`.
+  std::uint64_t dropped_retries_exhausted = 0;  ///< Dropped, `retries_exhausted`.
+  std::uint64_t dropped_shutdown = 0;           ///< Dropped at `close`; refused at `add` since.
+  std::uint64_t dropped_unrecoverable = 0;      ///< Dropped, `unrecoverable`.
+  std::uint64_t dropped_spool_damaged = 0;      ///< Dropped, `spool_damaged`.
   std::uint64_t dropped_unauthorized = 0;  ///< Dropped after a 401/404; refused at `add` since.
   std::uint64_t requests = 0;              ///< Requests sent, retries included.
   std::uint64_t retries = 0;               ///< Requests that resent items.
@@ -245,12 +261,40 @@ struct IngestorStats {
 /// items (`AddStatus::closed`) until a new ingestor is opened with the right settings. Requests
 /// already under way settle as their answers say. A 404 to a delete (an unknown contact) only
 /// rejects that delete.
+///
+/// `add`, `delete_contact`, `flush`, `close` and `stats` may be called from several threads at
+/// once.
+///
+/// @code
+/// instasent::IngestorOptions options;
+/// options.on_outcome = [](const instasent::ItemOutcome& outcome) {
+///   // On a sender thread, perhaps several at once: do not block for long, do not throw.
+///   if (outcome.state == instasent::FinalState::rejected) {
+///     std::cerr << "item " << outcome.tag << " rejected: fix it before sending it again\n";
+///   } else if (outcome.state == instasent::FinalState::dropped) {
+///     std::cerr << "item " << outcome.tag << " dropped, "
+///               << instasent::to_string(outcome.drop_reason) << ": " << outcome.message << '\n';
+///   }
+/// };
+/// instasent::Ingestor ingestor(client, options);
+///
+/// // Returns at once; never throws (the builders may, before add is called).
+/// const instasent::AddResult added =
+///     ingestor.add(instasent::Contact("USER-123").email("ada@example.com"), /*tag=*/1);
+/// if (!added) std::cerr << instasent::to_string(added.status) << ": " << added.reason << '\n';
+/// ingestor.add(instasent::Event("USER-123", "purchase").parameter("amount", 49.90), 2);
+///
+/// // At shutdown: what is neither delivered nor rejected within 5 s is dropped, passed to
+/// // on_outcome and returned (the destructor does the same, with options.shutdown_deadline).
+/// const std::vector<instasent::ItemOutcome> undelivered = ingestor.close(std::chrono::seconds(5));
+/// @endcode
 class INSTASENT_EXPORT Ingestor {
  public:
   /// Sends through `client`'s transport and connections; `client`'s own retry policy is not
   /// used (the ingestor schedules its retries itself). With a spool, opens it and queues what it
   /// holds; throws InvalidInputError (field "spool.directory") when the directory cannot be
-  /// used (not creatable, or in use by another ingestor).
+  /// used (not creatable, or in use by another ingestor). An invalid option throws
+  /// `InvalidInputError` too, naming it (see `IngestorOptions`).
   explicit Ingestor(const Client& client, IngestorOptions options = {});
   /// `close(options.shutdown_deadline)`: never blocks longer than that, plus the time callbacks
   /// already running take to return.
@@ -263,6 +307,8 @@ class INSTASENT_EXPORT Ingestor {
   AddResult add(Contact contact, std::uint64_t tag = 0) noexcept;
   /// An event without `_event_id` gets one generated here, kept across every retry.
   AddResult add(Event event, std::uint64_t tag = 0) noexcept;
+  /// Queues a DELETE of the contact `user_id`, with `tag` as in `add`. A user id that is empty,
+  /// longer than `kMaxIdBytes`, not valid UTF-8, "." or ".." is refused (`AddStatus::invalid`).
   AddResult delete_contact(std::string user_id, std::uint64_t tag = 0) noexcept;
 
   /// Waits until every item accepted before this call has its final state and `on_outcome` has
@@ -276,6 +322,7 @@ class INSTASENT_EXPORT Ingestor {
   /// nothing).
   std::vector<ItemOutcome> close(std::chrono::milliseconds timeout);
 
+  /// A snapshot of the counters.
   IngestorStats stats() const;
 
  private:

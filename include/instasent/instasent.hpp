@@ -19,3 +19,7 @@
 #include "instasent/transport.hpp"
 #include "instasent/value.hpp"
 #include "instasent/version.hpp"
+
+/// @namespace instasent
+/// The SDK's public API. `instasent::detail`, which the headers only forward-declare, is not part
+/// of it.

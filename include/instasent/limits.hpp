@@ -35,8 +35,11 @@ inline constexpr std::size_t kMaxResponseHeaderBytes = 256u << 10;
 /// kept printable (control characters and invalid UTF-8 escaped, see the README) and cut with
 /// "..."; what is left out is summed up under the field "" as "(N more errors not kept)".
 inline constexpr std::size_t kMaxErrorFields = 64;
+/// Messages kept per field of a rejected item (see `kMaxErrorFields`).
 inline constexpr std::size_t kMaxMessagesPerField = 16;
+/// Bytes kept per field name of a rejected item (see `kMaxErrorFields`).
 inline constexpr std::size_t kMaxErrorFieldBytes = 200;
+/// Bytes kept per message of a rejected item (see `kMaxErrorFields`).
 inline constexpr std::size_t kMaxErrorMessageBytes = 1000;
 
 }  // namespace instasent

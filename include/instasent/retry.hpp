@@ -18,9 +18,10 @@ namespace instasent {
 struct RetryPolicy {
   /// Attempts per request, the first included. 1 disables retries.
   int max_attempts = 5;
-  std::chrono::milliseconds initial_backoff{200};
-  std::chrono::milliseconds max_backoff{10'000};
-  double multiplier = 2.0;
+  std::chrono::milliseconds initial_backoff{200};  ///< The first step (not negative).
+  std::chrono::milliseconds max_backoff{10'000};   ///< The largest step (at least the first).
+  double multiplier = 2.0;                         ///< How each step grows (1..1000).
+  /// The longest wait after a 429, whatever the answer asks (not negative).
   std::chrono::milliseconds max_rate_limit_wait{60'000};
   /// Overall budget for one request and its retries: no wait is started that would end past it.
   std::chrono::milliseconds deadline{120'000};

@@ -15,6 +15,8 @@ namespace instasent {
 class INSTASENT_EXPORT Transport {
  public:
   virtual ~Transport() = default;
+  /// Sends `request` and returns the answer, whatever its status; throws `TransportError` when
+  /// no answer was received.
   virtual HttpResponse send(const HttpRequest& request) = 0;
 };
 

@@ -23,13 +23,31 @@ namespace instasent {
 /// builder that receives the value rejects it naming the field.
 class INSTASENT_EXPORT Value {
  public:
-  enum class Kind { null, boolean, integer, floating, string, array, object };
+  /// What kind of JSON value it is.
+  enum class Kind {
+    null,      ///< JSON null.
+    boolean,   ///< true or false.
+    integer,   ///< A number made from an integer.
+    floating,  ///< A number made from a `double` or `float`.
+    string,    ///< A string.
+    array,     ///< An array.
+    object     ///< An object.
+  };
   /// Why a value cannot be sent; `none` when it can.
-  enum class Problem { none, invalid_utf8, not_finite, too_deep };
+  enum class Problem {
+    none,          ///< It can be sent.
+    invalid_utf8,  ///< A string, or an object's key, is not valid UTF-8.
+    not_finite,    ///< A number is NaN or infinite.
+    too_deep       ///< Arrays and objects nest deeper than `kMaxValueDepth`.
+  };
 
+  /// JSON null.
   Value() noexcept : kind_(Kind::null), json_("null") {}
+  /// JSON null: set to an attribute, it clears it.
   Value(std::nullptr_t) noexcept : Value() {}  // NOLINT(google-explicit-constructor)
+  /// true or false.
   Value(bool b) : kind_(Kind::boolean), json_(b ? "true" : "false") {}  // NOLINT
+  /// An integer, of any integral type but `bool` and `char`.
   template <typename T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool> &&
                                              !std::is_same_v<T, char>,
                                          int> = 0>
@@ -40,17 +58,29 @@ class INSTASENT_EXPORT Value {
       set_unsigned(static_cast<std::uint64_t>(n));
     }
   }
-  Value(double d);                                      // NOLINT(google-explicit-constructor)
-  Value(float f) : Value(static_cast<double>(f)) {}     // NOLINT(google-explicit-constructor)
-  Value(std::string_view s);                            // NOLINT(google-explicit-constructor)
+  /// A number; NaN and infinity give `Problem::not_finite`.
+  Value(double d);  // NOLINT(google-explicit-constructor)
+  /// As `Value(double)`.
+  Value(float f) : Value(static_cast<double>(f)) {}  // NOLINT(google-explicit-constructor)
+  /// A string; invalid UTF-8 gives `Problem::invalid_utf8`.
+  Value(std::string_view s);  // NOLINT(google-explicit-constructor)
+  /// As `Value(std::string_view)`; `s` must not be null.
   Value(const char* s) : Value(std::string_view(s)) {}  // NOLINT
+  /// As `Value(std::string_view)`.
   Value(const std::string& s) : Value(std::string_view(s)) {}  // NOLINT
-  Value(std::initializer_list<Value> items);                   // NOLINT
+  /// An array of `items`, from a braced list: `{"a", "b"}`. The first problem of an item is
+  /// the array's.
+  Value(std::initializer_list<Value> items);  // NOLINT
 
+  /// An array of `items`, as the braced list makes one.
   static Value array(const std::vector<Value>& items);
+  /// An object of `members` in the order given (event parameters only; `Contact` refuses it).
+  /// The first problem of a key or member is the object's.
   static Value object(const std::vector<std::pair<std::string, Value>>& members);
 
+  /// What kind of JSON value it is.
   Kind kind() const noexcept { return kind_; }
+  /// Why it cannot be sent; `Problem::none` when it can.
   Problem problem() const noexcept { return problem_; }
   /// True when this is an array or object that contains an array or object.
   bool nested() const noexcept { return depth_ > 1; }
@@ -72,7 +102,6 @@ class INSTASENT_EXPORT Value {
   std::string json_;
 };
 
-/// A short description of a problem, e.g. "is not valid UTF-8".
 /// The problem's name, as spelled in the enumeration ("invalid_utf8").
 INSTASENT_EXPORT const char* to_string(Value::Problem problem) noexcept;
 
