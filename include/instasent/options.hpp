@@ -15,6 +15,7 @@
 
 namespace instasent {
 
+/// The default `ClientOptions::base_url`: the Ingest API itself.
 inline constexpr const char* kDefaultBaseUrl = "https://api.instasent.com/v1";
 
 /// How large one batch request may be: for `Client`'s batch writes and for the `Ingestor`.
@@ -44,6 +45,7 @@ struct INSTASENT_EXPORT ClientOptions {
   /// How `upsert_contacts` and `record_events` split their input into requests.
   BatchLimits batch;
 
+  /// How a call retries (see `RetryPolicy`); `max_attempts` at most 100.
   RetryPolicy retry;
   /// Used when `transport` is null.
   CurlTransportOptions curl;
