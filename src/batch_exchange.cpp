@@ -68,7 +68,8 @@ BatchReply exchange(ClientCore& client, const Batch& batch) {
   result.verdicts.assign(batch.items.size(), Verdict{});
   const HttpRequest request = build_request(client, batch);
   result.body_bytes = request.body.size();
-  const Exchange sent = client.send_once(request);
+  const Exchange sent =
+      client.send_once(request, {to_string(batch.op), batch.attempt(), batch.items.size()});
   if (!sent.response) {
     const TransportError& error = *sent.transport_error;
     if (error.retryable()) {

@@ -89,6 +89,7 @@ ClientCore::ClientCore(ClientOptions options) : options_(std::move(options)) {
   authorization_ = "Bearer " + options_.token;
   transport_ = options_.transport ? options_.transport : make_curl_transport(options_.curl);
   clock_ = options_.clock ? options_.clock : system_clock();
+  logger_ = Logger(options_.on_log, options_.log_level);
   rng_.seed(options_.retry.jitter_seed != 0
                 ? options_.retry.jitter_seed
                 : (std::uint64_t{std::random_device{}()} << 32) ^ std::random_device{}());
@@ -98,7 +99,7 @@ ClientCore::ClientCore(ClientOptions options) : options_(std::move(options)) {
 ClientCore::~ClientCore() { unregister_fork_aware(this); }
 
 HttpResponse ClientCore::call(const char* operation, const char* method, const std::string& path) {
-  const Exchange exchange = execute(make_request(method, path, std::string()));
+  const Exchange exchange = execute(make_request(method, path, std::string()), {operation, 1, 0});
   if (!exchange.response || !is_success(exchange.response->status)) {
     raise(operation, exchange, options_.token);
   }
@@ -138,7 +139,7 @@ BatchResult ClientCore::write(const char* operation, const char* path, BatchKind
 
     HttpRequest request = make_request("POST", std::string(), std::move(body));
     request.url = target;
-    Exchange exchange = execute(request);
+    Exchange exchange = execute(request, {operation, 1, range.last - range.first});
     if (!exchange.response ||
         !(is_success(exchange.response->status) || exchange.response->status == 422)) {
       fail_batch(operation, exchange, batch, range, std::move(items), std::move(requests));
@@ -220,9 +221,21 @@ void ClientCore::read_answer(const std::string& body, BatchKind kind,
   }
 }
 
-Exchange ClientCore::send_once(const HttpRequest& request) {
+Exchange ClientCore::send_once(const HttpRequest& request, const RequestLabel& label) {
   Exchange exchange;
   exchange.attempts = 1;
+  const bool timed = logger_.enabled(LogLevel::warning);  // request_failed, or more
+  const auto started =
+      timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
+  if (logger_.enabled(LogLevel::debug)) {
+    LogRecord record;
+    record.level = LogLevel::debug;
+    record.event = LogEvent::request_sent;
+    record.operation = label.operation;
+    record.attempt = label.attempt;
+    record.items = label.items;
+    logger_.log(record);
+  }
   try {
     exchange.response = transport_->send(request);
     sanitize_answer(*exchange.response, options_.token);
@@ -241,15 +254,57 @@ Exchange ClientCore::send_once(const HttpRequest& request) {
                        "instasent: the transport failed with an exception that is not "
                        "an instasent::TransportError");
   }
+  if (timed) {
+    LogRecord record;
+    record.operation = label.operation;
+    record.attempt = label.attempt;
+    record.items = label.items;
+    record.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - started);
+    std::optional<std::string> request_id;
+    if (!exchange.response) {
+      record.level = LogLevel::warning;
+      record.event = LogEvent::request_failed;
+      record.message = exchange.transport_error->what();
+      logger_.log(record);
+    } else if (logger_.enabled(LogLevel::debug)) {
+      record.level = LogLevel::debug;
+      record.event = LogEvent::request_answered;
+      record.http_status = exchange.response->status;
+      request_id = exchange.response->headers.get("X-Request-Id");
+      if (request_id) record.request_id = *request_id;
+      logger_.log(record);
+    }
+  }
   return exchange;
 }
 
-Exchange ClientCore::execute(const HttpRequest& request) {
+void ClientCore::log_retry(const RequestLabel& label, const Exchange& exchange,
+                           std::chrono::milliseconds delay) const {
+  const bool rate_limited = exchange.response && exchange.response->status == 429;
+  LogRecord record;
+  record.level = rate_limited ? LogLevel::warning : LogLevel::info;
+  if (!logger_.enabled(record.level)) return;
+  record.event = rate_limited ? LogEvent::rate_limited : LogEvent::retry_scheduled;
+  record.operation = label.operation;
+  record.attempt = label.attempt;
+  record.items = label.items;
+  record.wait = delay;
+  if (exchange.response) {
+    record.http_status = exchange.response->status;
+  } else {
+    record.message = exchange.transport_error->what();
+  }
+  logger_.log(record);
+}
+
+Exchange ClientCore::execute(const HttpRequest& request, RequestLabel label) {
   const RetryPolicy& policy = options_.retry;
   const auto deadline = clock_->steady_now() + policy.deadline;
   Exchange exchange;
   for (int attempt = 1;; ++attempt) {
-    exchange = send_once(request);
+    label.attempt = attempt;
+    exchange = send_once(request, label);
     exchange.attempts = attempt;
     if (exchange.response ? !is_retryable_status(exchange.response->status)
                           : !exchange.transport_error->retryable()) {
@@ -264,6 +319,7 @@ Exchange ClientCore::execute(const HttpRequest& request) {
       delay = std::min(delay, policy.max_rate_limit_wait);
     }
     if (clock_->steady_now() + delay > deadline) return exchange;
+    log_retry(label, exchange, delay);
     clock_->sleep_for(delay);
   }
 }

@@ -3,6 +3,7 @@
 // attempt or a retried exchange, and reading batch answers.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <mutex>
@@ -14,6 +15,7 @@
 #include "batch_reader.hpp"
 #include "fork_guard.hpp"
 #include "instasent/client.hpp"
+#include "log.hpp"
 #include "outcome.hpp"
 
 namespace instasent::detail {
@@ -41,6 +43,13 @@ struct RequestRange {
 /// Every item must fit alone (its size + 2 <= max_bytes).
 std::vector<RequestRange> plan_requests(const std::vector<std::size_t>& ends, std::size_t max_items,
                                         std::size_t max_bytes);
+
+/// What the log says about a request: the call or item operation, which attempt, how many items.
+struct RequestLabel {
+  const char* operation = "";
+  int attempt = 1;
+  std::size_t items = 0;
+};
 
 class ClientCore : private ForkAware {
  public:
@@ -70,10 +79,13 @@ class ClientCore : private ForkAware {
   const std::string& token() const noexcept { return options_.token; }
   const std::shared_ptr<Clock>& clock() const noexcept { return clock_; }
 
+  const Logger& logger() const noexcept { return logger_; }
+
   /// One attempt, no retries: the answer (any status, sanitized) or the transport failure. A
   /// transport that throws anything but a TransportError (a custom one, or out of memory) fails
-  /// the attempt the same way, so that only `instasent::Error`s leave the SDK.
-  Exchange send_once(const HttpRequest& request);
+  /// the attempt the same way, so that only `instasent::Error`s leave the SDK. Logs the request
+  /// and its answer or failure as `label` says.
+  Exchange send_once(const HttpRequest& request, const RequestLabel& label);
 
  private:
   void before_fork() override { mutex_.lock(); }
@@ -81,7 +93,10 @@ class ClientCore : private ForkAware {
   void after_fork_in_child() override { mutex_.unlock(); }
 
   // One request with retries, as RetryPolicy describes.
-  Exchange execute(const HttpRequest& request);
+  Exchange execute(const HttpRequest& request, RequestLabel label);
+  // Logs the pause before attempt `label.attempt + 1` of a request that got `exchange`.
+  void log_retry(const RequestLabel& label, const Exchange& exchange,
+                 std::chrono::milliseconds delay) const;
   // Records the fate of every item of a batch write whose request `failed` failed as a whole,
   // then throws the request's error carrying that result.
   [[noreturn]] void fail_batch(const char* operation, const Exchange& outcome,
@@ -98,6 +113,7 @@ class ClientCore : private ForkAware {
   mutable std::mutex mutex_;  // guards rng_ and rate_limit_
   std::mt19937_64 rng_;
   RateLimit rate_limit_;
+  Logger logger_;
 };
 
 }  // namespace instasent::detail

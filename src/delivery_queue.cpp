@@ -329,6 +329,8 @@ void DeliveryQueue::settle(Batch& batch, const std::vector<Verdict>& verdicts,
     } else {
       // Its own backoff, while newer items keep flowing (a 429's pause is the gate's).
       item.not_before = schedule.retry_at(item.attempts);
+      ++settled.retried;
+      settled.retry_at = std::max(settled.retry_at, item.not_before);
       again.push_back(std::move(item));
     }
   }

@@ -4,6 +4,7 @@
 // locks and no clock of its own: the Ingestor calls it under its lock and gives it the time.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstddef>
@@ -58,6 +59,13 @@ struct Batch {
   Operation op = Operation::upsert_contact;  // the queue's: upserts, events or deletes
   std::vector<QueuedItem> items;
   bool retry = false;  // it resends items
+
+  // The attempt this request is, for its items that have made the most.
+  int attempt() const {
+    int most = 0;
+    for (const QueuedItem& item : items) most = std::max<int>(most, item.attempts);
+    return most;
+  }
 };
 
 /// What the server (or the connection) said about one item of a request.
@@ -82,6 +90,10 @@ struct Settled {
   std::vector<SpoolRef> spool_done;
   std::size_t count = 0;      // items settled
   bool keep_outcomes = true;  // false: only counted (nobody reads them)
+  // Items an answer sent back to wait for another attempt (not settled), and the latest time one
+  // of them may go again: for the log.
+  std::size_t retried = 0;
+  std::chrono::steady_clock::time_point retry_at{};
 };
 
 /// How an item ends: its final state and what its outcome says about it.

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "instasent/ingestor.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -268,6 +269,17 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
       stats_.spool_unknown_files = findings.unknown_files;
     }
     spool_->write_done();
+    // Before the senders start: stats_ is this thread's alone.
+    if (stats_.replayed > 0 || damaged.settled.count > 0) {
+      const std::string message =
+          std::to_string(damaged.settled.count) + " damaged records could not be sent";
+      LogRecord record;
+      record.level = LogLevel::info;
+      record.event = LogEvent::spool_recovered;
+      record.items = static_cast<std::size_t>(stats_.replayed);
+      if (damaged.settled.count > 0) record.message = message;
+      logger().log(record);
+    }
   }
 
   // Writes an accepted item to the spool before it is queued; the refusal when it cannot be.
@@ -321,10 +333,48 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
   // Whether on_outcome has been given every outcome settled so far (lock held).
   bool all_reported() const { return reported_ == queue_.settled_total(); }
 
+  // Whether settling builds the outcomes: for on_outcome, or for the log of dropped items.
+  bool keep_outcomes() const { return options_.on_outcome || logger().enabled(LogLevel::warning); }
+
+  const detail::Logger& logger() const { return client_->logger(); }
+
+  // The log of a request's end, outside the lock: items sent back to wait (a retry, or a 429's
+  // pause), and the stop after a 401/404.
+  void log_request_end(Operation op, int attempt, const detail::BatchReply& result,
+                       const detail::Settled& settled, bool stopped) const {
+    const int status = result.verdicts.empty() ? 0 : result.verdicts.front().http_status;
+    if (settled.retried > 0) {
+      LogRecord record;
+      const bool paused = status == 429;
+      record.level = paused ? LogLevel::warning : LogLevel::info;
+      record.event = paused ? LogEvent::rate_limited : LogEvent::retry_scheduled;
+      record.operation = to_string(op);
+      record.http_status = status;
+      record.attempt = attempt;
+      record.items = settled.retried;
+      record.wait =
+          std::max(milliseconds(0),
+                   std::chrono::duration_cast<milliseconds>(settled.retry_at - SteadyClock::now()));
+      logger().log(record);
+    }
+    if (stopped) {
+      const std::string message = stop_message(result.refused_status);
+      LogRecord record;
+      record.level = LogLevel::error;
+      record.event = LogEvent::sending_stopped;
+      record.operation = to_string(op);
+      record.http_status = result.refused_status;
+      record.message = message;
+      logger().log(record);
+    }
+  }
+
   // Passes settled outcomes to on_outcome, outside the lock; flush and close wait until it has
-  // (all_reported), so that an item's callback has run when they return.
+  // (all_reported), so that an item's callback has run when they return. Dropped items are
+  // logged first.
   void report(const detail::Settled& settled) {
     if (settled.count == 0) return;
+    if (logger().enabled(LogLevel::warning)) log_dropped(settled.outcomes);
     call_back(settled.outcomes);
     std::lock_guard<std::mutex> lock(mutex_);
     reported_ += settled.count;
@@ -341,6 +391,22 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
     State& state;
     detail::Settled settled;
   };
+
+  void log_dropped(const std::vector<ItemOutcome>& outcomes) const {
+    for (const ItemOutcome& outcome : outcomes) {
+      if (outcome.state != FinalState::dropped) continue;
+      const std::string message =
+          std::string(to_string(outcome.drop_reason)) + ": " + outcome.message;
+      LogRecord record;
+      record.level = LogLevel::warning;
+      record.event = LogEvent::item_dropped;
+      record.operation = to_string(outcome.operation);
+      record.http_status = outcome.http_status;
+      record.items = 1;
+      record.message = message;
+      logger().log(record);
+    }
+  }
 
   void call_back(const std::vector<ItemOutcome>& outcomes) const {
     if (!options_.on_outcome) return;
@@ -401,15 +467,17 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
           pacer_.on_end(detail::queue_of(batch.op), SteadyClock::now(),
                         {result.request_failed, result.pause, batch.retry});
       detail::Settled settled;
-      settled.keep_outcomes = static_cast<bool>(options_.on_outcome);  // else only counted
+      settled.keep_outcomes = keep_outcomes();
+      const Operation op = batch.op;
+      const int attempt = batch.attempt();
       queue_.settle(batch, result.verdicts, schedule, settled);
-      if (result.refused_status != 0 && stopped_status_ == 0) {
-        stop_sending(result.refused_status, settled);
-      }
+      const bool stops = result.refused_status != 0 && stopped_status_ == 0;
+      if (stops) stop_sending(result.refused_status, settled);
       forget_spooled_locked(settled);
       stats_.bytes_sent += result.body_bytes;
       lock.unlock();
       if (spool_) spool_->write_done();
+      log_request_end(op, attempt, result, settled, stops);
       report(settled);
       lock.lock();
       work_cv_.notify_all();

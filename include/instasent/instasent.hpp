@@ -12,6 +12,7 @@
 #include "instasent/http.hpp"
 #include "instasent/ingestor.hpp"
 #include "instasent/limits.hpp"
+#include "instasent/log.hpp"
 #include "instasent/options.hpp"
 #include "instasent/results.hpp"
 #include "instasent/retry.hpp"

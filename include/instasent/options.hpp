@@ -10,6 +10,7 @@
 #include "instasent/curl_transport.hpp"
 #include "instasent/export.hpp"
 #include "instasent/limits.hpp"
+#include "instasent/log.hpp"
 #include "instasent/retry.hpp"
 #include "instasent/transport.hpp"
 
@@ -53,6 +54,13 @@ struct INSTASENT_EXPORT ClientOptions {
   std::shared_ptr<Transport> transport;
   /// The clock the retry logic waits on; null means the real one.
   std::shared_ptr<Clock> clock;
+
+  /// Structured log records (see `LogRecord`) from this client and every `Ingestor` made from
+  /// it: requests, retries, rate-limit pauses, dropped items, spool recovery. Null (the default)
+  /// turns logging off, at the cost of one test per place that could log.
+  LogHandler on_log;
+  /// Records below this level are neither built nor passed to `on_log`.
+  LogLevel log_level = LogLevel::info;
 
   /// Defaults, with project, datasource, token and base URL taken from the `INSTASENT_*`
   /// environment variables that are set (and not empty).
