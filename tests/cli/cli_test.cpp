@@ -847,6 +847,42 @@ TEST(CliSecrets, TheTokenIsNeverPrinted) {
 
 // --- Single calls --------------------------------------------------------------------------------
 
+// -v logs what went wrong on the way (retries); -vv every request and answer too. Never the token.
+TEST(CliVerbose, LogsRetriesAndTwiceEveryRequest) {
+  ScratchDir dir;
+  Emulator emulator;
+  const CliResult quiet = run_cli(dir, {"stream"}, emulator.env());
+  ASSERT_EQ(quiet.status, 0) << quiet.err;
+  EXPECT_EQ(quiet.err.find("request_"), std::string::npos) << quiet.err;
+
+  const CliResult debug = run_cli(dir, {"stream", "-vv"}, emulator.env());
+  ASSERT_EQ(debug.status, 0) << debug.err;
+  EXPECT_TRUE(contains(debug.err, "instasent: debug request_sent operation=stream_info attempt=1"))
+      << debug.err;
+  EXPECT_TRUE(contains(debug.err,
+                       "instasent: debug request_answered operation=stream_info "
+                       "status=200 attempt=1"))
+      << debug.err;
+  EXPECT_FALSE(contains(debug.err, "cli-test-token")) << debug.err;
+
+  Emulator failing("cli-test-token", {"--fault-503", "1"});
+  write_file(dir.file("one.ndjson"), contacts_ndjson(3));
+  const CliResult retried = run_cli(dir,
+                                    {"import", "contacts", dir.file("one.ndjson"), "--max-attempts",
+                                     "2", "--shutdown-timeout", "1", "--verbose", "--quiet"},
+                                    failing.env());
+  EXPECT_EQ(retried.status, 4) << retried.err;
+  EXPECT_TRUE(contains(retried.err,
+                       "instasent: info retry_scheduled operation=upsert_contact "
+                       "status=503 attempt=1 items=3"))
+      << retried.err;
+  EXPECT_TRUE(contains(retried.err,
+                       "instasent: warning item_dropped operation=upsert_contact "
+                       "status=503 items=1: retries_exhausted: "))
+      << retried.err;
+  EXPECT_FALSE(contains(retried.err, "request_sent")) << "-v is info, not debug";
+}
+
 TEST(CliCommands, StreamGetDeleteAndSpecs) {
   ScratchDir dir;
   Emulator emulator;

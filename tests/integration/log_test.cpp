@@ -4,56 +4,17 @@
 // the level, and that no record holds the token or a request's body.
 #include <gtest/gtest.h>
 
-#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "integration/client_fixture.hpp"
+#include "support/log_recorder.hpp"
 
 namespace instasent::testing {
 namespace {
 
 using std::chrono::milliseconds;
-
-// A copy of a record, and its one-line form.
-struct Logged {
-  LogLevel level;
-  LogEvent event;
-  std::string operation;
-  int http_status;
-  int attempt;
-  std::size_t items;
-  milliseconds wait;
-  std::string request_id;
-  std::string message;
-  std::string line;
-};
-
-class LogRecorder {
- public:
-  LogHandler handler() {
-    return [this](const LogRecord& r) {
-      std::lock_guard<std::mutex> lock(mutex_);
-      records_.push_back({r.level, r.event, std::string(r.operation), r.http_status, r.attempt,
-                          r.items, r.wait, std::string(r.request_id), std::string(r.message),
-                          format(r)});
-    };
-  }
-  std::vector<Logged> records() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return records_;
-  }
-  std::vector<LogEvent> events() const {
-    std::vector<LogEvent> out;
-    for (const Logged& r : records()) out.push_back(r.event);
-    return out;
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::vector<Logged> records_;
-};
 
 class Log : public ClientTest {
  protected:

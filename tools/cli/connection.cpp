@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <mutex>
+#include <string>
 #include <string_view>
 
 #include "exit_codes.hpp"
@@ -113,6 +115,15 @@ ClientOptions client_options(const ConnectionFlags& flags) {
   if (!flags.base_url.empty()) options.base_url = flags.base_url;
   if (!flags.token_file.empty()) options.token = read_token_file(flags.token_file);
   if (flags.max_attempts > 0) options.retry.max_attempts = flags.max_attempts;
+  if (flags.verbose > 0) {
+    options.log_level = flags.verbose >= 2 ? LogLevel::debug : LogLevel::info;
+    options.on_log = [](const LogRecord& record) {
+      static std::mutex mutex;  // records come from several sender threads
+      const std::string line = "instasent: " + format(record) + "\n";
+      std::lock_guard<std::mutex> lock(mutex);
+      std::fputs(line.c_str(), stderr);
+    };
+  }
   return options;
 }
 

@@ -17,6 +17,7 @@ struct ConnectionFlags {
   std::string base_url;    ///< --base-url (INSTASENT_BASE_URL)
   std::string token_file;  ///< --token-file; otherwise INSTASENT_TOKEN
   int max_attempts = 0;    ///< --max-attempts; 0 keeps the SDK's default
+  int verbose = 0;         ///< -v (info) or -vv (debug): the SDK's log on stderr
 };
 
 /// The token a token file holds: its one non-blank line, without surrounding blanks, a trailing CR

@@ -69,6 +69,9 @@ void add_connection_options(CLI::App& command, ConnectionFlags& flags) {
                   "(default: 5, imports 10)")
       ->type_name("N")
       ->check(CLI::Range(1, 1000).description(""));
+  command.add_flag("-v,--verbose", flags.verbose,
+                   "Log retries, rate-limit pauses and dropped items on stderr; twice (-vv) every "
+                   "request and answer too");
 }
 
 // An option of SECONDS, from 0 to `max`.
