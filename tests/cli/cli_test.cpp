@@ -847,6 +847,43 @@ TEST(CliSecrets, TheTokenIsNeverPrinted) {
 
 // --- Single calls --------------------------------------------------------------------------------
 
+// delete --ids-from: ids one per line from a file or standard input, blank lines skipped, CRLF
+// taken off; every id is checked first, and a bad one (named by its place) deletes nothing.
+TEST(CliCommands, DeleteTakesIdsFromAFileOrStandardInput) {
+  ScratchDir dir;
+  Emulator emulator;
+  const Env env = emulator.env();
+  write_file(dir.file("c.ndjson"), contacts_ndjson(6));
+  ASSERT_EQ(run_cli(dir, {"import", "contacts", dir.file("c.ndjson")}, env).status, 0);
+
+  write_file(dir.file("ids.txt"), "U1\r\n\nU2\n");
+  const CliResult from_file =
+      run_cli(dir, {"delete", "U0", "--ids-from", dir.file("ids.txt")}, env);
+  ASSERT_EQ(from_file.status, 0) << from_file.err;
+  EXPECT_EQ(from_file.out, "deleted U0\ndeleted U1\ndeleted U2\n");
+
+  write_file(dir.file("stdin.txt"), "U3\nU4");
+  const CliResult from_stdin =
+      run_cli(dir, {"delete", "--ids-from", "-"}, env, dir.file("stdin.txt"));
+  ASSERT_EQ(from_stdin.status, 0) << from_stdin.err;
+  EXPECT_EQ(from_stdin.out, "deleted U3\ndeleted U4\n");
+  ASSERT_EQ(emulator.state()["contacts"].size(), 1u);
+
+  write_file(dir.file("bad.txt"), "U5\n..\n");
+  const CliResult bad = run_cli(dir, {"delete", "--ids-from", dir.file("bad.txt")}, env);
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_TRUE(contains(bad.err, "'..' (")) << bad.err;
+  EXPECT_TRUE(contains(bad.err, "bad.txt, id 2)")) << bad.err;
+  write_file(dir.file("long.txt"), "U5\n" + std::string(1'025, 'x') + "\n");
+  const CliResult long_id = run_cli(dir, {"delete", "--ids-from", dir.file("long.txt")}, env);
+  EXPECT_EQ(long_id.status, 2);
+  EXPECT_TRUE(contains(long_id.err, "line 2 of")) << long_id.err;
+  write_file(dir.file("empty.txt"), "\n\n");
+  EXPECT_EQ(run_cli(dir, {"delete", "--ids-from", dir.file("empty.txt")}, env).status, 2);
+  EXPECT_EQ(run_cli(dir, {"delete", "--ids-from", dir.file("missing.txt")}, env).status, 2);
+  EXPECT_EQ(emulator.state()["contacts"].count("U5"), 1u) << "nothing was deleted";
+}
+
 // -v logs what went wrong on the way (retries); -vv every request and answer too. Never the token.
 TEST(CliVerbose, LogsRetriesAndTwiceEveryRequest) {
   ScratchDir dir;

@@ -12,6 +12,8 @@
 #include "ids.hpp"  // the SDK's rule for ids in a path
 #include "instasent/client.hpp"
 #include "instasent/error.hpp"
+#include "instasent/limits.hpp"
+#include "line_source.hpp"
 #include "text.hpp"
 
 namespace instasent::cli {
@@ -50,6 +52,34 @@ int with_client(const ClientOptions& options, const std::function<void(const Cli
   }
 }
 
+std::string ids_from_name(const std::string& path) {
+  return path == "-" ? "standard input" : display_path(path);
+}
+
+// Appends the ids of `path`: one per line, without the line's end; blank lines are skipped.
+void read_ids(const std::string& path, std::vector<std::string>& ids) {
+  try {
+    // A line longer than an id can be is refused whole, so it is never held in full.
+    LineSource source(path, kMaxIdBytes);
+    std::string line;
+    for (;;) {
+      switch (source.next(line)) {
+        case LineSource::Status::end:
+          return;
+        case LineSource::Status::too_long:
+          throw UsageError("line " + std::to_string(source.line_number()) + " of " +
+                           ids_from_name(path) + ": a user id is at most " +
+                           std::to_string(kMaxIdBytes) + " bytes; nothing was deleted");
+        case LineSource::Status::line:
+          if (!line.empty()) ids.push_back(line);
+          break;
+      }
+    }
+  } catch (const InputError& error) {
+    throw UsageError(ids_from_name(path) + ": " + error.what() + "; nothing was deleted");
+  }
+}
+
 }  // namespace
 
 std::string mask_token(std::string text, const std::string& token) {
@@ -75,12 +105,21 @@ int run_get(const ClientOptions& options, const std::string& user_id) {
   });
 }
 
-int run_delete(const ClientOptions& options, const std::vector<std::string>& user_ids) {
+int run_delete(const ClientOptions& options, std::vector<std::string> user_ids,
+               const std::string& ids_from) {
   // Every id is checked before the first is deleted: a mistyped list deletes nothing, rather
   // than the ids before the mistake.
-  for (const std::string& user_id : user_ids) {
-    if (const auto problem = detail::path_segment_problem(user_id)) {
-      throw UsageError("user id '" + printable(user_id, 200) + "' " + *problem +
+  const std::size_t given = user_ids.size();
+  if (!ids_from.empty()) read_ids(ids_from, user_ids);
+  if (user_ids.empty()) {
+    throw UsageError("no user id to delete: give them as arguments or with --ids-from FILE");
+  }
+  for (std::size_t i = 0; i < user_ids.size(); ++i) {
+    if (const auto problem = detail::path_segment_problem(user_ids[i])) {
+      const std::string where = i < given ? ""
+                                          : " (" + ids_from_name(ids_from) + ", id " +
+                                                std::to_string(i - given + 1) + ")";
+      throw UsageError("user id '" + printable(user_ids[i], 200) + "'" + where + " " + *problem +
                        "; nothing was deleted");
     }
   }

@@ -16,7 +16,10 @@ int run_stream(const ClientOptions& options);
 int run_get(const ClientOptions& options, const std::string& user_id);
 /// `instasent delete USER_ID...`: deletes each; a missing contact does not stop the others. An id
 /// that cannot be sent ("", ".", "..", ...) is a `UsageError` before anything is deleted.
-int run_delete(const ClientOptions& options, const std::vector<std::string>& user_ids);
+/// Deletes `user_ids`, then the ids of `ids_from` (one per line, "-" for standard input, gzip
+/// or not), after checking every one of them: one that cannot be sent deletes nothing.
+int run_delete(const ClientOptions& options, std::vector<std::string> user_ids,
+               const std::string& ids_from);
 
 enum class SpecsKind { attributes, events, event_parameters };
 /// `instasent specs attributes|events|event-parameters TYPE`.

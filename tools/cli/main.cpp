@@ -207,6 +207,7 @@ int main(int argc, char** argv) {
   ImportFlags import_flags;
   std::string user_id;
   std::vector<std::string> user_ids;
+  std::string ids_from;
   std::string event_type;
 
   CLI::App* stream = app.add_subcommand(
@@ -233,7 +234,11 @@ int main(int argc, char** argv) {
   add_connection_options(*get, connection);
 
   CLI::App* remove = app.add_subcommand("delete", "Delete contacts permanently");
-  remove->add_option("USER_ID", user_ids, "The _user_id of each contact to delete")->required();
+  remove->add_option("USER_ID", user_ids, "The _user_id of each contact to delete");
+  remove
+      ->add_option("--ids-from", ids_from,
+                   "Also delete the ids in FILE, one per line (- for standard input; gzip or not)")
+      ->type_name("FILE");
   add_connection_options(*remove, connection);
 
   CLI::App* specs = app.add_subcommand("specs", "Show the datasource's specs");
@@ -260,7 +265,7 @@ int main(int argc, char** argv) {
     if (*events) return import(import_flags, ItemKind::events, connection);
     if (*stream) return run_stream(client_options(connection));
     if (*get) return run_get(client_options(connection), user_id);
-    if (*remove) return run_delete(client_options(connection), user_ids);
+    if (*remove) return run_delete(client_options(connection), user_ids, ids_from);
     if (*attributes) return run_specs(client_options(connection), SpecsKind::attributes, "");
     if (*event_specs) return run_specs(client_options(connection), SpecsKind::events, "");
     if (*parameters) {
