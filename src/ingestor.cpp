@@ -153,9 +153,14 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
   }
 
   IngestorStats stats() const {
+    const auto now = SteadyClock::now();
     std::lock_guard<std::mutex> lock(mutex_);
     IngestorStats stats = stats_;
     if (spool_) stats.spool_bytes = spool_->bytes();
+    stats.rate_limit_wait = std::chrono::duration_cast<milliseconds>(pacer_.paused());
+    if (pacer_.gate() > now) {
+      stats.rate_limit_wait_left = std::chrono::ceil<milliseconds>(pacer_.gate() - now);
+    }
     return stats;
   }
 
@@ -333,6 +338,14 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
   // Whether on_outcome has been given every outcome settled so far (lock held).
   bool all_reported() const { return reported_ == queue_.settled_total(); }
 
+  // Items of a request wait from `from` until `until` for their next attempt: counts the time no
+  // other such wait already covers (lock held).
+  void note_retry_wait(SteadyClock::time_point from, SteadyClock::time_point until) {
+    const auto start = std::max(from, retry_wait_until_);
+    if (until > start) stats_.retry_wait += std::chrono::duration_cast<milliseconds>(until - start);
+    retry_wait_until_ = std::max(retry_wait_until_, until);
+  }
+
   // Whether settling builds the outcomes: for on_outcome, or for the log of dropped items.
   bool keep_outcomes() const { return options_.on_outcome || logger().enabled(LogLevel::warning); }
 
@@ -471,6 +484,7 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
       const Operation op = batch.op;
       const int attempt = batch.attempt();
       queue_.settle(batch, result.verdicts, schedule, settled);
+      if (settled.retried > 0 && !schedule.gated) note_retry_wait(schedule.now, settled.retry_at);
       const bool stops = result.refused_status != 0 && stopped_status_ == 0;
       if (stops) stop_sending(result.refused_status, settled);
       forget_spooled_locked(settled);
@@ -499,7 +513,8 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
   IngestorStats stats_;
   detail::DeliveryQueue queue_;
   detail::Pacer pacer_;
-  std::uint64_t reported_ = 0;  // outcomes passed to on_outcome (see all_reported)
+  std::uint64_t reported_ = 0;                  // outcomes passed to on_outcome (see all_reported)
+  SteadyClock::time_point retry_wait_until_{};  // the latest retry wait counted (note_retry_wait)
   std::atomic<Phase> phase_{Phase::open};
   std::atomic<int> stopped_status_{0};  // 401 or 404 once the server refused (see stop_sending)
   std::vector<std::thread> workers_;

@@ -47,7 +47,12 @@ void Pacer::on_send(bool retry) {
 }
 
 RetrySchedule Pacer::on_end(std::size_t queue, time_point now, const RequestEnd& end) {
-  if (end.pause) gate_ = std::max(gate_, now + std::min(*end.pause, backoff_.max_rate_limit_wait));
+  if (end.pause) {
+    const time_point until = now + std::min(*end.pause, backoff_.max_rate_limit_wait);
+    const time_point from = std::max(gate_, now);  // a pause under way is counted once
+    if (until > from) paused_ += until - from;
+    gate_ = std::max(gate_, until);
+  }
   history_[queue] = (history_[queue] << 1) | (end.failed ? 1u : 0u);
   requests_seen_[queue] = std::min(requests_seen_[queue] + 1, kHealthWindow);
   const bool gated = end.pause && end.pause->count() > 0;

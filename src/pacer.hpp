@@ -80,6 +80,10 @@ class Pacer {
   RetrySchedule on_end(std::size_t queue, time_point now, const RequestEnd& end);
 
   double retry_tokens() const { return retry_tokens_; }
+  /// Until when a 429 holds every queue back (in the past when none does).
+  time_point gate() const { return gate_; }
+  /// The time 429s held every queue back so far, overlapping pauses counted once.
+  std::chrono::steady_clock::duration paused() const { return paused_; }
 
  private:
   bool healthy(std::size_t queue) const;
@@ -93,6 +97,7 @@ class Pacer {
   std::array<std::uint32_t, kQueues> history_{};   // the last requests, newest in bit 0: 1 failed
   std::array<unsigned, kQueues> requests_seen_{};  // how many of history_'s bits count
   time_point gate_{};                              // 429: nobody sends before
+  std::chrono::steady_clock::duration paused_{};   // the gate's pauses, summed
   double retry_tokens_ = kInitialRetryTokens;
   time_point last_refill_;
   std::mt19937_64 jitter_;

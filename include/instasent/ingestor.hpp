@@ -243,6 +243,14 @@ struct IngestorStats {
   /// 0 while sending. 401 (the server refused the credentials) or 404 (it does not know the
   /// project or datasource) once the ingestor has stopped sending for good: see `Ingestor`.
   int stopped_status = 0;
+  /// How much longer a rate limit (a 429) holds every sender back; 0 when none does.
+  std::chrono::milliseconds rate_limit_wait_left{0};
+  /// The time rate limits held every sender back, in all (pauses that overlap counted once; a
+  /// pause under way counted to its end).
+  std::chrono::milliseconds rate_limit_wait{0};
+  /// The time failed items waited out their backoff before going again, in all (waits that
+  /// overlap counted once; rate-limit pauses not included).
+  std::chrono::milliseconds retry_wait{0};
 };
 
 /// Sends contacts, events and deletes in the background: `add` never blocks (unless the block

@@ -980,6 +980,27 @@ TEST(CliCommands, HelpForEveryCommand) {
   }
 }
 
+// While a rate limit holds sending back, the progress says so with the time left; the summary
+// and --json say how long the import waited on rate limits and on retries.
+TEST(CliProgress, ARateLimitWaitIsShownAndSummed) {
+  ScratchDir dir;
+  // Two 429s of one second each, one after the other, then a 503, then every request is fine.
+  Emulator emulator("cli-test-token", {"--fault-script", "429,429,503"});
+  write_file(dir.file("c.ndjson"), contacts_ndjson(10));
+  const CliResult result = run_cli(
+      dir, {"import", "contacts", dir.file("c.ndjson"), "--progress-interval", "0.1", "--json"},
+      emulator.env());
+  ASSERT_EQ(result.status, 0) << result.err;
+  EXPECT_TRUE(contains(result.err, "items done, waiting for the rate limit, resumes in 1 s"))
+      << result.err;
+  const json summary = result.summary();
+  EXPECT_EQ(summary["delivered"], 10);
+  EXPECT_GE(summary["rate_limit_wait_seconds"].get<double>(), 1.9);
+  EXPECT_LE(summary["rate_limit_wait_seconds"].get<double>(), 2.1);
+  EXPECT_GT(summary["retry_wait_seconds"].get<double>(), 0);
+  EXPECT_TRUE(contains(result.err, "; waited 2 s on rate limits, ")) << result.err;
+}
+
 TEST(CliProgress, PlainLinesWhenNotATerminalAndSilenceWhenQuiet) {
   ScratchDir dir;
   Emulator emulator("cli-test-token", {"--fault-slow", "1", "--slow-ms", "100"});

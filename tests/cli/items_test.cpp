@@ -153,6 +153,16 @@ TEST(Progress, TerminalAndLogLines) {
   snapshot.input_finished = false;
   EXPECT_EQ(format_progress(snapshot, true), "2,500 items  1,000/s  failed 3");
   EXPECT_EQ(format_duration(3'725), "1:02:05");
+
+  // While a rate limit holds sending back: the wait in the rate's place, and in the ETA.
+  snapshot.input_finished = true;
+  snapshot.rate_limit_wait_left = 42;
+  EXPECT_EQ(format_progress(snapshot, true),
+            "2,500/5,000 items (50%)  waiting for the rate limit, resumes in 42 s  failed 3  "
+            "ETA 45 s");
+  EXPECT_EQ(format_progress(snapshot, false),
+            "instasent: 2,500 of 5,000 items done, waiting for the rate limit, resumes in 42 s, 3 "
+            "failed, ETA 45 s");
 }
 
 TEST(MaskToken, RawAndEscaped) {

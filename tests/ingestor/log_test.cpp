@@ -54,6 +54,11 @@ TEST(IngestorLog, ARetryIsLoggedWithItsItemsAndWait) {
   EXPECT_EQ(records[0].attempt, 1);
   EXPECT_EQ(records[0].items, 5u);
   EXPECT_LE(records[0].wait, milliseconds(50));
+  // The stats count the same wait.
+  const IngestorStats stats = ingestor.stats();
+  EXPECT_GE(stats.retry_wait, records[0].wait);
+  EXPECT_LE(stats.retry_wait, milliseconds(50));
+  EXPECT_EQ(stats.rate_limit_wait, milliseconds(0));
 }
 
 // A wrong token: one error record for the stop, a warning for each item dropped; the next

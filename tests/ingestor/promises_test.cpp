@@ -157,6 +157,10 @@ TEST(IngestorPromises, A429HoldsBackEverySenderForAtMostMaxRateLimitWait) {
     std::this_thread::sleep_for(milliseconds(1));
   }
   ASSERT_EQ(ingestor.stats().rate_limited, 1u);
+  const IngestorStats paused = ingestor.stats();
+  EXPECT_GT(paused.rate_limit_wait_left, milliseconds(0));
+  EXPECT_LE(paused.rate_limit_wait_left, milliseconds(300));
+  EXPECT_EQ(paused.rate_limit_wait, milliseconds(300)) << "the pause, counted to its end";
   // Other queues, other senders: they wait too.
   ASSERT_TRUE(ingestor.add(Event("U2", "E2", "purchase")));
   ASSERT_TRUE(ingestor.delete_contact("U3"));
@@ -174,6 +178,9 @@ TEST(IngestorPromises, A429HoldsBackEverySenderForAtMostMaxRateLimitWait) {
     }
   }
   EXPECT_LT(first_after - limited_at, milliseconds(900));  // the cap, not the server's second
+  EXPECT_EQ(ingestor.stats().rate_limit_wait_left, milliseconds(0));
+  EXPECT_EQ(ingestor.stats().rate_limit_wait, milliseconds(300));
+  EXPECT_EQ(ingestor.stats().retry_wait, milliseconds(0)) << "a 429's wait is the pause's";
   EXPECT_TRUE(ingestor.close(milliseconds(1'000)).empty());
 }
 

@@ -95,6 +95,25 @@ TEST_F(PacerTest, A429HoldsEveryQueueForAtMostMaxRateLimitWait) {
   EXPECT_EQ(schedule.retry_at(5), now);
 }
 
+// The time 429s held sending back: pauses that overlap count once, a pause is counted to its
+// (capped) end.
+TEST_F(PacerTest, PausesAreSummedOverlapsOnce) {
+  Pacer pacer = make(0.2, milliseconds(5'000));
+  const auto now = clock.steady_now();
+  EXPECT_EQ(pacer.paused(), milliseconds(0));
+  pacer.on_end(kEvents, now, {true, milliseconds(1'000), false});
+  EXPECT_EQ(pacer.paused(), milliseconds(1'000));
+  pacer.on_end(kUpserts, now + milliseconds(500), {true, milliseconds(1'000), false});
+  EXPECT_EQ(pacer.paused(), milliseconds(1'500)) << "the second pause overlaps the first";
+  EXPECT_EQ(pacer.gate(), now + milliseconds(1'500));
+  pacer.on_end(kEvents, now + milliseconds(600), {true, milliseconds(100), false});
+  EXPECT_EQ(pacer.paused(), milliseconds(1'500)) << "within the pause under way";
+  pacer.on_end(kEvents, now + milliseconds(10'000), {true, milliseconds(60'000), false});
+  EXPECT_EQ(pacer.paused(), milliseconds(6'500)) << "capped at max_rate_limit_wait";
+  pacer.on_end(kEvents, now + milliseconds(20'000), failed);
+  EXPECT_EQ(pacer.paused(), milliseconds(6'500)) << "a failure without a 429 is not a pause";
+}
+
 TEST_F(PacerTest, A429WithoutATimeLeavesTheItemsTheirBackoff) {
   Pacer pacer = make();
   const auto now = clock.steady_now();

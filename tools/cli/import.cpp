@@ -129,6 +129,11 @@ ImportSummary ImportRun::run(const std::function<ClientOptions()>& client_option
 
   ImportSummary summary = state_->summary();
   summary.seconds = std::chrono::duration<double>(Clock::now() - started_).count();
+  if (ingestor_) {
+    const IngestorStats stats = ingestor_->stats();
+    summary.rate_limit_wait_seconds = std::chrono::duration<double>(stats.rate_limit_wait).count();
+    summary.retry_wait_seconds = std::chrono::duration<double>(stats.retry_wait).count();
+  }
   if (checkpoint_ && !checkpoint_refused_) summary.checkpoint_line = checkpoint_->line;
   const ImportState::Stops stops = state_->stops();
   summary.exit_code = import_exit_code(summary, stops, stop_signal());
@@ -277,6 +282,7 @@ void ImportRun::tick() {
   auto next_checkpoint = Clock::now() + options_.checkpoint_interval;
   auto next_progress = Clock::now() + progress_every;
   RateMeter meter;
+  double rate_before_wait = 0;  // the rate shown for the ETA while a rate limit holds sending
   std::unique_lock<std::mutex> lock(ticker_mutex_);
   while (!ticker_cv_.wait_for(lock, milliseconds(100), [this] { return ticker_stop_; })) {
     lock.unlock();
@@ -289,9 +295,13 @@ void ImportRun::tick() {
       const auto snapshot_time = Clock::now();
       const ProgressSnapshot snapshot = state_->progress();
       const double rate = meter.update(snapshot_time, snapshot.done);
+      const milliseconds wait_left =
+          ingestor_ ? ingestor_->stats().rate_limit_wait_left : milliseconds(0);
+      if (wait_left == milliseconds(0)) rate_before_wait = rate;
       if (now >= next_progress) {
         ProgressSnapshot shown = snapshot;
-        shown.items_per_second = rate;
+        shown.items_per_second = rate_before_wait;
+        shown.rate_limit_wait_left = std::chrono::duration<double>(wait_left).count();
         shown.bytes_read = source_->position();
         shown.bytes_total = source_->size();
         shown.input_finished = input_finished_.load();

@@ -61,6 +61,8 @@ struct ImportSummary {
   std::uint64_t dropped = 0;     ///< Sent but not delivered: gave up, interrupted, unauthorized.
   std::optional<std::uint64_t> checkpoint_line;
   double seconds = 0;
+  double rate_limit_wait_seconds = 0;  ///< Sending held back by rate limits (429s).
+  double retry_wait_seconds = 0;       ///< Failed items waiting out their backoff.
   int exit_code = 0;
   ImportMode mode = ImportMode::send;
 

@@ -69,23 +69,27 @@ std::string format_progress(const ProgressSnapshot& s, bool terminal) {
         s.read, static_cast<std::uint64_t>(std::llround(static_cast<double>(s.read) / share)));
     estimated = true;
   }
+  const bool waiting = s.rate_limit_wait_left > 0;
   std::optional<double> eta;
   if (total && s.items_per_second > 0 && *total >= done) {
-    eta = static_cast<double>(*total - done) / s.items_per_second;
+    eta = static_cast<double>(*total - done) / s.items_per_second + s.rate_limit_wait_left;
   }
-  const std::string rate = with_thousands(static_cast<unsigned long long>(s.items_per_second));
+  const std::string rate =
+      waiting ? "waiting for the rate limit, resumes in " +
+                    format_duration(std::ceil(s.rate_limit_wait_left))
+              : with_thousands(static_cast<unsigned long long>(s.items_per_second)) + "/s";
   std::string text;
   if (terminal) {
     text = with_thousands(done);
     if (total) text += "/" + std::string(estimated ? "~" : "") + with_thousands(*total);
     text += " items";
     if (total && *total > 0) text += " (" + std::to_string(done * 100 / *total) + "%)";
-    text += "  " + rate + "/s  failed " + with_thousands(s.failed);
+    text += "  " + rate + "  failed " + with_thousands(s.failed);
     if (eta) text += "  ETA " + format_duration(*eta);
   } else {
     text = "instasent: " + with_thousands(done);
     if (total) text += " of " + std::string(estimated ? "about " : "") + with_thousands(*total);
-    text += " items done, " + rate + "/s, " + with_thousands(s.failed) + " failed";
+    text += " items done, " + rate + ", " + with_thousands(s.failed) + " failed";
     if (eta) text += ", ETA " + format_duration(*eta);
   }
   return text;

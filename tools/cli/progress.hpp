@@ -42,11 +42,15 @@ struct ProgressSnapshot {
   std::uint64_t bytes_read = 0;
   std::optional<std::uint64_t> bytes_total;  ///< Known for regular files.
   bool input_finished = false;               ///< Every record has been read.
+  /// While a rate limit holds sending back: the rate before it (for the ETA); otherwise now.
   double items_per_second = 0;
+  double rate_limit_wait_left = 0;  ///< Seconds until a rate limit lets sending go on; 0: none.
 };
 
 /// "1,234/~10,000 items (12%)  3,456/s  failed 3  ETA 0:42" (terminal), or a sentence (log).
 /// The total is exact once the input is read; before that it is estimated from the bytes read.
+/// While a rate limit holds sending back, "waiting for the rate limit, resumes in 42 s" takes the
+/// rate's place, and the ETA adds the wait to the time left at the rate before it.
 std::string format_progress(const ProgressSnapshot& snapshot, bool terminal);
 
 /// "1:02:03", "4:05" or "7 s".

@@ -40,6 +40,8 @@ json ImportSummary::to_json() const {
           {"skipped_by_checkpoint", skipped_by_checkpoint},
           {"checkpoint_line", checkpoint_line ? json(*checkpoint_line) : json(nullptr)},
           {"seconds", std::round(seconds * 1000) / 1000},
+          {"rate_limit_wait_seconds", std::round(rate_limit_wait_seconds * 1000) / 1000},
+          {"retry_wait_seconds", std::round(retry_wait_seconds * 1000) / 1000},
           {"exit_code", exit_code}};
 }
 
@@ -105,6 +107,10 @@ void print_import_report(Console& console, const ImportOptions& options,
     char seconds[32];
     std::snprintf(seconds, sizeof seconds, "%.1f", summary.seconds);
     text += " in " + std::string(seconds) + " s (" + rate + " lines/s)";
+    if (summary.rate_limit_wait_seconds > 0 || summary.retry_wait_seconds > 0) {
+      text += "; waited " + format_duration(summary.rate_limit_wait_seconds) + " on rate limits, " +
+              format_duration(summary.retry_wait_seconds) + " on retries";
+    }
     console.message(text);
     if (!options.rejects_path.empty() && summary.rejected + summary.unreadable > 0) {
       console.message("instasent: bad lines are in " + display_path(options.rejects_path) +
