@@ -195,47 +195,73 @@ instasent::Event parse_event(const std::string& line) {
   return event;
 }
 
-// Counts the final states, and reports the events that were not delivered. The Ingestor calls it
-// from its sender threads, several at once, so it takes a lock.
-class Outcomes {
+// What became of each line: counts, and a line on stderr for each one that was not delivered.
+// `on_outcome` runs on the Ingestor's sender threads, several at once, and the lines are read on
+// the main thread: each line is written whole, under one lock.
+class Report {
  public:
-  void operator()(const instasent::ItemOutcome& outcome) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    switch (outcome.state) {
-      case instasent::FinalState::delivered:
-        ++delivered_;
-        return;
-      case instasent::FinalState::rejected:
-        ++rejected_;
-        break;
-      case instasent::FinalState::dropped:
-        ++dropped_;
-        break;
-    }
-    // The tag is the line number.
-    std::cerr << "line " << outcome.tag << ": " << instasent::to_string(outcome.state);
-    if (outcome.state == instasent::FinalState::dropped) {
-      std::cerr << " (" << instasent::to_string(outcome.drop_reason) << "): " << outcome.message;
-    }
-    for (const auto& [field, messages] : outcome.errors) {
-      for (const auto& message : messages) {
-        std::cerr << "; " << (field.empty() ? "request" : field) << ": " << message;
-      }
-    }
-    std::cerr << "\n";
+  // A line that is not an event.
+  void skipped(std::uint64_t line_number, const std::string& why) {
+    write(line_number, "skipped: " + why, invalid_);
+  }
+  // An event the Ingestor refused at `add`.
+  void refused(std::uint64_t line_number, const instasent::AddResult& added) {
+    write(line_number,
+          std::string("refused (") + instasent::to_string(added.status) + "): " + added.reason,
+          refused_);
   }
 
-  std::uint64_t delivered() const { return count(delivered_); }
-  std::uint64_t rejected() const { return count(rejected_); }
-  std::uint64_t dropped() const { return count(dropped_); }
+  // For `on_outcome`. The tag is the line number.
+  void operator()(const instasent::ItemOutcome& outcome) {
+    switch (outcome.state) {
+      case instasent::FinalState::delivered: {
+        std::lock_guard<std::mutex> lock(mutex_);
+        ++delivered_;
+        return;
+      }
+      case instasent::FinalState::rejected: {
+        std::string text = "rejected";
+        for (const auto& [field, messages] : outcome.errors) {
+          for (const auto& message : messages) {
+            text += "; " + (field.empty() ? "request" : field) + ": " + message;
+          }
+        }
+        write(outcome.tag, text, rejected_);
+        return;
+      }
+      case instasent::FinalState::dropped:
+        write(outcome.tag,
+              std::string("dropped (") + instasent::to_string(outcome.drop_reason) +
+                  "): " + outcome.message,
+              dropped_);
+        return;
+    }
+  }
+
+  // One line, once every event has its final state.
+  std::string summary(std::uint64_t lines) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return "read " + std::to_string(lines) + " lines (" + std::to_string(invalid_) + " invalid, " +
+           std::to_string(refused_) + " refused): " + std::to_string(delivered_) + " delivered, " +
+           std::to_string(rejected_) + " rejected, " + std::to_string(dropped_) + " dropped";
+  }
+  // Events read that were neither delivered nor rejected.
+  std::uint64_t lost() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return refused_ + dropped_;
+  }
 
  private:
-  std::uint64_t count(const std::uint64_t& counter) const {
+  void write(std::uint64_t line_number, const std::string& text, std::uint64_t& counter) {
+    const std::string line = "line " + std::to_string(line_number) + ": " + text + "\n";
     std::lock_guard<std::mutex> lock(mutex_);
-    return counter;
+    ++counter;
+    std::cerr << line;
   }
 
   mutable std::mutex mutex_;
+  std::uint64_t invalid_ = 0;
+  std::uint64_t refused_ = 0;
   std::uint64_t delivered_ = 0;
   std::uint64_t rejected_ = 0;
   std::uint64_t dropped_ = 0;
@@ -253,28 +279,21 @@ int main() {
     const StopSignals stop;
 
     const auto client = instasent::Client::from_env();
-    Outcomes outcomes;  // declared before the Ingestor, which calls it until it is closed
+    Report report;  // declared before the Ingestor, which calls it until it is closed
     instasent::IngestorOptions options;
-    options.on_outcome = [&outcomes](const instasent::ItemOutcome& outcome) { outcomes(outcome); };
+    options.on_outcome = [&report](const instasent::ItemOutcome& outcome) { report(outcome); };
     instasent::Ingestor ingestor(client, options);
 
     LineReader input(stop);
     std::uint64_t lines = 0;
-    std::uint64_t invalid = 0;
-    std::uint64_t refused = 0;
     while (const std::optional<std::string> line = input.next()) {
       ++lines;
       if (line->find_first_not_of(" \t\r") == std::string::npos) continue;  // blank
       try {
         const instasent::AddResult added = ingestor.add(parse_event(*line), lines);
-        if (!added.queued()) {
-          ++refused;
-          std::cerr << "line " << lines << ": refused (" << instasent::to_string(added.status)
-                    << "): " << added.reason << "\n";
-        }
+        if (!added.queued()) report.refused(lines, added);
       } catch (const std::exception& error) {  // invalid_argument or InvalidInputError
-        ++invalid;
-        std::cerr << "line " << lines << ": skipped: " << error.what() << "\n";
+        report.skipped(lines, error.what());
       }
     }
 
@@ -286,10 +305,8 @@ int main() {
     // reported through on_outcome). After close returns, on_outcome is never called again.
     ingestor.close(kShutdownDeadline);
 
-    std::cout << "read " << lines << " lines (" << invalid << " invalid, " << refused
-              << " refused): " << outcomes.delivered() << " delivered, " << outcomes.rejected()
-              << " rejected, " << outcomes.dropped() << " dropped\n";
-    return outcomes.dropped() == 0 && refused == 0 ? 0 : 1;
+    std::cout << report.summary(lines) << "\n";
+    return report.lost() == 0 ? 0 : 1;
   } catch (const std::exception& error) {
     // A missing setting (Client::from_env), bad options, or no pipe or thread for the signals.
     std::cerr << "error: " << error.what() << "\n";

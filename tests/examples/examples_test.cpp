@@ -88,11 +88,15 @@ int emulator_port() {
   return port;
 }
 
+// The fixture's emulator, emptied: without stored items, counts or a fault script, so that a test
+// can run again against the same emulator (ctest --repeat).
 class Emulator {
  public:
   Emulator() : port_(emulator_port()), http_("127.0.0.1", port_) {
     http_.set_connection_timeout(2s);
     http_.set_read_timeout(10s);
+    post("/_emulator/faults", {{"script", json::array()}});
+    post("/_emulator/reset", json::object());
   }
 
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
@@ -121,6 +125,10 @@ class Emulator {
     const auto result = http_.Get(path);
     if (!result || result->status != 200) throw std::runtime_error("GET " + path + " failed");
     return json::parse(result->body);
+  }
+  void post(const std::string& path, const json& body) {
+    const auto result = http_.Post(path, body.dump(), "application/json");
+    if (!result || result->status != 200) throw std::runtime_error("POST " + path + " failed");
   }
 
   int port_;
