@@ -8,7 +8,7 @@ namespace instasent::detail {
 
 namespace {
 
-HttpRequest build_request(const ClientCore& client, const Batch& batch) {
+HttpRequest build_request(const ClientCore& client, const Batch& batch, bool dry_run) {
   if (batch.op == Operation::delete_contact) {
     return client.make_request(
         "DELETE", "/stream/contacts/" + encode_path_segment(batch.items.front().user_id), {});
@@ -19,9 +19,9 @@ HttpRequest build_request(const ClientCore& client, const Batch& batch) {
     body.append(item.json);
   }
   body.push_back(']');
-  return client.make_request(
-      "POST", batch.op == Operation::record_event ? "/stream/events" : "/stream/contacts",
-      std::move(body));
+  std::string path = batch.op == Operation::record_event ? "/stream/events" : "/stream/contacts";
+  if (dry_run) path += "?_dryRun";
+  return client.make_request("POST", path, std::move(body));
 }
 
 std::string refusal(const ClientCore& client, const HttpResponse& response) {
@@ -63,10 +63,10 @@ void read_verdicts(const ClientCore& client, const Batch& batch, const HttpRespo
   }
 }
 
-BatchReply exchange(ClientCore& client, const Batch& batch) {
+BatchReply exchange(ClientCore& client, const Batch& batch, bool dry_run) {
   BatchReply result;
   result.verdicts.assign(batch.items.size(), Verdict{});
-  const HttpRequest request = build_request(client, batch);
+  const HttpRequest request = build_request(client, batch, dry_run);
   result.body_bytes = request.body.size();
   const Exchange sent =
       client.send_once(request, {to_string(batch.op), batch.attempt(), batch.items.size()});
@@ -120,9 +120,9 @@ BatchReply exchange(ClientCore& client, const Batch& batch) {
 
 }  // namespace
 
-BatchReply exchange_batch(ClientCore& client, const Batch& batch) noexcept {
+BatchReply exchange_batch(ClientCore& client, const Batch& batch, bool dry_run) noexcept {
   try {
-    return exchange(client, batch);
+    return exchange(client, batch, dry_run);
   } catch (const std::exception&) {
     BatchReply failed;
     failed.verdicts.assign(batch.items.size(), Verdict{});

@@ -23,9 +23,9 @@ struct BatchReply {
   std::size_t body_bytes = 0;  ///< Of the request sent.
 };
 
-/// Sends `batch` through `client` once (no retries: the Ingestor schedules them) and reads what
-/// became of each item. Never throws: running out of memory fails the request like a dropped
-/// connection.
-BatchReply exchange_batch(ClientCore& client, const Batch& batch) noexcept;
+/// Sends `batch` through `client` once (no retries: the Ingestor schedules them), with `?_dryRun`
+/// when `dry_run`, and reads what became of each item. Never throws: running out of memory fails
+/// the request like a dropped connection.
+BatchReply exchange_batch(ClientCore& client, const Batch& batch, bool dry_run) noexcept;
 
 }  // namespace instasent::detail

@@ -165,6 +165,7 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
   }
 
   milliseconds shutdown_deadline() const { return options_.shutdown_deadline; }
+  bool dry_run() const { return options_.dry_run; }
 
  private:
   std::size_t max_item_bytes() const { return options_.batch.max_bytes - 2; }
@@ -472,7 +473,7 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
       space_cv_.notify_all();
 
       lock.unlock();
-      const detail::BatchReply result = detail::exchange_batch(*client_, batch);
+      const detail::BatchReply result = detail::exchange_batch(*client_, batch, options_.dry_run);
       lock.lock();
 
       if (result.pause) ++stats_.rate_limited;
@@ -557,6 +558,11 @@ AddResult Ingestor::add(Event event, std::uint64_t tag) noexcept {
 AddResult Ingestor::delete_contact(std::string user_id, std::uint64_t tag) noexcept {
   return state_->admit(Operation::delete_contact, tag, "delete",
                        [&](detail::QueuedItem& item) -> std::optional<std::string> {
+                         if (state_->dry_run()) {
+                           return std::string(
+                               "a dry run cannot delete: the API checks batches of "
+                               "contacts and events only");
+                         }
                          item.user_id = std::move(user_id);
                          if (const auto problem = detail::path_segment_problem(item.user_id)) {
                            return std::string("user id ") + *problem;

@@ -29,6 +29,9 @@ void check_options(const IngestorOptions& options) {
   }
   if (options.shutdown_deadline < zero) fail("shutdown_deadline", "must not be negative");
   if (!options.spool.directory.empty()) {
+    if (options.dry_run) {
+      fail("dry_run", "does not go with a spool: a later ingestor would replay its items for real");
+    }
     if (options.spool.max_bytes < (64u << 10)) fail("spool.max_bytes", "must be at least 64 KiB");
     if (options.spool.sync_interval < zero) fail("spool.sync_interval", "must not be negative");
   }

@@ -203,6 +203,12 @@ struct IngestorOptions {
   /// How long the destructor may take to deliver what is queued before dropping it.
   std::chrono::milliseconds shutdown_deadline{5'000};
 
+  /// Send every batch with `?_dryRun`: the server validates the items and stores nothing, so
+  /// `delivered` means it would have stored the item (and `rejected` that it would not). Deletes
+  /// are refused at `add` (`invalid`), and it does not go with a spool (`InvalidInputError`,
+  /// field "dry_run"), whose items a later ingestor would replay for real.
+  bool dry_run = false;
+
   /// Called once per queued item with its final state, from a sender thread (or from `add` for
   /// items it pushed out, from `close` for items it gave up, and from the constructor for items
   /// found damaged in the spool). Items refused at `add` are not reported here: the `AddResult`

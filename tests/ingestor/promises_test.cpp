@@ -293,6 +293,38 @@ TEST(IngestorPromises, A404ToABatchStopsSendingButNotA404ToADelete) {
   EXPECT_EQ(ingestor.add(Event("U1", "E2", "purchase")).status, AddStatus::closed);
 }
 
+// dry_run sends every batch with ?_dryRun: the server's verdicts come back as for a real run, and
+// nothing is stored. A delete cannot be a dry run, and a spool would replay its items for real.
+TEST(IngestorPromises, ADryRunGetsTheVerdictsAndStoresNothing) {
+  RunningEmulator server;
+  Outcomes seen;
+  IngestorOptions options = seen.recording_options();
+  options.dry_run = true;
+  {
+    Ingestor ingestor(client_for(server.port()), options);
+    ASSERT_TRUE(ingestor.add(Contact("U1").email("u1@example.com")));
+    ASSERT_TRUE(ingestor.add(Contact("U2").email("nope")));
+    ASSERT_TRUE(ingestor.add(Event("U1", "E1", "purchase")));
+    const AddResult remove = ingestor.delete_contact("U1");
+    EXPECT_EQ(remove.status, AddStatus::invalid);
+    EXPECT_NE(remove.reason.find("dry run"), std::string::npos) << remove.reason;
+    ASSERT_TRUE(ingestor.flush(milliseconds(20'000)));
+  }
+  EXPECT_EQ(seen.count(FinalState::delivered), 2u);
+  EXPECT_EQ(seen.count(FinalState::rejected), 1u);
+  EXPECT_TRUE(server.state()["contacts"].empty());
+  EXPECT_TRUE(stored_event_ids(server).empty());
+
+  test_support::ScratchDir spool("instasent-dry-run");
+  options.spool.directory = spool.path();
+  try {
+    Ingestor refused(client_for(server.port()), options);
+    ADD_FAILURE() << "a dry run with a spool was accepted";
+  } catch (const InvalidInputError& error) {
+    EXPECT_EQ(error.field(), "dry_run");
+  }
+}
+
 // With the block policy, an add that waits for room goes on as soon as the senders make some,
 // long before its timeout.
 TEST(IngestorPromises, ABlockedAddGoesOnOnceThereIsRoom) {

@@ -112,10 +112,10 @@ ImportSummary ImportRun::run(const std::function<ClientOptions()>& client_option
 
   {
     StopSignalsBlocked blocked;
-    if (options_.mode == ImportMode::send) ingestor_.emplace(*client, ingestor_options());
+    if (client) ingestor_.emplace(*client, ingestor_options());
     start_ticker();
   }
-  read_all(client ? &*client : nullptr);
+  read_all();
   if (stop_signal() != 0) {
     state_->console().message(
         std::string("instasent: ") + signal_name(stop_signal()) +
@@ -123,7 +123,7 @@ ImportSummary ImportRun::run(const std::function<ClientOptions()>& client_option
         format_duration(std::chrono::duration<double>(options_.shutdown_timeout).count()) +
         " (again to quit at once)");
   }
-  finish_sending(client ? &*client : nullptr);
+  finish_sending();
   stop_ticker();
   save_checkpoint();
 
@@ -234,22 +234,14 @@ IngestorOptions ImportRun::ingestor_options() const {
   ingestor.max_in_flight = options_.max_in_flight;
   if (options_.max_attempts > 0) ingestor.retry.max_attempts = options_.max_attempts;
   ingestor.shutdown_deadline = options_.shutdown_timeout;
+  ingestor.dry_run = options_.mode == ImportMode::dry_run;
   ingestor.on_outcome = [state = state_](const ItemOutcome& outcome) {
     state->on_outcome(outcome);
   };
   return ingestor;
 }
 
-void ImportRun::finish_sending(const Client* client) {
-  if (options_.mode == ImportMode::dry_run) {
-    // The last batch goes even after a signal (one request); not after a fatal answer.
-    if (state_->should_stop()) {
-      state_->not_sent(dry_run_items_);
-    } else {
-      send_dry_run_batch(*client);
-    }
-    return;
-  }
+void ImportRun::finish_sending() {
   if (!ingestor_) return;
   // Wait for every final state, unless told to stop; then close, which gives what is left
   // until the deadline. Refused credentials would refuse the rest too: no deadline then.

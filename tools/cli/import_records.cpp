@@ -39,7 +39,7 @@ Event build<Event>(const json& object) {
 
 }  // namespace
 
-void ImportRun::read_all(const Client* client) {
+void ImportRun::read_all() {
   Record record;
   while (!stop_reading()) {
     if (ingestor_ &&
@@ -56,7 +56,7 @@ void ImportRun::read_all(const Client* client) {
       if (stop_signal() == 0) state_->fatal(error.what());  // else: the signal cut the read
       break;
     }
-    handle(record, client);
+    handle(record);
   }
 }
 
@@ -72,7 +72,7 @@ void ImportRun::refuse_checkpoint_beyond_the_end() {
                 " lines: it is not this input's checkpoint (remove it to start over)");
 }
 
-void ImportRun::handle(const Record& record, const Client* client) {
+void ImportRun::handle(const Record& record) {
   if (record.blank) {
     state_->settled(record, /*count_as_read=*/false, /*skipped=*/false, /*valid=*/false);
     return;
@@ -86,9 +86,9 @@ void ImportRun::handle(const Record& record, const Client* client) {
     return;
   }
   if (options_.kind == ItemKind::contacts) {
-    if (auto contact = build_item<Contact>(record)) dispatch(record, std::move(*contact), client);
+    if (auto contact = build_item<Contact>(record)) dispatch(record, std::move(*contact));
   } else {
-    if (auto event = build_item<Event>(record)) dispatch(record, std::move(*event), client);
+    if (auto event = build_item<Event>(record)) dispatch(record, std::move(*event));
   }
 }
 
@@ -115,22 +115,12 @@ std::optional<Item> ImportRun::build_item(const Record& record) {
 }
 
 template <typename Item>
-void ImportRun::dispatch(const Record& record, Item item, const Client* client) {
+void ImportRun::dispatch(const Record& record, Item item) {
   switch (options_.mode) {
     case ImportMode::validate:
       state_->settled(record, /*count_as_read=*/true, /*skipped=*/false, /*valid=*/true);
       return;
-    case ImportMode::dry_run:
-      state_->batched();
-      dry_run_items_.push_back(
-          PendingItem{record.first_line, record.last_line, item_json_of(record, format_)});
-      if constexpr (std::is_same_v<Item, Contact>) {
-        dry_run_contacts_.push_back(std::move(item));
-      } else {
-        dry_run_events_.push_back(std::move(item));
-      }
-      if (dry_run_items_.size() >= kMaxBatchItems) send_dry_run_batch(*client);
-      return;
+    case ImportMode::dry_run:  // the same pipeline: the Ingestor sends with ?_dryRun
     case ImportMode::send:
       offer(record, std::move(item));
       return;
@@ -147,25 +137,6 @@ void ImportRun::offer(const Record& record, Item item) {
     result = ingestor_->add(build<Item>(record.object), record.first_line);
   }
   if (!result.queued()) state_->refused_at_add(record.first_line, result);
-}
-
-void ImportRun::send_dry_run_batch(const Client& client) {
-  if (dry_run_items_.empty()) return;
-  WriteOptions write;
-  write.dry_run = true;
-  try {
-    const BatchResult result = options_.kind == ItemKind::contacts
-                                   ? client.upsert_contacts(dry_run_contacts_, write)
-                                   : client.record_events(dry_run_events_, write);
-    for (std::size_t i = 0; i < dry_run_items_.size(); ++i) {
-      state_->batch_item(dry_run_items_[i], i < result.size() ? result[i] : ItemResult{});
-    }
-  } catch (const Error& error) {
-    state_->batch_failed(dry_run_items_, error);
-  }
-  dry_run_items_.clear();
-  dry_run_contacts_.clear();
-  dry_run_events_.clear();
 }
 
 }  // namespace instasent::cli

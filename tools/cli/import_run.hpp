@@ -45,23 +45,22 @@ class ImportRun {
   void open_checkpoint();
   void save_initial_checkpoint();
   IngestorOptions ingestor_options() const;
-  void finish_sending(const Client* client);
+  void finish_sending();
   void start_ticker();
   void stop_ticker();
   void tick();
   void save_checkpoint();
 
   // import_records.cpp: the reading, and each record's way to its end.
-  void read_all(const Client* client);
+  void read_all();
   void refuse_checkpoint_beyond_the_end();
-  void handle(const Record& record, const Client* client);
+  void handle(const Record& record);
   template <typename Item>
-  void dispatch(const Record& record, Item item, const Client* client);
+  void dispatch(const Record& record, Item item);
   template <typename Item>
   std::optional<Item> build_item(const Record& record);
   template <typename Item>
   void offer(const Record& record, Item item);
-  void send_dry_run_batch(const Client& client);
 
   bool stop_reading() const { return stop_signal() != 0 || state_->should_stop_reading(); }
   bool stop_sending() const { return stop_signal() != 0 || state_->should_stop(); }
@@ -84,10 +83,6 @@ class ImportRun {
   std::mutex ticker_mutex_;
   std::condition_variable ticker_cv_;
   bool ticker_stop_ = false;
-
-  std::vector<PendingItem> dry_run_items_;
-  std::vector<Contact> dry_run_contacts_;
-  std::vector<Event> dry_run_events_;
 
   std::optional<Ingestor> ingestor_;  // last: closed first when the run is destroyed
 };

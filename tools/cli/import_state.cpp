@@ -67,13 +67,6 @@ void ImportState::sent(PendingItem item) {
   tracker_.sent(std::move(item));
 }
 
-void ImportState::batched() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  ++counts_.read;
-  ++counts_.valid;
-  ++counts_.sent;
-}
-
 void ImportState::refused_at_add(std::uint64_t first_line, const AddResult& result) {
   std::lock_guard<std::mutex> lock(mutex_);
   const auto item = tracker_.take(first_line);
@@ -128,54 +121,6 @@ void ImportState::on_outcome(const ItemOutcome& outcome) {
       break;
   }
   room_.notify_all();
-}
-
-void ImportState::batch_item(const PendingItem& item, const ItemResult& result) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  switch (result.status) {
-    case ItemStatus::accepted:
-      ++counts_.delivered;
-      break;
-    case ItemStatus::rejected:
-      reject(item, result.errors);
-      break;
-    case ItemStatus::unknown:
-    case ItemStatus::not_sent:
-      drop(item);
-      if (stops_.gave_up.empty()) stops_.gave_up = "the server's answer did not settle every item";
-      break;
-  }
-}
-
-void ImportState::batch_failed(const std::vector<PendingItem>& items, const Error& error) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  const BatchResult* partial = error.partial_result();
-  const ErrorKind kind = error.kind();
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    const ItemStatus status = partial != nullptr && i < partial->size() ? partial->items()[i].status
-                                                                        : ItemStatus::not_sent;
-    if (status == ItemStatus::accepted) {
-      ++counts_.delivered;
-    } else if (status == ItemStatus::rejected) {
-      reject(items[i], partial->items()[i].errors);
-    } else if (kind == ErrorKind::bad_request) {
-      reject(items[i], {{"", {error.what()}}});
-    } else {
-      drop(items[i]);
-    }
-  }
-  if (kind == ErrorKind::unauthorized || kind == ErrorKind::not_found) {
-    if (stops_.access_denied.empty()) stops_.access_denied = error.what();
-    stop_ = true;
-  } else if (kind != ErrorKind::bad_request) {
-    if (stops_.gave_up.empty()) stops_.gave_up = error.what();
-    stop_ = true;
-  }
-}
-
-void ImportState::not_sent(const std::vector<PendingItem>& items) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  for (const PendingItem& item : items) drop(item);
 }
 
 void ImportState::fatal(const std::string& message) {

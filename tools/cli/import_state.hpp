@@ -40,8 +40,6 @@ class ImportState {
                   const std::string& item_json);
   /// A valid record handed to the Ingestor; its outcome will come through `on_outcome`.
   void sent(PendingItem item);
-  /// A valid record put in a dry-run batch; its verdict will come through `batch_item`.
-  void batched();
   /// The Ingestor refused the record `sent` last with `key` at once (`AddResult` not queued).
   void refused_at_add(std::uint64_t first_line, const AddResult& result);
   /// Waits until fewer than `max_pending` records are in the Ingestor's hands, or `stop()` says
@@ -51,11 +49,6 @@ class ImportState {
   // --- Outcomes -------------------------------------------------------------------------------
   /// `IngestorOptions::on_outcome`: the final state of a record the Ingestor queued.
   void on_outcome(const ItemOutcome& outcome);
-  /// A dry-run batch: the server's verdict on one item, or an error that ended its request.
-  void batch_item(const PendingItem& item, const ItemResult& result);
-  void batch_failed(const std::vector<PendingItem>& items, const Error& error);
-  /// Items of a dry-run batch that was never sent (the import stopped first).
-  void not_sent(const std::vector<PendingItem>& items);
 
   // --- Stopping -------------------------------------------------------------------------------
   /// A reason to stop sending has come: unauthorized or retries exhausted.
