@@ -291,6 +291,29 @@ class InputPipe {
 };
 
 // ---------------------------------------------------------------------------------------------
+// quickstart
+
+TEST(Examples, Quickstart) {
+  Emulator emulator;
+  const ScratchDir dir("examples");
+  const Finished run = run_example(dir, QUICKSTART_PATH, {}, emulator.env());
+  EXPECT_EQ(run.status, 0) << run.out << run.err;
+  const std::vector<std::string> expected = {
+      "1. token works for datasource {\"id\":\"ds_demo\",\"name\":\"ds_demo\",\"type\":\"api\"}",
+      "2. upsert contact: 1 accepted, 0 rejected, 0 unknown",
+      "3. record event: 1 accepted, 0 rejected, 0 unknown",
+      "4. record event with contact: 1 accepted, 0 rejected, 0 unknown",
+      "5. delete contact: HTTP 200",
+  };
+  EXPECT_EQ(lines_of(run.out), expected) << run.out;
+  EXPECT_EQ(run.err, "");
+  // The contact was deleted in step 5; the events stay.
+  EXPECT_TRUE(emulator.state().at("contacts").empty());
+  EXPECT_EQ(emulator.event_ids(),
+            (std::set<std::string>{"quickstart-order-1", "quickstart-order-2"}));
+}
+
+// ---------------------------------------------------------------------------------------------
 // custom_transport
 
 TEST(Examples, CustomTransport) {
