@@ -102,12 +102,15 @@ class LineReader {
   // when a signal came.
   std::optional<std::string> next() {
     while (true) {
-      const std::size_t newline = buffer_.find('\n', start_);
-      if (newline != std::string::npos || buffer_.size() - start_ >= kMaxLineBytes || ended_) {
-        const std::size_t end = newline != std::string::npos ? newline : buffer_.size();
-        if (end == start_ && ended_) return std::nullopt;
-        std::string line = buffer_.substr(start_, end - start_);
-        start_ = newline != std::string::npos ? newline + 1 : end;
+      if (const std::size_t newline = buffer_.find('\n', start_); newline != std::string::npos) {
+        std::string line = buffer_.substr(start_, newline - start_);
+        start_ = newline + 1;
+        return line;
+      }
+      if (ended_ || buffer_.size() - start_ >= kMaxLineBytes) {
+        if (start_ == buffer_.size()) return std::nullopt;  // the end, and nothing left
+        std::string line = buffer_.substr(start_);
+        start_ = buffer_.size();
         return line;
       }
       buffer_.erase(0, start_);
@@ -146,17 +149,21 @@ class LineReader {
   int stop_signal_ = 0;
 };
 
-// A JSON value as an event parameter.
-instasent::Value to_value(const nlohmann::json& json) {
+// A JSON value as an event parameter. The builder refuses values nested deeper than
+// kMaxValueDepth; this stops there too, rather than recurse as deep as the input goes.
+instasent::Value to_value(const nlohmann::json& json, std::size_t depth = 0) {
+  if (depth > instasent::kMaxValueDepth) throw std::invalid_argument("a parameter nests too deep");
   switch (json.type()) {
     case nlohmann::json::value_t::object: {
       std::vector<std::pair<std::string, instasent::Value>> members;
-      for (const auto& [key, value] : json.items()) members.emplace_back(key, to_value(value));
+      for (const auto& [key, value] : json.items()) {
+        members.emplace_back(key, to_value(value, depth + 1));
+      }
       return instasent::Value::object(members);
     }
     case nlohmann::json::value_t::array: {
       std::vector<instasent::Value> items;
-      for (const auto& item : json) items.push_back(to_value(item));
+      for (const auto& item : json) items.push_back(to_value(item, depth + 1));
       return instasent::Value::array(items);
     }
     case nlohmann::json::value_t::string:
