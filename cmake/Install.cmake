@@ -1,6 +1,7 @@
 # Install rules (INSTASENT_INSTALL) and the .deb packages CPack makes of them:
 #   runtime  the shared library                                  -> instasent
-#   dev      headers, the static library or the .so link, the CMake package and instasent.pc
+#   dev      headers, the static library or the .so link, the CMake package (with
+#            instasent_add_emulator_fixture), instasent.pc and <instasent-emulator/testing.hpp>
 #                                                                -> instasent-dev
 #   tools    the `instasent` tool and `instasent-emulator`        -> instasent-tools
 include(CMakePackageConfigHelpers)
@@ -18,7 +19,15 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/instasentConfigVersion.cm
   COMPATIBILITY ${INSTASENT_COMPATIBILITY})
 install(FILES ${PROJECT_BINARY_DIR}/instasentConfig.cmake
               ${PROJECT_BINARY_DIR}/instasentConfigVersion.cmake
+              tools/emulator/fixture/instasentEmulatorFixture.cmake
         DESTINATION ${config_dir} COMPONENT dev)
+# The emulator in users' own tests: the CTest fixture's script (instasent_add_emulator_fixture)
+# and the header-only GoogleTest helper. Neither uses the library; the emulator itself comes with
+# the tools.
+install(PROGRAMS tools/emulator/fixture/emulator-fixture.sh DESTINATION ${config_dir}
+        COMPONENT dev)
+install(DIRECTORY tools/emulator/fixture/instasent-emulator
+        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT dev)
 
 # pkg-config: paths relative to the prefix, so that an unpacked tree works too
 # (pkg-config --define-prefix).

@@ -31,7 +31,7 @@ skip() {
   exit 2
 }
 prism="$1" spec="$2" emulator="$3" check="$4" state_dir="$5"
-fixture="$(cd "$(dirname "${BASH_SOURCE[0]}")/../emulator_sdk" && pwd)/emulator_fixture.sh"
+fixture="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../tools/emulator/fixture" && pwd)/emulator-fixture.sh"
 
 [[ -f "$spec" ]] || skip "no OpenAPI spec at $spec"
 command -v node >/dev/null 2>&1 || skip "Node.js (node) is not installed"
@@ -41,8 +41,9 @@ mkdir -p "$state_dir"
 prism_pid_file="$state_dir/prism.pid"
 prism_log="$state_dir/prism.log"
 
-# shellcheck source=tests/support/process.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../support/process.sh"
+# alive and stop_pid_file
+# shellcheck source=tools/emulator/fixture/emulator-fixture.sh
+source "$fixture"
 
 stop_prism() { stop_pid_file "$prism_pid_file"; }
 
@@ -58,7 +59,7 @@ cleanup() {
 stop_prism
 trap cleanup EXIT
 
-bash "$fixture" start "$state_dir/emulator" documented "$emulator"
+bash "$fixture" start "$state_dir/emulator" "$emulator" --response-shape documented
 emulator_port="$(cat "$state_dir/emulator/port")"
 
 # Port 0: Prism takes a free port and names it in its "listening on" line.

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // End-to-end tests of the SDK against the real instasent-emulator binary: only the public API,
 // the real libcurl transport and real waits (kept short). CTest starts one emulator per answer
-// shape (emulator_fixture.sh) and runs this program once against each; the program finds the
+// shape (instasent_add_emulator_fixture) and runs this program once against each; it finds the
 // emulator's port in $INSTASENT_EMULATOR_STATE_DIR/port (or $INSTASENT_EMULATOR_PORT) and checks
 // the shape named by $INSTASENT_EMULATOR_SHAPE. Each test starts from an emptied emulator
 // (POST /_emulator/reset) and inspects it through its admin API.

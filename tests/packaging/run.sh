@@ -89,8 +89,8 @@ log "exports: $(wc -l <"$exports") symbols, $(wc -l <"$work/api.txt") of them th
 
 # --- 2. The emulator from the tools package -------------------------------------------------
 state="$work/emulator"
-fixture="$repo/tests/emulator_sdk/emulator_fixture.sh"
-bash "$fixture" start "$state" documented "$root/usr/bin/instasent-emulator"
+fixture="$repo/tools/emulator/fixture/emulator-fixture.sh"
+bash "$fixture" start "$state" "$root/usr/bin/instasent-emulator" --response-shape documented
 trap 'bash "$fixture" stop "$state" || true' EXIT
 export INSTASENT_PROJECT=proj_demo INSTASENT_DATASOURCE=ds_demo INSTASENT_TOKEN=demo-token
 INSTASENT_BASE_URL="http://127.0.0.1:$(cat "$state/port")/v1"
