@@ -3,7 +3,8 @@
 #   dev      headers, the static library or the .so link, the CMake package (with
 #            instasent_add_emulator_fixture), instasent.pc and <instasent-emulator/testing.hpp>
 #                                                                -> instasent-dev
-#   tools    the `instasent` tool and `instasent-emulator`        -> instasent-tools
+#   tools    the `instasent` tool and `instasent-emulator`, their man pages (cmake/ManPages.cmake)
+#            and docs (share/doc/instasent/cli.md, emulator.md)  -> instasent-tools
 include(CMakePackageConfigHelpers)
 
 set(config_dir ${CMAKE_INSTALL_LIBDIR}/cmake/instasent)
@@ -45,6 +46,13 @@ install(FILES ${PROJECT_BINARY_DIR}/instasent.pc DESTINATION ${CMAKE_INSTALL_LIB
 if(INSTASENT_BUILD_TOOLS)
   install(TARGETS instasent_cli instasent-emulator RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
           COMPONENT tools)
+  install(FILES docs/cli.md DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT tools)
+  install(FILES tools/emulator/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR} RENAME emulator.md
+          COMPONENT tools)
+  get_property(man_pages GLOBAL PROPERTY INSTASENT_MAN_PAGES)
+  if(man_pages)
+    install(FILES ${man_pages} DESTINATION ${CMAKE_INSTALL_MANDIR}/man1 COMPONENT tools)
+  endif()
 endif()
 
 set(CPACK_PACKAGE_NAME instasent)

@@ -4,14 +4,14 @@
 
 # libcpp-httplib-dev's pkg-config file requires openssl, zlib and brotli, hence their -dev packages.
 # The openssl program makes the TLS tests' certificates. doxygen builds the API reference (the
-# `docs` target).
+# `docs` target); help2man, the tools' man pages.
 INSTASENT_PACKAGES=(
   g++ cmake make pkg-config
   libcurl4-openssl-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libcpp-httplib-dev libcli11-dev
   libssl-dev zlib1g-dev libbrotli-dev
   ca-certificates openssl
-  doxygen
+  doxygen help2man
 )
 
 # shellcheck disable=SC2120  # the extra packages are optional

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The docs match the programs: every flag that `instasent` (any subcommand) or
-// `instasent-emulator` prints in its --help is in its doc, every flag a doc names exists, and the
-// emulator's admin endpoints are the same in its --help, its README and its answers.
+// `instasent-emulator` prints in its --help is in its doc and in its man page, every flag a doc
+// names exists, and the emulator's admin endpoints are the same in its --help, its README and its
+// answers.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "cli/cli_support.hpp"
+#include "instasent/version.hpp"
 
 namespace instasent::cli::testing {
 namespace {
@@ -25,11 +27,11 @@ std::string read_text(const std::string& path) {
   return text.str();
 }
 
-// What `program args... --help` prints on stdout.
-std::string help_of(const std::string& program, const std::vector<std::string>& args) {
+// What `program args...` prints on stdout.
+std::string output_of(const std::string& program, const std::vector<std::string>& args) {
   std::string command = program;
   for (const std::string& arg : args) command += " " + arg;
-  command += " --help 2>/dev/null";
+  command += " 2>/dev/null";
   FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) {
     ADD_FAILURE() << "cannot run " << command;
@@ -40,6 +42,12 @@ std::string help_of(const std::string& program, const std::vector<std::string>& 
   for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) out.append(buffer, n);
   pclose(pipe);
   return out;
+}
+
+// What `program args... --help` prints on stdout.
+std::string help_of(const std::string& program, std::vector<std::string> args) {
+  args.push_back("--help");
+  return output_of(program, args);
 }
 
 std::set<std::string> matches(const std::string& text, const std::regex& pattern) {
@@ -59,7 +67,7 @@ std::vector<std::string> subcommands(const std::string& help) {
   std::istringstream lines(help.substr(std::min(help.size(), help.find("Subcommands:"))));
   std::string line;
   std::getline(lines, line);  // the heading
-  const std::regex entry("^  ([a-z]+) .*");
+  const std::regex entry("^  ([a-z][a-z-]*) .*");
   while (std::getline(lines, line) && !line.empty()) {
     std::smatch match;
     if (std::regex_match(line, match, entry)) names.push_back(match[1]);
@@ -67,18 +75,33 @@ std::vector<std::string> subcommands(const std::string& help) {
   return names;
 }
 
-// Every flag of `instasent` and its subcommands, from their --help, walking the subcommands.
-void collect_cli_flags(std::vector<std::string> path, std::set<std::string>& flags, int depth = 0) {
+// Every flag of `instasent` and its subcommands, from their --help, walking the subcommands; and
+// the commands that have none of their own ("import contacts"), when `leaves` is given.
+void collect_cli_flags(std::vector<std::string> path, std::set<std::string>& flags,
+                       std::set<std::string>* leaves = nullptr, int depth = 0) {
   const std::string help = help_of(CLI_PATH, path);
   ASSERT_FALSE(help.empty()) << "no --help for instasent " << ::testing::PrintToString(path);
   const std::set<std::string> here = matches(help, kFlag);
   flags.insert(here.begin(), here.end());
+  const std::vector<std::string> names = subcommands(help);
+  if (names.empty() && leaves != nullptr) {
+    std::string command;
+    for (const std::string& word : path) command += (command.empty() ? "" : " ") + word;
+    leaves->insert(command);
+  }
   if (depth > 3) return;
-  for (const std::string& name : subcommands(help)) {
+  for (const std::string& name : names) {
     path.push_back(name);
-    collect_cli_flags(path, flags, depth + 1);
+    collect_cli_flags(path, flags, leaves, depth + 1);
     path.pop_back();
   }
+}
+
+// A man page's roff source, with its hyphens ("\-") as they read.
+std::string man_page_text(const std::string& path) {
+  std::string text = read_text(path);
+  for (std::size_t at = 0; (at = text.find("\\-", at)) != std::string::npos;) text.erase(at, 1);
+  return text;
 }
 
 std::string difference(const std::set<std::string>& a, const std::set<std::string>& b) {
@@ -123,6 +146,54 @@ TEST(Docs, EveryFlagAndEndpointOfTheEmulatorIsInItsReadmeAndAnswers) {
     ASSERT_TRUE(answer) << endpoint;
     EXPECT_EQ(answer->status, 200) << endpoint;
   }
+}
+
+TEST(Docs, BothProgramsTellTheirVersionAndWhereTheirManualIs) {
+  EXPECT_EQ(output_of(CLI_PATH, {"--version"}), std::string("instasent ") + kVersion + "\n");
+  EXPECT_EQ(output_of(EMULATOR_PATH, {"--version"}),
+            std::string("instasent-emulator ") + kVersion + "\n");
+  // The last line of --help names what an installed user has: the man page and the doc.
+  const std::regex last_line(
+      "\nSee man ([a-z-]+), or (/[^ ]+/share/doc/instasent/[a-z]+\\.md)\\.\n$");
+  std::smatch match;
+  const std::string cli_help = help_of(CLI_PATH, {});
+  ASSERT_TRUE(std::regex_search(cli_help, match, last_line)) << cli_help;
+  EXPECT_EQ(match[1], "instasent");
+  EXPECT_EQ(std::string(match[2]).substr(match[2].length() - 7), "/cli.md");
+  const std::string import_help = help_of(CLI_PATH, {"import", "events"});
+  EXPECT_TRUE(std::regex_search(import_help, last_line)) << import_help;
+  const std::string emulator_help = help_of(EMULATOR_PATH, {});
+  ASSERT_TRUE(std::regex_search(emulator_help, match, last_line)) << emulator_help;
+  EXPECT_EQ(match[1], "instasent-emulator");
+  EXPECT_EQ(std::string(match[2]).substr(match[2].length() - 12), "/emulator.md");
+}
+
+// The man pages that help2man makes from the programs (cmake/ManPages.cmake), when it is found:
+// every command of `instasent` has its section, every flag of either program is in its page, and
+// SEE ALSO names the installed doc.
+TEST(Docs, TheManPagesHoldEveryCommandAndFlag) {
+  const std::string cli_page = std::string(MAN_DIR) + "/instasent.1";
+  const std::string emulator_page = std::string(MAN_DIR) + "/instasent-emulator.1";
+  if (!file_exists(cli_page)) GTEST_SKIP() << "no man pages: help2man was not found";
+
+  std::set<std::string> flags;
+  std::set<std::string> commands;
+  collect_cli_flags({}, flags, &commands);
+  EXPECT_GE(commands.size(), 8u) << ::testing::PrintToString(commands);
+  EXPECT_EQ(commands.count("import contacts"), 1u);
+  const std::string page = man_page_text(cli_page);
+  for (const std::string& command : commands) {
+    EXPECT_TRUE(contains(page, ".SS \"instasent " + command + "\"")) << command;
+  }
+  EXPECT_EQ(difference(flags, matches(page, kFlag)), "") << "in --help, missing from instasent.1";
+  EXPECT_TRUE(contains(page, "share/doc/instasent/cli.md")) << page;
+  EXPECT_TRUE(contains(page, "instasent " + std::string(kVersion))) << page;
+
+  const std::string emulator = man_page_text(emulator_page);
+  EXPECT_EQ(difference(matches(help_of(EMULATOR_PATH, {}), kFlag), matches(emulator, kFlag)), "")
+      << "in --help, missing from instasent-emulator.1";
+  EXPECT_TRUE(contains(emulator, ".SH SYNOPSIS")) << emulator;
+  EXPECT_TRUE(contains(emulator, "share/doc/instasent/emulator.md")) << emulator;
 }
 
 }  // namespace

@@ -25,7 +25,7 @@ constexpr const char* kFooter =
     "INSTASENT_BASE_URL, or the flags, which win.\n"
     "Exit codes: 0 everything accepted; 1 some items rejected or some lines unreadable; 2 usage, "
     "configuration or input error; 3 unauthorized or not found; 4 gave up after retries; 130 "
-    "(SIGINT) or 143 (SIGTERM) interrupted.\nSee docs/cli.md.";
+    "(SIGINT) or 143 (SIGTERM) interrupted.\nSee man instasent, or " INSTASENT_DOC_DIR "/cli.md.";
 
 // The import's flags, shared by `import contacts` and `import events` (only one runs).
 struct ImportFlags {

@@ -27,7 +27,8 @@ using nlohmann::json;
 
 constexpr const char* kFooter =
     "Admin endpoints (no auth): GET /_emulator/health, /_emulator/state, /_emulator/event-ids, "
-    "/_emulator/stats, /_emulator/faults; POST /_emulator/faults (JSON), /_emulator/reset.";
+    "/_emulator/stats, /_emulator/faults; POST /_emulator/faults (JSON), /_emulator/reset.\n"
+    "See man instasent-emulator, or " INSTASENT_DOC_DIR "/emulator.md.";
 
 // The flags as parsed. Only the ones given are applied, over the config file.
 struct Flags {
@@ -221,7 +222,7 @@ void raise_open_file_limit(rlim_t wanted) {
 int main(int argc, char** argv) {
   CLI::App app("instasent-emulator: a local emulator of the Instasent Ingest API",
                "instasent-emulator");
-  app.get_formatter()->label("Usage", "usage");
+  app.set_version_flag("--version", "instasent-emulator " INSTASENT_EMULATOR_VERSION);
   app.footer(kFooter);
   app.failure_message([](const CLI::App*, const CLI::Error& error) {
     return std::string("instasent-emulator: ") + error.what() + " (see --help)\n";
