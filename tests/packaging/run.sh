@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the SDK as its users would and checks what they get:
 #   1. the .deb packages (scripts/package), unpacked into a throwaway root: their names, their
-#      files, and a shared library that exports the public API and nothing else;
+#      files, the tools' man pages and docs (readable, and where --help says), and a shared
+#      library that exports the public API and nothing else;
 #   2. a user's program (consumer/) built four ways, each run against the emulator from the
 #      tools package: find_package against the unpacked root, pkg-config (shared, and --static
 #      against a static install), add_subdirectory of this tree, and FetchContent of this git
@@ -27,8 +28,9 @@ fail() {
 source scripts/lib/deps.sh
 # pkg-config --static lists libcurl's own dependencies (-lnghttp2, -lssh2, -lldap...), which
 # link only where their -dev packages are installed.
+# groff renders the man pages.
 install_missing_packages git binutils libnghttp2-dev librtmp-dev libssh2-1-dev libpsl-dev \
-  libkrb5-dev libldap2-dev libzstd-dev libidn2-dev
+  libkrb5-dev libldap2-dev libzstd-dev libidn2-dev groff-base
 
 # --- 1. The packages ------------------------------------------------------------------------
 log "building the packages"
@@ -61,6 +63,30 @@ for file in usr/include/instasent/instasent.hpp usr/include/instasent/version.hp
   [[ -e "$root/$file" ]] || fail "the packages hold no /$file"
 done
 log "packages: instasent, instasent-dev, instasent-tools $version; soname $soname"
+
+# The tools package holds the man pages and the docs; each page reads (groff, without a warning)
+# as the program's, and the doc that --help names is in the package.
+deb_tools="$(ls "$work/package/instasent-tools_${version}_"*.deb)"
+tools_files="$(dpkg-deb -c "$deb_tools" | awk '{print $6}')"
+for file in usr/share/man/man1/instasent.1.gz usr/share/man/man1/instasent-emulator.1.gz \
+  usr/share/doc/instasent/cli.md usr/share/doc/instasent/emulator.md; do
+  grep -qxF "./$file" <<<"$tools_files" || fail "instasent-tools holds no /$file"
+done
+for program in instasent instasent-emulator; do
+  page="$root/usr/share/man/man1/$program.1.gz"
+  gzip -t "$page" || fail "$program.1.gz is not valid gzip"
+  zcat "$page" | groff -man -Tutf8 -ww -P-cbou >"$work/$program.txt" 2>"$work/groff.txt" ||
+    fail "groff cannot render $program.1"
+  [[ ! -s "$work/groff.txt" ]] || fail "groff warns about $program.1: $(head -n 3 "$work/groff.txt")"
+  grep -q "^ *$program - " "$work/$program.txt" || fail "$program.1 has no NAME line for $program"
+  grep -q "^ *$program $version " "$work/$program.txt" || fail "$program.1 is not of $version"
+  doc="$(LD_LIBRARY_PATH="$libdir" "$root/usr/bin/$program" --help |
+    sed -n "s|^See man $program, or \(/usr/share/doc/instasent/[a-z]*\.md\)\.\$|\1|p")"
+  [[ -n "$doc" && -f "$root$doc" ]] || fail "$program --help names no doc of the package"
+  grep -qF "$doc" "$work/$program.txt" || fail "$program.1 does not name $doc"
+done
+grep -q "instasent import contacts" "$work/instasent.txt" || fail "instasent.1 has no commands"
+log "man pages: instasent.1, instasent-emulator.1; docs: cli.md, emulator.md"
 
 # The shared library exports what the public headers declare, and nothing of instasent::detail,
 # nlohmann or the standard library.
