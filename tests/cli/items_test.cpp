@@ -165,6 +165,27 @@ TEST(Progress, TerminalAndLogLines) {
             "failed, ETA 45 s");
 }
 
+// The ETA never promises more than the announced rate limit allows: 100 items a request, the
+// minute's remaining requests, then `per_minute` a minute after the reset.
+TEST(Progress, TheEtaRespectsTheAnnouncedRateLimit) {
+  EXPECT_EQ(rate_limit_floor({600, 50, 30}, 50), 0);    // the minute's allowance covers it
+  EXPECT_EQ(rate_limit_floor({600, 50, 30}, 51), 30);   // the next minute's does
+  EXPECT_EQ(rate_limit_floor({600, 50, 30}, 650), 30);  // still the next minute's
+  EXPECT_EQ(rate_limit_floor({600, 50, 30}, 651), 90);  // and one more minute
+  EXPECT_EQ(rate_limit_floor({600, 0, -5}, 1), 0);      // a reset in the past: now
+  EXPECT_EQ(rate_limit_floor({600, 0, 3'600}, 1), 60);  // a skewed clock: at most a minute
+  EXPECT_EQ(rate_limit_floor({0, 0, 30}, 1'000), 0);    // no limit announced
+
+  ProgressSnapshot snapshot;
+  snapshot.done = 0;
+  snapshot.read = 100'000;  // 1,000 requests
+  snapshot.input_finished = true;
+  snapshot.items_per_second = 100'000;  // a second at this rate...
+  EXPECT_EQ(format_progress(snapshot, true), "0/100,000 items (0%)  100,000/s  failed 0  ETA 1 s");
+  snapshot.rate_limit = AnnouncedRateLimit{600, 100, 20};  // ...but 600 requests a minute
+  EXPECT_EQ(format_progress(snapshot, true), "0/100,000 items (0%)  100,000/s  failed 0  ETA 1:20");
+}
+
 TEST(MaskToken, RawAndEscaped) {
   EXPECT_EQ(mask_token("a tok-1 b tok-1", "tok-1"), "a *** b ***");
   EXPECT_EQ(mask_token(R"({"t":"x\"y"})", "x\"y"), R"({"t":"***"})");

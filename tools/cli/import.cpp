@@ -75,6 +75,13 @@ void refuse_overlapping_files(const ImportOptions& options) {
   }
 }
 
+// The rate limit the last answer announced, once one announced all of it.
+std::optional<AnnouncedRateLimit> announced_rate_limit(const RateLimit& limit) {
+  if (!limit.limit || !limit.remaining || !limit.reset) return std::nullopt;
+  const std::chrono::duration<double> reset_in = *limit.reset - std::chrono::system_clock::now();
+  return AnnouncedRateLimit{*limit.limit, *limit.remaining, reset_in.count()};
+}
+
 }  // namespace
 
 ImportSummary ImportRun::run(const std::function<ClientOptions()>& client_options) {
@@ -87,6 +94,7 @@ ImportSummary ImportRun::run(const std::function<ClientOptions()>& client_option
   refuse_overlapping_files(options_);
   std::optional<Client> client;
   if (options_.mode != ImportMode::validate) client.emplace(make_client(client_options()));
+  client_ = client ? &*client : nullptr;
 
   // From here on a signal asks the import to stop: reading the head of the input, or the CSV
   // header, may already wait on a pipe.
@@ -294,6 +302,7 @@ void ImportRun::tick() {
         ProgressSnapshot shown = snapshot;
         shown.items_per_second = rate_before_wait;
         shown.rate_limit_wait_left = std::chrono::duration<double>(wait_left).count();
+        if (client_) shown.rate_limit = announced_rate_limit(client_->rate_limit());
         shown.bytes_read = source_->position();
         shown.bytes_total = source_->size();
         shown.input_finished = input_finished_.load();

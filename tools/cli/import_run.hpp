@@ -66,6 +66,7 @@ class ImportRun {
   bool stop_sending() const { return stop_signal() != 0 || state_->should_stop(); }
 
   const ImportOptions& options_;
+  const Client* client_ = nullptr;  // for the rate limit the server announced (progress)
   Clock::time_point started_;
   InputFormat format_ = InputFormat::ndjson;
   std::optional<LineSource> source_;

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "instasent/limits.hpp"
 #include "text.hpp"
 
 namespace instasent::cli {
@@ -56,6 +57,17 @@ std::string format_duration(double seconds) {
   return text;
 }
 
+double rate_limit_floor(const AnnouncedRateLimit& limit, std::uint64_t requests_left) {
+  if (limit.per_minute <= 0 || requests_left <= static_cast<std::uint64_t>(limit.remaining)) {
+    return 0;
+  }
+  const std::uint64_t beyond =
+      requests_left - static_cast<std::uint64_t>(std::max(0L, limit.remaining));
+  const std::uint64_t minutes = (beyond + static_cast<std::uint64_t>(limit.per_minute) - 1) /
+                                static_cast<std::uint64_t>(limit.per_minute);
+  return std::clamp(limit.reset_in, 0.0, 60.0) + 60.0 * static_cast<double>(minutes - 1);
+}
+
 std::string format_progress(const ProgressSnapshot& s, bool terminal) {
   const std::uint64_t done = s.done + s.skipped;
   // The total: exact once everything is read; estimated from the bytes read before that.
@@ -73,6 +85,10 @@ std::string format_progress(const ProgressSnapshot& s, bool terminal) {
   std::optional<double> eta;
   if (total && s.items_per_second > 0 && *total >= done) {
     eta = static_cast<double>(*total - done) / s.items_per_second + s.rate_limit_wait_left;
+    if (s.rate_limit) {
+      const std::uint64_t requests = (*total - done + kMaxBatchItems - 1) / kMaxBatchItems;
+      eta = std::max(*eta, rate_limit_floor(*s.rate_limit, requests));
+    }
   }
   const std::string rate =
       waiting ? "waiting for the rate limit, resumes in " +

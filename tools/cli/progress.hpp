@@ -33,6 +33,18 @@ class Console {
   bool progress_shown_ = false;
 };
 
+/// What the server announced of its rate limit (`X-RateLimit-*`): requests per minute, how many
+/// are left in this minute, and the seconds until the next one.
+struct AnnouncedRateLimit {
+  long per_minute = 0;
+  long remaining = 0;
+  double reset_in = 0;
+};
+
+/// The least time the requests left can take under `limit`: none while the minute's allowance
+/// covers them, else until the reset and a minute for each further allowance they need.
+double rate_limit_floor(const AnnouncedRateLimit& limit, std::uint64_t requests_left);
+
 /// Counters at one moment, for the progress line.
 struct ProgressSnapshot {
   std::uint64_t done = 0;     ///< Records with a final state in this run (any state).
@@ -45,12 +57,14 @@ struct ProgressSnapshot {
   /// While a rate limit holds sending back: the rate before it (for the ETA); otherwise now.
   double items_per_second = 0;
   double rate_limit_wait_left = 0;  ///< Seconds until a rate limit lets sending go on; 0: none.
+  std::optional<AnnouncedRateLimit> rate_limit;  ///< Once an answer announced one.
 };
 
 /// "1,234/~10,000 items (12%)  3,456/s  failed 3  ETA 0:42" (terminal), or a sentence (log).
 /// The total is exact once the input is read; before that it is estimated from the bytes read.
 /// While a rate limit holds sending back, "waiting for the rate limit, resumes in 42 s" takes the
-/// rate's place, and the ETA adds the wait to the time left at the rate before it.
+/// rate's place, and the ETA adds the wait to the time left at the rate before it. The ETA is
+/// never below what the announced rate limit allows (`rate_limit_floor`, 100 items a request).
 std::string format_progress(const ProgressSnapshot& snapshot, bool terminal);
 
 /// "1:02:03", "4:05" or "7 s".
