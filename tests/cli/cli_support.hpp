@@ -35,9 +35,8 @@
 #include <nlohmann/json.hpp>
 
 #include "emulator/emulator_fixture.hpp"
+#include "support/child_process.hpp"
 #include "support/scratch_dir.hpp"
-
-extern char** environ;
 
 namespace instasent::cli::testing {
 
@@ -46,6 +45,7 @@ using std::chrono::milliseconds;
 using std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
+using test_support::read_file;
 using test_support::ScratchDir;
 
 /// Environment variables for a run of the CLI, by name.
@@ -55,13 +55,6 @@ inline void write_file(const std::string& path, const std::string& content) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << content;
   if (!out) throw std::runtime_error("cannot write " + path);
-}
-
-inline std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 inline bool file_exists(const std::string& path) {
@@ -135,12 +128,7 @@ inline std::map<std::uint64_t, json> rejects_by_line(const std::string& path, bo
 }
 
 /// How a run of the CLI ended.
-struct CliResult {
-  int status = -1;  ///< The exit code, or 128 + signal when a signal ended it.
-  bool signaled = false;
-  std::string out;
-  std::string err;
-
+struct CliResult : test_support::Finished {
   /// The last line of stdout parsed as JSON (the --json summary).
   json summary() const {
     const auto lines = lines_of(out);
@@ -149,92 +137,20 @@ struct CliResult {
   }
 };
 
-/// The `instasent` binary as a child process: stdout and stderr go to files in `dir`, stdin
-/// comes from `stdin_path` (or /dev/null). The environment is ours without any INSTASENT_*
-/// variable, plus `env`.
-class CliProcess {
+/// The `instasent` binary as a child process (see ChildProcess), its stdin from `stdin_path` (or
+/// /dev/null).
+class CliProcess : public test_support::ChildProcess {
  public:
-  CliProcess(const ScratchDir& dir, const std::vector<std::string>& args,
-             const std::map<std::string, std::string>& env, const std::string& stdin_path = "")
-      : out_path_(dir.file("stdout-" + std::to_string(++counter()))),
-        err_path_(dir.file("stderr-" + std::to_string(counter()))) {
-    std::vector<std::string> words{CLI_PATH};
-    words.insert(words.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (std::string& word : words) argv.push_back(word.data());
-    argv.push_back(nullptr);
-
-    std::vector<std::string> variables;
-    for (char** entry = environ; *entry != nullptr; ++entry) {
-      if (std::string(*entry).rfind("INSTASENT_", 0) != 0) variables.emplace_back(*entry);
-    }
-    for (const auto& [name, value] : env) variables.push_back(name + "=" + value);
-    std::vector<char*> envp;
-    for (std::string& variable : variables) envp.push_back(variable.data());
-    envp.push_back(nullptr);
-
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(
-        &actions, STDIN_FILENO, stdin_path.empty() ? "/dev/null" : stdin_path.c_str(), O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_path_.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_path_.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawnattr_t attributes;
-    emulator::testing::init_default_signals(attributes);
-    const int spawned =
-        posix_spawn(&pid_, CLI_PATH, &actions, &attributes, argv.data(), envp.data());
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attributes);
-    if (spawned != 0) throw std::runtime_error("cannot start " CLI_PATH);
-  }
-  ~CliProcess() {
-    if (!result_) {
-      kill(pid_, SIGKILL);
-      int status = 0;
-      waitpid(pid_, &status, 0);
-    }
-  }
-  CliProcess(const CliProcess&) = delete;
-  CliProcess& operator=(const CliProcess&) = delete;
-
-  void send_signal(int signal_number) const { kill(pid_, signal_number); }
-  pid_t pid() const { return pid_; }
-  /// What the child has written to stderr so far (e.g. its progress lines while it runs).
-  std::string err_so_far() const { return read_file(err_path_); }
+  CliProcess(const ScratchDir& dir, const std::vector<std::string>& args, const Env& env,
+             const std::string& stdin_path = "")
+      : ChildProcess(dir, CLI_PATH, args, env, {stdin_path, -1}) {}
 
   /// The result once the child ended; nullopt when it still runs after `timeout`.
   std::optional<CliResult> wait(std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!result_) {
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        CliResult result;
-        result.signaled = WIFSIGNALED(status);
-        result.status = result.signaled ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
-        result.out = read_file(out_path_);
-        result.err = read_file(err_path_);
-        result_ = std::move(result);
-      } else if (std::chrono::steady_clock::now() >= deadline) {
-        return std::nullopt;
-      } else {
-        std::this_thread::sleep_for(5ms);  // there is no timed waitpid
-      }
-    }
-    return result_;
+    std::optional<test_support::Finished> finished = ChildProcess::wait(timeout);
+    if (!finished) return std::nullopt;
+    return CliResult{std::move(*finished)};
   }
-
- private:
-  static int& counter() {
-    static int count = 0;
-    return count;
-  }
-
-  std::string out_path_;
-  std::string err_path_;
-  pid_t pid_ = -1;
-  std::optional<CliResult> result_;
 };
 
 /// Runs the CLI to its end (failing the test after `timeout`).

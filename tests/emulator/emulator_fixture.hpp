@@ -30,6 +30,7 @@
 
 #include "config.hpp"
 #include "server.hpp"
+#include "support/child_process.hpp"
 
 extern char** environ;
 
@@ -172,19 +173,7 @@ class RunningEmulator {
   std::thread thread_;
 };
 
-/// Spawn attributes for a child that starts with no blocked signals and the default actions for
-/// SIGINT, SIGTERM and SIGPIPE, whatever the test process has; destroy them after the spawn.
-inline void init_default_signals(posix_spawnattr_t& attributes) {
-  posix_spawnattr_init(&attributes);
-  sigset_t none;
-  sigemptyset(&none);
-  posix_spawnattr_setsigmask(&attributes, &none);
-  sigset_t defaults;
-  sigemptyset(&defaults);
-  for (const int signal_number : {SIGINT, SIGTERM, SIGPIPE}) sigaddset(&defaults, signal_number);
-  posix_spawnattr_setsigdefault(&attributes, &defaults);
-  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-}
+using test_support::init_default_signals;
 
 /// The `instasent-emulator` binary (or another `program`) as a child process, with its stdout
 /// and stderr in pipes.

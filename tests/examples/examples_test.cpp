@@ -6,10 +6,7 @@
 // what the emulator stored (its admin API). custom_transport needs no emulator.
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/ioctl.h>
-#include <sys/types.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -29,9 +26,8 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "support/child_process.hpp"
 #include "support/scratch_dir.hpp"
-
-extern char** environ;
 
 namespace {
 
@@ -39,17 +35,13 @@ using nlohmann::json;
 using std::chrono::milliseconds;
 using std::chrono::steady_clock;
 using namespace std::chrono_literals;
+using instasent::test_support::ChildProcess;
+using instasent::test_support::Finished;
+using instasent::test_support::read_file;
 using instasent::test_support::ScratchDir;
 
 // Generous: these runs take a second or two, more under the sanitizers on a busy machine.
 constexpr milliseconds kRunTimeout = 25s;
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> lines;
@@ -138,105 +130,18 @@ class Emulator {
 // ---------------------------------------------------------------------------------------------
 // An example as a child process
 
-struct Finished {
-  int status = -1;  // the exit status, or 128 + the signal that ended it
-  bool signaled = false;
-  std::string out;
-  std::string err;
-};
-
-class Example {
+// An example as a child process (see ChildProcess), its standard input `stdin_fd` (or
+// /dev/null).
+class Example : public ChildProcess {
  public:
-  // Starts `program` with `args`. Its environment is ours without INSTASENT_*, plus `env`; its
-  // standard input is `stdin_fd` (or /dev/null); stdout and stderr go to files in `dir`.
   Example(const ScratchDir& dir, const std::string& program, const std::vector<std::string>& args,
           const std::map<std::string, std::string>& env, int stdin_fd = -1)
-      : out_path_(dir.file("stdout-" + std::to_string(++runs_))),
-        err_path_(dir.file("stderr-" + std::to_string(runs_))) {
-    std::vector<std::string> words{program};
-    words.insert(words.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (std::string& word : words) argv.push_back(word.data());
-    argv.push_back(nullptr);
+      : ChildProcess(dir, program, args, env, {"", stdin_fd}) {}
 
-    std::vector<std::string> variables;
-    for (char** entry = environ; *entry != nullptr; ++entry) {
-      if (std::string(*entry).rfind("INSTASENT_", 0) != 0) variables.emplace_back(*entry);
-    }
-    for (const auto& [name, value] : env) variables.push_back(name + "=" + value);
-    std::vector<char*> envp;
-    for (std::string& variable : variables) envp.push_back(variable.data());
-    envp.push_back(nullptr);
-
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    if (stdin_fd >= 0) {
-      posix_spawn_file_actions_adddup2(&actions, stdin_fd, STDIN_FILENO);
-    } else {
-      posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    }
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_path_.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_path_.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    // No blocked signals, and the default actions, whatever this process has.
-    posix_spawnattr_t attributes;
-    posix_spawnattr_init(&attributes);
-    sigset_t none;
-    sigemptyset(&none);
-    posix_spawnattr_setsigmask(&attributes, &none);
-    sigset_t defaults;
-    sigemptyset(&defaults);
-    for (const int signal_number : {SIGINT, SIGTERM, SIGPIPE}) sigaddset(&defaults, signal_number);
-    posix_spawnattr_setsigdefault(&attributes, &defaults);
-    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-
-    const int spawned =
-        posix_spawn(&pid_, program.c_str(), &actions, &attributes, argv.data(), envp.data());
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attributes);
-    if (spawned != 0) throw std::runtime_error("cannot start " + program);
-  }
-  ~Example() {
-    if (!result_) {
-      kill(pid_, SIGKILL);
-      int status = 0;
-      waitpid(pid_, &status, 0);
-    }
-  }
-  Example(const Example&) = delete;
-  Example& operator=(const Example&) = delete;
-
-  void send_signal(int signal_number) const { kill(pid_, signal_number); }
   bool running() { return !wait(0ms); }
-
-  // How it ended; nullopt when it still runs after `timeout`.
   std::optional<Finished> wait(milliseconds timeout = kRunTimeout) {
-    const auto deadline = steady_clock::now() + timeout;
-    while (!result_) {
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        Finished run;
-        run.signaled = WIFSIGNALED(status);
-        run.status = run.signaled ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
-        run.out = read_file(out_path_);
-        run.err = read_file(err_path_);
-        result_ = run;
-      } else if (steady_clock::now() >= deadline) {
-        return std::nullopt;
-      } else {
-        std::this_thread::sleep_for(5ms);  // there is no waitpid with a timeout
-      }
-    }
-    return result_;
+    return ChildProcess::wait(timeout);
   }
-
- private:
-  static inline int runs_ = 0;
-  std::string out_path_;
-  std::string err_path_;
-  pid_t pid_ = -1;
-  std::optional<Finished> result_;
 };
 
 // Runs an example to its end; fails the test (and returns a run with status -1) after the
