@@ -6,7 +6,8 @@
 #   2. a user's program (consumer/) built four ways, each run against the emulator from the
 #      tools package: find_package against the unpacked root, pkg-config (shared, and --static
 #      against a static install), add_subdirectory of this tree, and FetchContent of this git
-#      checkout's HEAD;
+#      checkout's HEAD; and a user's tests (emulator_consumer/) with the packaged emulator
+#      fixture and test helper;
 #   3. that as a subproject the SDK leaves the parent's build type, flags and install alone.
 # usage: tests/packaging/run.sh [WORK_DIR]   (default ./build-packaging)
 # STATIC_BUILD_DIR names a configured static build to install from (default ./build, which
@@ -160,6 +161,17 @@ c++ -std=c++17 -o "$work/pkgconfig-static" "$consumer/main.cpp" \
   $(pc "$static_pc" "$work/static-root" --static --cflags --libs)
 if ldd "$work/pkgconfig-static" | grep -q libinstasent; then fail "the static link used a shared library"; fi
 run_consumer "pkg-config --static" "$work/pkgconfig-static" env
+
+# A user's tests with the emulator: the CMake fixture and the GoogleTest helper, as installed.
+cmake -S "$repo/tests/packaging/emulator_consumer" -B "$work/emulator_consumer" \
+  -DCMAKE_PREFIX_PATH="$root/usr" -DTEST_SOURCE="$repo/tests/emulator_sdk/emulator_helper_test.cpp" \
+  >/dev/null
+cmake --build "$work/emulator_consumer" >/dev/null
+grep -q "INSTASENT_EMULATOR_EXECUTABLE:FILEPATH=$root/usr/bin/instasent-emulator" \
+  "$work/emulator_consumer/CMakeCache.txt" || fail "the fixture did not find the packaged emulator"
+LD_LIBRARY_PATH="$libdir" ctest --test-dir "$work/emulator_consumer" --output-on-failure >/dev/null ||
+  fail "a user's tests with the packaged emulator fixture and helper failed"
+log "emulator in a user's tests: the fixture and the helper pass"
 
 # --- 3. As a subproject ---------------------------------------------------------------------
 # Configured, built and installed as a subproject: the parent's build type and flags unchanged,
