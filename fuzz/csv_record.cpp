@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The command-line tool's CSV splitter and row mapping: records that span lines, quotes in any
-// place, typed cells (int, float, bool, json). A bad record is an ItemError, never a crash.
+// place, typed cells (int, float, bool, json). A bad record is an ItemError, never a crash; a
+// bad cell stays in the row as text.
 #include <string>
 #include <vector>
 
@@ -32,8 +33,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     record.append(line);
     try {
       if (split_csv_record(record, delimiter, fields) == CsvSplit::open_quote) continue;
-      const nlohmann::json object = table.to_object(fields);
-      require(object.is_object(), "a row makes an object");
+      // A row is an object, with the cells that their type cannot read as text and their types
+      // beside it (for the rejects file); to_object refuses exactly those rows.
+      const CsvTable::Row row = table.read_row(fields);
+      require(row.object.is_object(), "a row makes an object");
+      require(row.errors.empty() == row.types.empty(), "a cell kept as text has its type");
+      bool refused = false;
+      try {
+        table.to_object(fields);
+      } catch (const ItemError&) {
+        refused = true;
+      }
+      require(refused == !row.errors.empty(), "to_object refuses the rows with bad cells");
     } catch (const ItemError&) {
     }
     record.clear();

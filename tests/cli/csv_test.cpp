@@ -141,6 +141,64 @@ TEST(CsvTable, ConflictingColumnsAreAnItemError) {
   EXPECT_NO_THROW(table.to_object({"U1", "purchase", "{\"amount\": 1}", ""}));
 }
 
+// A cell that its --type cannot read stays in the row's object as its text, with its type at the
+// same place in `types` and its problem in `errors` (all of them, in column order), so that the
+// rejects file can show the row as an object; to_object throws the first.
+TEST(CsvTable, CellsATypeCannotReadStayAsTextWithTheirTypes) {
+  CsvOptions options;
+  options.maps = {"who=_user_id", "what=_event_type"};
+  options.types = {"qty=int", "amount=float", "_user_data.vip=bool"};
+  const CsvTable table({"who", "what", "qty", "amount", "_user_data.vip", "note"}, options,
+                       ItemKind::events);
+  const CsvTable::Row row = table.read_row({"U1", "purchase", "two", "9.5", "maybe", "n"});
+  EXPECT_EQ(row.object,
+            (json{{"_user_id", "U1"},
+                  {"_event_type", "purchase"},
+                  {"_event_parameters", {{"qty", "two"}, {"amount", 9.5}, {"note", "n"}}},
+                  {"_user_data", {{"vip", "maybe"}}}}));
+  EXPECT_EQ(row.types,
+            (json{{"_event_parameters", {{"qty", "int"}}}, {"_user_data", {{"vip", "bool"}}}}));
+  ASSERT_EQ(row.errors.size(), 2u);
+  EXPECT_EQ(row.errors[0].first, "qty");
+  EXPECT_EQ(row.errors[0].second, "is not a whole number (--type int)");
+  EXPECT_EQ(row.errors[1].first, "_user_data.vip");
+  try {
+    table.to_object({"U1", "purchase", "two", "9.5", "maybe", "n"});
+    ADD_FAILURE() << "to_object read a row with bad cells";
+  } catch (const ItemError& error) {
+    EXPECT_EQ(error.field(), "qty");
+  }
+
+  const CsvTable::Row good = table.read_row({"U1", "purchase", "2", "", "no", ""});
+  EXPECT_TRUE(good.errors.empty());
+  EXPECT_EQ(good.types, json::object());
+  EXPECT_EQ(good.object["_event_parameters"]["qty"], 2);
+
+  // What no object can hold is still an error of the whole row.
+  EXPECT_THROW(table.read_row({"U1", "purchase", "two"}), ItemError);              // fields short
+  EXPECT_THROW(table.read_row({"U\xff", "purchase", "", "", "", ""}), ItemError);  // not UTF-8
+  EXPECT_THROW(table.read_row({"U1", "purchase", "\xff", "", "", ""}), ItemError);
+}
+
+// A whole `_event_parameters` column that is not valid JSON, kept as text, cannot take the
+// `_event_parameters.KEY` columns: the row's error is the JSON's.
+TEST(CsvTable, ABadJsonColumnThatOtherColumnsFillIsTheRowsError) {
+  CsvOptions options;
+  options.types = {"_event_parameters=json"};
+  const CsvTable table({"_user_id", "_event_type", "_event_parameters", "amount"}, options,
+                       ItemKind::events);
+  try {
+    table.read_row({"U1", "purchase", "{bad", "3"});
+    ADD_FAILURE() << "a row with a bad JSON column and a parameter was read";
+  } catch (const ItemError& error) {
+    EXPECT_EQ(error.field(), "_event_parameters");
+    EXPECT_EQ(error.problem(), "is not valid JSON (--type json)");
+  }
+  const CsvTable::Row row = table.read_row({"U1", "purchase", "{bad", ""});
+  EXPECT_EQ(row.object["_event_parameters"], "{bad");
+  EXPECT_EQ(row.types, (json{{"_event_parameters", "json"}}));
+}
+
 TEST(CsvTable, UnnamedColumnsMustStayEmpty) {
   const CsvTable table({"_user_id", ""}, {}, ItemKind::contacts);
   EXPECT_NO_THROW(table.to_object({"U1", ""}));

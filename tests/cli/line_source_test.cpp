@@ -209,6 +209,73 @@ TEST(RecordReader, RejectsFilesGiveTheirItems) {
   ASSERT_TRUE(reader.next(record, 0));
   EXPECT_EQ(record.field, "item");
   EXPECT_FALSE(record.problem.empty());
+  EXPECT_EQ(record.object, "raw text");  // its reject holds the item, not the whole line
+}
+
+// A rejects record of a CSV row holds the cells that their --type could not read as text, and
+// `types` names their types: each value still a string is read as its type; one written by hand
+// is taken as it is; one that still cannot be read makes the record unreadable, which keeps its
+// `types`.
+TEST(RecordReader, RejectsFilesReadTheValuesTheirTypesName) {
+  ContactRecords reader(
+      "rejects.ndjson",
+      R"({"line":2,"item":{"_user_id":"U2","age":" 42","vip":true,"tags":"[1]"},"errors":{},)"
+      R"("types":{"age":"int","vip":"bool","tags":"json","gone":"int"}})"
+      "\n"
+      R"({"line":3,"item":{"_user_id":"U3","age":"forty","score":"x1"},"errors":{},)"
+      R"("types":{"age":"int","score":"float"}})"
+      "\n"
+      R"({"line":4,"item":{"_user_id":"U4","age":"4"},"errors":{},"types":{"age":"integer"}})"
+      "\n"
+      R"({"line":5,"item":{"_user_id":"U5"},"errors":{},"types":["int"]})"
+      "\n",
+      InputFormat::rejects);
+  Record record;
+  ASSERT_TRUE(reader.next(record, 0));
+  EXPECT_TRUE(record.readable()) << record.problem;
+  EXPECT_EQ(record.object, (json{{"_user_id", "U2"}, {"age", 42}, {"vip", true}, {"tags", {1}}}));
+  EXPECT_TRUE(record.types.is_null());
+
+  ASSERT_TRUE(reader.next(record, 0));
+  EXPECT_FALSE(record.readable());
+  EXPECT_EQ(record.field, "age");
+  EXPECT_EQ(record.problem, "is not a whole number (--type int)");
+  EXPECT_EQ(record.type_errors,
+            (FieldErrors{{"age", {"is not a whole number (--type int)"}},
+                         {"score", {"is not a finite number (--type float)"}}}));
+  EXPECT_EQ(record.object, (json{{"_user_id", "U3"}, {"age", "forty"}, {"score", "x1"}}));
+  EXPECT_EQ(record.types, (json{{"age", "int"}, {"score", "float"}}));
+
+  ASSERT_TRUE(reader.next(record, 0));
+  EXPECT_EQ(record.field, "age");
+  EXPECT_NE(record.problem.find("is not string, int, float, bool or json"), std::string::npos)
+      << record.problem;
+  ASSERT_TRUE(reader.next(record, 0));
+  EXPECT_EQ(record.field, "types");
+  EXPECT_EQ(record.types, json::array({"int"}));
+}
+
+// A CSV row with cells that their --type cannot read is unreadable, but has an object: those
+// cells as text, and their types.
+TEST(RecordReader, CsvCellsATypeCannotReadKeepTheRowAsAnObject) {
+  ScratchDir dir;
+  write_file(dir.file("in.csv"), "_user_id,age,vip\nU1,4x,maybe\nU2,5,yes\n");
+  LineSource source(dir.file("in.csv"));
+  CsvOptions options;
+  options.types = {"age=int", "vip=bool"};
+  RecordReader reader(source, InputFormat::csv, options, ItemKind::contacts);
+  Record record;
+  ASSERT_TRUE(reader.next(record, 0));
+  EXPECT_FALSE(record.readable());
+  EXPECT_EQ(record.field, "age");
+  EXPECT_EQ(record.type_errors.size(), 2u);
+  EXPECT_EQ(record.object, (json{{"_user_id", "U1"}, {"age", "4x"}, {"vip", "maybe"}}));
+  EXPECT_EQ(record.types, (json{{"age", "int"}, {"vip", "bool"}}));
+  ASSERT_TRUE(reader.next(record, 0));
+  EXPECT_TRUE(record.readable()) << record.problem;
+  EXPECT_TRUE(record.type_errors.empty());
+  EXPECT_TRUE(record.types.is_null());
+  EXPECT_EQ(record.object, (json{{"_user_id", "U2"}, {"age", 5}, {"vip", true}}));
 }
 
 TEST(Formats, FromFileNames) {

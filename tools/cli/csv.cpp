@@ -28,7 +28,9 @@ std::string lower(std::string_view text) {
   return out;
 }
 
-json convert_cell(const std::string& cell, ColumnType type, const std::string& field) {
+}  // namespace
+
+json read_cell(const std::string& cell, ColumnType type, const std::string& field) {
   if (!is_valid_utf8(cell)) throw ItemError(field, "is not valid UTF-8");
   const std::string_view text = type == ColumnType::string ? std::string_view(cell) : trim(cell);
   const char* first = text.data();
@@ -80,8 +82,6 @@ json convert_cell(const std::string& cell, ColumnType type, const std::string& f
   return cell;
 }
 
-}  // namespace
-
 CsvSplit split_csv_record(std::string_view record, char delimiter,
                           std::vector<std::string>& fields) {
   fields.clear();
@@ -126,6 +126,22 @@ std::optional<ColumnType> parse_column_type(std::string_view name) {
   if (name == "bool") return ColumnType::boolean;
   if (name == "json") return ColumnType::json;
   return std::nullopt;
+}
+
+const char* to_string(ColumnType type) noexcept {
+  switch (type) {
+    case ColumnType::string:
+      return "string";
+    case ColumnType::integer:
+      return "int";
+    case ColumnType::floating:
+      return "float";
+    case ColumnType::boolean:
+      return "bool";
+    case ColumnType::json:
+      return "json";
+  }
+  return "string";
 }
 
 CsvTable::CsvTable(const std::vector<std::string>& header, const CsvOptions& options,
@@ -218,6 +234,12 @@ CsvTable::CsvTable(const std::vector<std::string>& header, const CsvOptions& opt
 }
 
 json CsvTable::to_object(const std::vector<std::string>& fields) const {
+  Row row = read_row(fields);
+  if (!row.errors.empty()) throw ItemError(row.errors.front().first, row.errors.front().second);
+  return std::move(row.object);
+}
+
+CsvTable::Row CsvTable::read_row(const std::vector<std::string>& fields) const {
   if (fields.size() != columns_.size()) {
     const auto count = [](std::size_t n) {
       return std::to_string(n) + (n == 1 ? " field" : " fields");
@@ -225,7 +247,8 @@ json CsvTable::to_object(const std::vector<std::string>& fields) const {
     throw ItemError("",
                     "has " + count(fields.size()) + "; the header has " + count(columns_.size()));
   }
-  json object = json::object();
+  Row row;
+  row.object = json::object();
   for (std::size_t i = 0; i < columns_.size(); ++i) {
     const Column& column = columns_[i];
     const std::string& cell = fields[i];
@@ -235,19 +258,37 @@ json CsvTable::to_object(const std::vector<std::string>& fields) const {
                               ", which has no name in the header");
     }
     if (column.field.empty()) continue;  // dropped with --map COLUMN=
-    json value = convert_cell(cell, column.type, column.field);
+    if (!is_valid_utf8(cell)) throw ItemError(column.field, "is not valid UTF-8");
+    // A cell that its type cannot read stays as its text, so that the rejects file can show the
+    // row as an object; its type goes with it.
+    json value;
+    bool as_text = false;
+    try {
+      value = read_cell(cell, column.type, column.field);
+    } catch (const ItemError& error) {
+      row.errors.emplace_back(error.field(), error.problem());
+      value = cell;
+      as_text = true;
+    }
     // A whole `_event_parameters` column and `_event_parameters.KEY` columns cannot both fill
     // one object.
-    json& parent = column.parent.empty() ? object : object[column.parent];
+    json& parent = column.parent.empty() ? row.object : row.object[column.parent];
     if (!parent.is_object() && !parent.is_null()) {
+      for (const auto& [field, problem] : row.errors) {
+        if (field == column.parent) throw ItemError(field, problem);  // kept as text above
+      }
       throw ItemError(column.field, "goes in " + column.parent + ", which another column sets");
     }
     if (parent.contains(column.key)) {
       throw ItemError(column.field, "is set by another column too");
     }
     parent[column.key] = std::move(value);
+    if (as_text) {
+      json& types = column.parent.empty() ? row.types : row.types[column.parent];
+      types[column.key] = to_string(column.type);
+    }
   }
-  return object;
+  return row;
 }
 
 }  // namespace instasent::cli

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -29,6 +30,12 @@ enum class ColumnType { string, integer, floating, boolean, json };
 
 /// "string", "int", "float", "bool" or "json".
 std::optional<ColumnType> parse_column_type(std::string_view name);
+/// The name `parse_column_type` reads: "string", "int", "float", "bool" or "json".
+const char* to_string(ColumnType type) noexcept;
+
+/// A cell's value as `type` (`string`: the cell as it is). Throws `ItemError` naming `field` when
+/// the cell is not valid UTF-8 or is not such a value (not a whole number, say).
+nlohmann::json read_cell(const std::string& cell, ColumnType type, const std::string& field);
 
 struct CsvOptions {
   char delimiter = ',';
@@ -52,8 +59,24 @@ class CsvTable {
 
   std::size_t columns() const noexcept { return columns_.size(); }
 
+  /// One row as an object, as far as its cells can be read.
+  struct Row {
+    /// The item's object. A cell that its --type cannot read is in it as its text.
+    nlohmann::json object;
+    /// The type of each cell kept as text, at its place in `object` (an object of the same
+    /// shape: `{"_event_parameters": {"amount": "float"}}`); empty when there is none.
+    nlohmann::json types = nlohmann::json::object();
+    /// Why each cell kept as text could not be read: (field, problem), in column order.
+    std::vector<std::pair<std::string, std::string>> errors;
+  };
+
+  /// The row of one record's fields. Throws `ItemError` when the row cannot be read as an object
+  /// at all: the wrong number of fields, a cell that is not valid UTF-8, a value in a column
+  /// without a name, or two columns that fill one key.
+  Row read_row(const std::vector<std::string>& fields) const;
+
   /// The item's object for one record's fields; throws `ItemError` naming the field whose cell
-  /// cannot be read as its type, or for a row with the wrong number of fields.
+  /// cannot be read as its type (the first one), or as `read_row` does.
   nlohmann::json to_object(const std::vector<std::string>& fields) const;
 
  private:

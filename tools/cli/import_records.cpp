@@ -23,8 +23,18 @@ std::string item_json_of(const Record& record, InputFormat format) {
   return format == InputFormat::ndjson ? record.text : dump_json(record.object);
 }
 
-// An unreadable record is kept as a JSON string of its text.
-std::string text_json_of(const Record& record) { return dump_json(json(record.text)); }
+// What the rejects file shows as the item of an unreadable record: the object read, when there
+// is one (a CSV row whose cells a --type cannot read, which holds them as text; the item of a
+// rejects record as it was), else its text as a JSON string.
+std::string unreadable_item_json_of(const Record& record) {
+  return dump_json(record.object.is_null() ? json(record.text) : record.object);
+}
+
+// Its errors: every value that its --type cannot read, or the one problem.
+FieldErrors errors_of(const Record& record) {
+  if (!record.type_errors.empty()) return record.type_errors;
+  return {{record.field, {record.problem}}};
+}
 
 template <typename Item>
 Item build(const json& object);
@@ -82,7 +92,8 @@ void ImportRun::handle(const Record& record) {
     return;
   }
   if (!record.problem.empty()) {
-    state_->unreadable(record, record.field, record.problem, text_json_of(record));
+    state_->unreadable(record, errors_of(record), unreadable_item_json_of(record),
+                       record.types.is_null() ? "" : dump_json(record.types));
     return;
   }
   if (options_.kind == ItemKind::contacts) {
@@ -99,16 +110,17 @@ std::optional<Item> ImportRun::build_item(const Record& record) {
   try {
     return build<Item>(record.object);
   } catch (const ItemError& error) {
-    state_->unreadable(record, error.field(), error.problem(), item_json_of(record, format_));
+    state_->unreadable(record, {{error.field(), {error.problem()}}}, item_json_of(record, format_));
   } catch (const InvalidInputError& error) {
     // what() reads "instasent: invalid input: FIELD PROBLEM".
     std::string problem = error.what();
     const std::string prefix = "instasent: invalid input: " + error.field() + " ";
     if (problem.rfind(prefix, 0) == 0) problem.erase(0, prefix.size());
-    state_->unreadable(record, error.field(), printable(problem, 200),
+    state_->unreadable(record, {{error.field(), {printable(problem, 200)}}},
                        item_json_of(record, format_));
   } catch (const std::exception& error) {
-    state_->unreadable(record, "", "cannot be built into an item: " + printable(error.what(), 200),
+    state_->unreadable(record,
+                       {{"", {"cannot be built into an item: " + printable(error.what(), 200)}}},
                        item_json_of(record, format_));
   }
   return std::nullopt;

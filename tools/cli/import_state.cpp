@@ -28,6 +28,18 @@ std::string line_message(std::uint64_t line, const std::string& field, const std
   return field.empty() ? where + " " + problem : where + ": " + printable(field) + " " + problem;
 }
 
+// One problem as above; several as "line 3: amount is not ...; qty is not ...".
+std::string line_message(std::uint64_t line, const FieldErrors& errors) {
+  std::string message;
+  for (const auto& [field, problems] : errors) {
+    for (const std::string& problem : problems) {
+      message += message.empty() ? line_message(line, field, problem)
+                                 : "; " + printable(field) + " " + problem;
+    }
+  }
+  return message;
+}
+
 }  // namespace
 
 ImportState::ImportState(ImportMode mode, int max_reported, std::uint64_t confirmed,
@@ -47,16 +59,16 @@ void ImportState::settled(const Record& record, bool count_as_read, bool skipped
   tracker_.settled(record.last_line);
 }
 
-void ImportState::unreadable(const Record& record, const std::string& field,
-                             const std::string& problem, const std::string& item_json) {
+void ImportState::unreadable(const Record& record, const FieldErrors& errors,
+                             const std::string& item_json, const std::string& types_json) {
   std::lock_guard<std::mutex> lock(mutex_);
   ++counts_.read;
   ++counts_.unreadable;
   tracker_.settled(record.last_line);
-  if (!write_reject(record.first_line, item_json, {{field, {problem}}})) {
+  if (!write_reject(record.first_line, item_json, errors, types_json)) {
     tracker_.unconfirmed(record.first_line);
   }
-  report(line_message(record.first_line, field, problem));
+  report(line_message(record.first_line, errors));
 }
 
 void ImportState::sent(PendingItem item) {
@@ -188,10 +200,10 @@ void ImportState::drop(const PendingItem& item) {
 }
 
 bool ImportState::write_reject(std::uint64_t line, const std::string& item_json,
-                               const FieldErrors& errors) {
+                               const FieldErrors& errors, const std::string& types_json) {
   if (!rejects_) return true;  // only counted
   try {
-    rejects_->write(line, item_json, errors);
+    rejects_->write(line, item_json, errors, types_json);
     return true;
   } catch (const std::exception& error) {
     set_fatal(error.what());

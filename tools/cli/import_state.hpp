@@ -35,9 +35,10 @@ class ImportState {
   // --- The reading thread -----------------------------------------------------------------
   /// A record that needs nothing (blank), was skipped by the checkpoint, or passed `--validate`.
   void settled(const Record& record, bool count_as_read, bool skipped, bool valid);
-  /// A record that cannot be sent: reported, written to the rejects file, counted unreadable.
-  void unreadable(const Record& record, const std::string& field, const std::string& problem,
-                  const std::string& item_json);
+  /// A record that cannot be sent: reported, written to the rejects file (with `item_json` as
+  /// its item and, unless empty, `types_json` as its types), counted unreadable.
+  void unreadable(const Record& record, const FieldErrors& errors, const std::string& item_json,
+                  const std::string& types_json = "");
   /// A valid record handed to the Ingestor; its outcome will come through `on_outcome`.
   void sent(PendingItem item);
   /// The Ingestor refused the record `sent` last with `key` at once (`AddResult` not queued).
@@ -78,7 +79,8 @@ class ImportState {
   // All with mutex_ held.
   void reject(const PendingItem& item, const FieldErrors& errors);
   void drop(const PendingItem& item);
-  bool write_reject(std::uint64_t line, const std::string& item_json, const FieldErrors& errors);
+  bool write_reject(std::uint64_t line, const std::string& item_json, const FieldErrors& errors,
+                    const std::string& types_json = "");
   void report(const std::string& message);
   void set_fatal(const std::string& message);
 

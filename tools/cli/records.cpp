@@ -48,6 +48,47 @@ std::string describe_json_error(const json::exception& error) {
   return "is not valid JSON (error " + std::to_string(error.id) + ")";
 }
 
+// Reads the values of `object` that `types` names (an object of the same shape, with the name of
+// a --type at each value), as `read_typed_values` says.
+void read_typed_values(json& object, const json& types, const std::string& prefix, Record& record) {
+  for (const auto& entry : types.items()) {
+    const std::string field = prefix.empty() ? entry.key() : prefix + "." + entry.key();
+    const auto value = object.find(entry.key());
+    if (value == object.end()) continue;  // taken out by hand
+    if (entry.value().is_object()) {
+      if (value->is_object()) read_typed_values(*value, entry.value(), field, record);
+      continue;
+    }
+    const auto type = entry.value().is_string()
+                          ? parse_column_type(entry.value().get<std::string>())
+                          : std::nullopt;
+    if (!type) {
+      record.type_errors[field].push_back(
+          "has a type in types that is not string, int, float, bool or json");
+      continue;
+    }
+    if (!value->is_string()) continue;  // written by hand as a value
+    try {
+      *value = read_cell(value->get<std::string>(), *type, field);
+    } catch (const ItemError& error) {
+      record.type_errors[field].push_back(error.problem());
+    }
+  }
+}
+
+// A rejects record of a CSV row holds the cells that their --type could not read as text, and
+// `types` gives their types. Each one that is still a string is read as its type, as the cell
+// was; any other value (written by hand) is taken as it is. When one still cannot be read, the
+// record keeps its `types`, so that its reject holds them again.
+void read_typed_values(Record& record, const json& types) {
+  if (types.is_object()) read_typed_values(record.object, types, "", record);
+  if (!types.is_object()) record.type_errors["types"].push_back("is not an object");
+  if (record.type_errors.empty()) return;
+  record.field = record.type_errors.begin()->first;
+  record.problem = record.type_errors.begin()->second.front();
+  record.types = types;
+}
+
 }  // namespace
 
 std::optional<InputFormat> parse_input_format(std::string_view name) {
@@ -140,9 +181,15 @@ bool RecordReader::next_json(Record& record, std::uint64_t skip_through) {
       record.problem =
           "is not an object (this line is not a rejects record, or its item was "
           "unreadable: write the fixed item as an object)";
+      // Its reject holds the item as it is rather than the whole line, so that a rejects file
+      // imported again unfixed gives the same records.
+      if (item != parsed.end()) record.object = std::move(*item);
       return true;
     }
     record.object = std::move(*item);
+    if (const auto types = parsed.find("types"); types != parsed.end()) {
+      read_typed_values(record, *types);
+    }
   } else {
     record.object = std::move(parsed);
   }
@@ -198,7 +245,16 @@ bool RecordReader::next_csv(Record& record, std::uint64_t skip_through) {
   }
   if (!complete) return true;
   try {
-    record.object = table_->to_object(fields_);
+    CsvTable::Row row = table_->read_row(fields_);
+    record.object = std::move(row.object);
+    if (!row.errors.empty()) {
+      record.field = row.errors.front().first;
+      record.problem = row.errors.front().second;
+      for (auto& [field, problem] : row.errors) {
+        record.type_errors[field].push_back(std::move(problem));
+      }
+      record.types = std::move(row.types);
+    }
   } catch (const ItemError& error) {
     record.field = error.field();
     record.problem = error.problem();

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "csv.hpp"
+#include "instasent/batch_result.hpp"
 #include "items.hpp"
 #include "line_source.hpp"
 
@@ -20,7 +21,7 @@ namespace instasent::cli {
 enum class InputFormat {
   ndjson,   ///< One JSON object per line: the API's object for one item.
   csv,      ///< A header row, then one item per row.
-  rejects,  ///< A rejects file of an earlier import: the `item` of each line.
+  rejects,  ///< A rejects file of an earlier import: the `item` of each line (and its `types`).
 };
 
 /// "ndjson", "csv" or "rejects".
@@ -32,11 +33,19 @@ struct Record {
   std::uint64_t first_line = 0;  ///< Where the record starts (what messages name).
   std::uint64_t last_line = 0;   ///< Where it ends (a CSV row may span lines).
   std::string text;              ///< The record as read (cut at the line limit).
-  nlohmann::json object;         ///< The item's object, when `problem` is empty.
-  std::string field;             ///< The field `problem` is about; empty for the whole record.
-  std::string problem;           ///< Why it cannot be read; empty when it can.
-  bool skipped = false;          ///< It starts at or before the resume line; not parsed.
-  bool blank = false;            ///< An empty line: no item, nothing to report.
+  /// The item's object, when `problem` is empty. When it is not: the item the rejects file shows
+  /// instead of `text`, or null. That is a CSV row's object with the cells that their --type
+  /// cannot read as text, or the `item` of a rejects record as it is.
+  nlohmann::json object;
+  std::string field;    ///< The field `problem` is about; empty for the whole record.
+  std::string problem;  ///< Why it cannot be read; empty when it can.
+  /// When values cannot be read as their --type (CSV cells, or the values a rejects record's
+  /// `types` names): every one's problem by field (`field` and `problem` name the first), and
+  /// in `types` the type of each, at its place in `object`, which holds them as text.
+  FieldErrors type_errors;
+  nlohmann::json types;
+  bool skipped = false;  ///< It starts at or before the resume line; not parsed.
+  bool blank = false;    ///< An empty line: no item, nothing to report.
 
   bool readable() const noexcept { return problem.empty() && !skipped && !blank; }
 };

@@ -84,8 +84,8 @@ RejectsWriter::~RejectsWriter() {
   }
 }
 
-void RejectsWriter::write(std::uint64_t line, std::string_view item_json,
-                          const FieldErrors& errors) {
+void RejectsWriter::write(std::uint64_t line, std::string_view item_json, const FieldErrors& errors,
+                          std::string_view types_json) {
   json error_object = json::object();
   for (const auto& [field, messages] : errors) error_object[field] = messages;
   buffer_ += "{\"line\":";
@@ -94,6 +94,10 @@ void RejectsWriter::write(std::uint64_t line, std::string_view item_json,
   buffer_ += item_json;
   buffer_ += ",\"errors\":";
   buffer_ += error_object.dump(-1, ' ', false, json::error_handler_t::replace);
+  if (!types_json.empty()) {
+    buffer_ += ",\"types\":";
+    buffer_ += types_json;
+  }
   buffer_ += "}\n";
   ++written_;
   if (buffer_.size() >= kBufferBytes) flush();

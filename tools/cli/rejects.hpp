@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The rejects file: every record the import could not read or the server rejected, as NDJSON
-// `{"line": N, "item": ..., "errors": {"field": ["message"]}}`, ready to be fixed and imported
-// again (`--format rejects`).
+// `{"line": N, "item": ..., "errors": {"field": ["message"]}}` (and `"types"` for a CSV row with
+// cells that their --type cannot read), ready to be fixed and imported again (`--format rejects`).
 #pragma once
 
 #include <cstdint>
@@ -25,8 +25,11 @@ class RejectsWriter {
   RejectsWriter& operator=(const RejectsWriter&) = delete;
 
   /// Appends one record. `item_json` is JSON text: the item's object, or a string holding a line
-  /// that could not be read. Throws `std::runtime_error` when the file cannot be written.
-  void write(std::uint64_t line, std::string_view item_json, const FieldErrors& errors);
+  /// that could not be read. `types_json`, unless empty, is JSON text too: the type of each value
+  /// of the item kept as text (see `Record::types`). Throws `std::runtime_error` when the file
+  /// cannot be written.
+  void write(std::uint64_t line, std::string_view item_json, const FieldErrors& errors,
+             std::string_view types_json = {});
   /// Writes out what is buffered and syncs it to disk, so that a checkpoint may count on it.
   void sync();
 
