@@ -110,7 +110,8 @@ void add_import_options(CLI::App& command, ImportFlags& flags) {
   command
       .add_option("--rejects", flags.rejects,
                   "Write every unreadable or rejected line to FILE as NDJSON "
-                  "{\"line\", \"item\", \"errors\"}")
+                  "{\"line\", \"item\", \"errors\"} (and \"types\" for CSV cells a --type "
+                  "could not read); import it again with --format rejects")
       ->type_name("FILE");
   command
       .add_option("--checkpoint", flags.checkpoint,
