@@ -57,7 +57,9 @@ struct INSTASENT_EXPORT ClientOptions {
 
   /// Structured log records (see `LogRecord`) from this client and every `Ingestor` made from
   /// it: requests, retries, rate-limit pauses, dropped items, spool recovery. Null (the default)
-  /// turns logging off, at the cost of one test per place that could log.
+  /// turns logging off, at the cost of one test per place that could log. A request an
+  /// `Ingestor`'s `close` left in flight may still log its answer after `close` returns, so the
+  /// handler must not use what the caller destroys then (hold it in a `shared_ptr`).
   LogHandler on_log;
   /// Records below this level are neither built nor passed to `on_log`.
   LogLevel log_level = LogLevel::info;
