@@ -221,6 +221,21 @@ void ClientCore::read_answer(const std::string& body, BatchKind kind,
   }
 }
 
+namespace {
+
+// A log record about one attempt of a request.
+LogRecord record_of(const RequestLabel& label, LogLevel level, LogEvent event) {
+  LogRecord record;
+  record.level = level;
+  record.event = event;
+  record.operation = label.operation;
+  record.attempt = label.attempt;
+  record.items = label.items;
+  return record;
+}
+
+}  // namespace
+
 Exchange ClientCore::send_once(const HttpRequest& request, const RequestLabel& label) {
   Exchange exchange;
   exchange.attempts = 1;
@@ -228,13 +243,7 @@ Exchange ClientCore::send_once(const HttpRequest& request, const RequestLabel& l
   const auto started =
       timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
   if (logger_.enabled(LogLevel::debug)) {
-    LogRecord record;
-    record.level = LogLevel::debug;
-    record.event = LogEvent::request_sent;
-    record.operation = label.operation;
-    record.attempt = label.attempt;
-    record.items = label.items;
-    logger_.log(record);
+    logger_.log(record_of(label, LogLevel::debug, LogEvent::request_sent));
   }
   try {
     exchange.response = transport_->send(request);
@@ -255,21 +264,17 @@ Exchange ClientCore::send_once(const HttpRequest& request, const RequestLabel& l
                        "an instasent::TransportError");
   }
   if (timed) {
-    LogRecord record;
-    record.operation = label.operation;
-    record.attempt = label.attempt;
-    record.items = label.items;
-    record.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+    const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - started);
     std::optional<std::string> request_id;
     if (!exchange.response) {
-      record.level = LogLevel::warning;
-      record.event = LogEvent::request_failed;
+      LogRecord record = record_of(label, LogLevel::warning, LogEvent::request_failed);
+      record.elapsed = elapsed;
       record.message = exchange.transport_error->what();
       logger_.log(record);
     } else if (logger_.enabled(LogLevel::debug)) {
-      record.level = LogLevel::debug;
-      record.event = LogEvent::request_answered;
+      LogRecord record = record_of(label, LogLevel::debug, LogEvent::request_answered);
+      record.elapsed = elapsed;
       record.http_status = exchange.response->status;
       request_id = exchange.response->headers.get("X-Request-Id");
       if (request_id) record.request_id = *request_id;
@@ -282,13 +287,10 @@ Exchange ClientCore::send_once(const HttpRequest& request, const RequestLabel& l
 void ClientCore::log_retry(const RequestLabel& label, const Exchange& exchange,
                            std::chrono::milliseconds delay) const {
   const bool rate_limited = exchange.response && exchange.response->status == 429;
-  LogRecord record;
-  record.level = rate_limited ? LogLevel::warning : LogLevel::info;
-  if (!logger_.enabled(record.level)) return;
-  record.event = rate_limited ? LogEvent::rate_limited : LogEvent::retry_scheduled;
-  record.operation = label.operation;
-  record.attempt = label.attempt;
-  record.items = label.items;
+  const LogLevel level = rate_limited ? LogLevel::warning : LogLevel::info;
+  if (!logger_.enabled(level)) return;
+  LogRecord record =
+      record_of(label, level, rate_limited ? LogEvent::rate_limited : LogEvent::retry_scheduled);
   record.wait = delay;
   if (exchange.response) {
     record.http_status = exchange.response->status;

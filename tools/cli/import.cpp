@@ -92,9 +92,7 @@ ImportSummary ImportRun::run(const std::function<ClientOptions()>& client_option
         "--checkpoint records deliveries: it does not go with --dry-run or --validate");
   }
   refuse_overlapping_files(options_);
-  std::optional<Client> client;
-  if (options_.mode != ImportMode::validate) client.emplace(make_client(client_options()));
-  client_ = client ? &*client : nullptr;
+  if (options_.mode != ImportMode::validate) client_.emplace(make_client(client_options()));
 
   // From here on a signal asks the import to stop: reading the head of the input, or the CSV
   // header, may already wait on a pipe.
@@ -120,7 +118,7 @@ ImportSummary ImportRun::run(const std::function<ClientOptions()>& client_option
 
   {
     StopSignalsBlocked blocked;
-    if (client) ingestor_.emplace(*client, ingestor_options());
+    if (client_) ingestor_.emplace(*client_, ingestor_options());
     start_ticker();
   }
   read_all();

@@ -66,7 +66,6 @@ class ImportRun {
   bool stop_sending() const { return stop_signal() != 0 || state_->should_stop(); }
 
   const ImportOptions& options_;
-  const Client* client_ = nullptr;  // for the rate limit the server announced (progress)
   Clock::time_point started_;
   InputFormat format_ = InputFormat::ndjson;
   std::optional<LineSource> source_;
@@ -85,6 +84,7 @@ class ImportRun {
   std::condition_variable ticker_cv_;
   bool ticker_stop_ = false;
 
+  std::optional<Client> client_;      // none for --validate
   std::optional<Ingestor> ingestor_;  // last: closed first when the run is destroyed
 };
 
