@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -50,11 +51,12 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
   State& operator=(const State&) = delete;
 
   void start() {
-    if (spool_) replay();
+    if (spool_) start_replay();
     detail::register_fork_aware(this);
     for (int i = 0; i < options_.max_in_flight; ++i) {
       workers_.emplace_back([self = shared_from_this()] { self->work(); });
     }
+    if (replaying_) workers_.emplace_back([self = shared_from_this()] { self->replay(); });
   }
 
   // Builds an item (`build` fills it in and says what makes it unsendable, if anything) and queues
@@ -108,12 +110,15 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
   }
 
   bool flush(milliseconds timeout) {
+    const auto deadline = SteadyClock::now() + timeout;
     std::unique_lock<std::mutex> lock(mutex_);
-    if (phase_ == Phase::stopped) return queue_.all_final();  // closed (or a forked child's copy)
+    if (phase_ == Phase::stopped) return all_final();  // closed (or a forked child's copy)
+    // What the spool still holds, and what was added meanwhile, is queued once replay ends.
+    if (!done_cv_.wait_until(lock, deadline, [&] { return !replaying_; })) return false;
     const std::uint64_t target = queue_.flush_all();
     work_cv_.notify_all();
-    return done_cv_.wait_for(lock, timeout,
-                             [&] { return queue_.final_up_to(target) && all_reported(); });
+    return done_cv_.wait_until(lock, deadline,
+                               [&] { return queue_.final_up_to(target) && all_reported(); });
   }
 
   std::vector<ItemOutcome> close(milliseconds timeout) {
@@ -126,10 +131,12 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
       queue_.flush_all();
       work_cv_.notify_all();
       space_cv_.notify_all();
-      done_cv_.wait_until(lock, deadline, [&] { return queue_.all_final() && all_reported(); });
+      done_cv_.wait_until(lock, deadline, [&] { return all_final() && all_reported(); });
       phase_ = Phase::stopped;
       // What is left, queued or in flight, is given up now; a request still in flight when its
-      // answer comes later finds its items already final and reports nothing.
+      // answer comes later finds its items already final and reports nothing. Items of the spool
+      // not read back yet stay there unreported.
+      end_replay_locked();
       queue_.drop_all(left);
       work_cv_.notify_all();
     }
@@ -157,6 +164,7 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
     std::lock_guard<std::mutex> lock(mutex_);
     IngestorStats stats = stats_;
     if (spool_) stats.spool_bytes = spool_->bytes();
+    stats.replay_pending = replay_pending_;
     stats.rate_limit_wait = std::chrono::duration_cast<milliseconds>(pacer_.paused());
     if (pacer_.gate() > now) {
       stats.rate_limit_wait_left = std::chrono::ceil<milliseconds>(pacer_.gate() - now);
@@ -193,6 +201,8 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
     // condition variables may still count the parent's waiters, so the child never touches them.
     phase_ = Phase::stopped;
     queue_.clear();
+    replaying_ = false;
+    pending_.clear();
     reported_ = queue_.settled_total();
     for (auto& worker : workers_) {
       if (worker.joinable()) worker.detach();  // those threads do not exist here
@@ -214,9 +224,14 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
     {
       std::unique_lock<std::mutex> lock(mutex_);
       const auto closing = [&] { return phase_ != Phase::open || stopped_status_ != 0; };
-      const auto has_room = [&] { return queue_.has_room(bytes); };
+      // While the spool is read back, added items wait apart (see replay).
+      const auto has_room = [&] {
+        return replaying_ ? pending_.size() < options_.queue.max_items &&
+                                pending_bytes_ + bytes <= options_.queue.max_bytes
+                          : queue_.has_room(bytes);
+      };
       if (!closing() && !has_room()) {
-        if (options_.queue.overflow == OverflowPolicy::drop_oldest) {
+        if (options_.queue.overflow == OverflowPolicy::drop_oldest && !replaying_) {
           while (!has_room() && queue_.drop_oldest(pushed_out.settled)) {
           }
           forget_spooled_locked(pushed_out.settled);
@@ -231,6 +246,13 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
         if (closed) return refuse_closed();
         return refuse(AddStatus::queue_full, DropReason::queue_full, "the queue is full");
       }
+      if (replaying_) {
+        pending_bytes_ += bytes;
+        pending_.push_back(std::move(item));
+        ++stats_.enqueued;
+        ++stats_.queued;
+        return {};
+      }
       const std::size_t queued = queue_.push(std::move(item), SteadyClock::now());
       // A sender is woken when a queue gets its first item (to start the flush timer) and when
       // it holds a full batch; in between, adding costs no wake-up.
@@ -240,15 +262,38 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
     return {};
   }
 
-  // Queues what a previous ingestor left in the spool without a final state, oldest first and
-  // past the queue's bounds (they were accepted already); reports at once those whose records
-  // were damaged (only their key could be read). Called before the senders start.
+  // With items a previous ingestor left in the spool without a final state, starts reading them
+  // back (replay, on its own thread) and logs what was found. Before the senders start.
+  void start_replay() {
+    const detail::SpoolFindings& findings = spool_->findings();
+    stats_.spool_skipped_bytes = findings.skipped_bytes;
+    stats_.spool_damaged_records = findings.damaged_records;
+    stats_.spool_unknown_files = findings.unknown_files;
+    const std::uint64_t damaged = spool_->recovered_damaged();
+    replay_pending_ = spool_->recovered_items();
+    replaying_ = replay_pending_ > 0;
+    if (!replaying_) return;
+    LogRecord record;
+    record.level = LogLevel::info;
+    record.event = LogEvent::spool_recovered;
+    record.items = static_cast<std::size_t>(replay_pending_ - damaged);
+    if (damaged > 0) record.message = std::to_string(damaged) + " damaged records could not be sent";
+    logger().log(record);
+  }
+
+  // Queues what the spool held at start, oldest first, a segment at a time, as the queue has
+  // room: memory holds the queue's bounds and one segment, whatever the backlog. Items found
+  // damaged (only their key could be read) are reported at once. Items added meanwhile wait
+  // apart (pending_, within the queue's bounds), so that none overtakes an earlier item of its
+  // user; they are queued when this ends. Stops early when the ingestor stops sending: what is
+  // not read back stays in the spool.
   void replay() {
-    std::vector<detail::SpooledItem> recovered = spool_->take_recovered();
-    Reporter damaged(*this);
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      for (detail::SpooledItem& record : recovered) {
+    std::vector<detail::SpooledItem> records;
+    while (spool_->read_recovered(records)) {
+      Reporter damaged(*this);
+      std::unique_lock<std::mutex> lock(mutex_);
+      const auto stopping = [&] { return phase_ == Phase::stopped || stopped_status_ != 0; };
+      for (detail::SpooledItem& record : records) {
         detail::QueuedItem item;
         item.op = record.op;
         item.tag = record.tag;
@@ -256,6 +301,15 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
         item.event_id = std::move(record.event_id);
         item.json = std::move(record.json);
         item.spool = record.ref;
+        if (!record.damaged) {
+          // Replayed items may wait past the queue's bounds only when it is empty (one larger
+          // than them).
+          space_cv_.wait(lock, [&] {
+            return stopping() || queue_.has_room(item.bytes()) || queue_.queued_items() == 0;
+          });
+        }
+        if (stopping()) break;
+        --replay_pending_;
         if (record.damaged) {
           queue_.settle_unsendable(
               std::move(item),
@@ -263,29 +317,42 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
                   DropReason::spool_damaged,
                   "its record in the spool was damaged: it can no longer be sent"),
               damaged.settled);
-        } else {
-          queue_.push(std::move(item), SteadyClock::now());
-          ++stats_.replayed;
+          continue;
         }
+        queue_.push(std::move(item), SteadyClock::now());
+        ++stats_.replayed;
+        // Sent without waiting for a full batch: they have waited long enough.
+        queue_.flush_all();
+        work_cv_.notify_one();
       }
       forget_spooled_locked(damaged.settled);
-      const detail::SpoolFindings& findings = spool_->findings();
-      stats_.spool_skipped_bytes = findings.skipped_bytes;
-      stats_.spool_damaged_records = findings.damaged_records;
-      stats_.spool_unknown_files = findings.unknown_files;
+      const bool stop = stopping();
+      lock.unlock();
+      spool_->write_done();
+      if (stop) break;
     }
-    spool_->write_done();
-    // Before the senders start: stats_ is this thread's alone.
-    if (stats_.replayed > 0 || damaged.settled.count > 0) {
-      const std::string message =
-          std::to_string(damaged.settled.count) + " damaged records could not be sent";
-      LogRecord record;
-      record.level = LogLevel::info;
-      record.event = LogEvent::spool_recovered;
-      record.items = static_cast<std::size_t>(stats_.replayed);
-      if (damaged.settled.count > 0) record.message = message;
-      logger().log(record);
+    std::lock_guard<std::mutex> lock(mutex_);
+    end_replay_locked();
+    ++exited_workers_;
+    exit_cv_.notify_all();
+  }
+
+  // Replay is over (read to its end, or given up): the items added meanwhile join the queue, in
+  // the order added. Under the lock.
+  void end_replay_locked() {
+    if (!replaying_) return;
+    replaying_ = false;
+    const auto now = SteadyClock::now();
+    for (detail::QueuedItem& item : pending_) {
+      --stats_.enqueued;  // counted when added; push counts it again
+      --stats_.queued;
+      queue_.push(std::move(item), now);
     }
+    pending_.clear();
+    pending_bytes_ = 0;
+    work_cv_.notify_all();
+    space_cv_.notify_all();
+    done_cv_.notify_all();
   }
 
   // Writes an accepted item to the spool before it is queued; the refusal when it cannot be.
@@ -335,6 +402,9 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
     }
     settled.spool_done.clear();
   }
+
+  // Whether every item is final: none queued, in flight, or still to be read back (lock held).
+  bool all_final() const { return !replaying_ && queue_.all_final(); }
 
   // Whether on_outcome has been given every outcome settled so far (lock held).
   bool all_reported() const { return reported_ == queue_.settled_total(); }
@@ -449,6 +519,7 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
   void stop_sending(int status, detail::Settled& settled) {
     stopped_status_ = status;
     stats_.stopped_status = status;
+    end_replay_locked();  // what the spool still holds stays there
     queue_.drop_queued(detail::Ending::dropped(DropReason::unauthorized,
                                                "not sent: " + stop_message(status), status),
                        settled);
@@ -513,6 +584,12 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
 
   IngestorStats stats_;
   detail::DeliveryQueue queue_;
+  // Replay (see replay()): whether it is under way, the items the spool still holds for it, and
+  // the items added meanwhile, in order, with their bytes.
+  bool replaying_ = false;
+  std::uint64_t replay_pending_ = 0;
+  std::deque<detail::QueuedItem> pending_;
+  std::size_t pending_bytes_ = 0;
   detail::Pacer pacer_;
   std::uint64_t reported_ = 0;                  // outcomes passed to on_outcome (see all_reported)
   SteadyClock::time_point retry_wait_until_{};  // the latest retry wait counted (note_retry_wait)

@@ -92,7 +92,7 @@ void sync_directory(const std::string& directory) {
 
 Spool::Spool(const SpoolOptions& options)
     : options_(options),
-      segment_bytes_(std::clamp<std::uint64_t>(options.max_bytes / 8, 64u << 10, 64u << 20)) {
+      segment_bytes_(std::clamp<std::uint64_t>(options.max_bytes / 8, 64u << 10, 4u << 20)) {
   if (options_.directory.empty()) refuse("is empty");
   if (::mkdir(options_.directory.c_str(), 0700) != 0 && errno != EEXIST) {
     refuse("cannot be created: " + errno_text());
@@ -104,12 +104,25 @@ Spool::Spool(const SpoolOptions& options)
   if (::flock(lock_fd_.get(), LOCK_EX | LOCK_NB) != 0) refuse("is in use by another ingestor");
   std::vector<std::uint64_t> numbers = list_segments();
   if (!numbers.empty() && numbers.back() >= kMaxSegmentNumber) renumber(numbers);
-  std::map<std::uint64_t, SpooledItem> live;  // by id
-  for (const std::uint64_t number : numbers) read_segment(number, live);
-  for (auto& [id, item] : live) {
-    ++segments_[item.ref.segment].live;
-    recovered_.push_back(std::move(item));
+  for (const std::uint64_t number : numbers) scan_segment(number);
+  recovery_by_first_id_.clear();
+  // Only the live ids are kept to read back.
+  for (Recovery& recovery : recovery_) {
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < recovery.ids.size(); ++i) {
+      if (recovery.state[i] == Recovery::ended) continue;
+      if (recovery.state[i] == Recovery::damaged) ++recovered_damaged_;
+      recovery.ids[kept++] = recovery.ids[i];
+    }
+    recovery.ids.resize(kept);
+    recovery.ids.shrink_to_fit();
+    recovery.state = {};
+    segments_[recovery.segment].live += kept;
+    recovered_items_ += kept;
   }
+  recovery_.erase(std::remove_if(recovery_.begin(), recovery_.end(),
+                                 [](const Recovery& recovery) { return recovery.ids.empty(); }),
+                  recovery_.end());
   active_ = numbers.empty() ? 1 : numbers.back() + 1;
   open_ = true;
   std::string error;
@@ -157,23 +170,37 @@ void Spool::renumber(std::vector<std::uint64_t>& numbers) {
   sync_directory(options_.directory);
 }
 
-void Spool::read_segment(std::uint64_t number, std::map<std::uint64_t, SpooledItem>& live) {
+// Reads and parses a segment's file; false (with a warning) when it is not a segment.
+bool Spool::read_segment_file(std::uint64_t number, format::SegmentContents& contents,
+                              std::uint64_t& file_bytes) {
   std::string data;
   std::string problem;
   const std::string path = segment_path(number);
   if (!read_regular_file(path, kMaxSegmentFileBytes, data, problem)) {
-    ++findings_.unknown_files;
     warn("not a segment, left alone: " + path + " (" + problem + ")");
-    return;
+    return false;
   }
-  format::SegmentContents contents = format::read_segment(data);
+  file_bytes = data.size();
+  contents = format::read_segment(data);
   if (!contents.recognised) {
-    ++findings_.unknown_files;
     warn("not a segment (no spool magic), left alone: " + path);
+    return false;
+  }
+  return true;
+}
+
+// Learns which items of a segment are live, and which items of earlier segments its final states
+// end. Keeps ids only.
+void Spool::scan_segment(std::uint64_t number) {
+  format::SegmentContents contents;
+  std::uint64_t file_bytes = 0;
+  if (!read_segment_file(number, contents, file_bytes)) {
+    ++findings_.unknown_files;
     return;
   }
-  segments_[number].bytes = data.size();
-  total_bytes_ += data.size();
+  const std::string path = segment_path(number);
+  segments_[number].bytes = file_bytes;
+  total_bytes_ += file_bytes;
   findings_.skipped_bytes += contents.skipped_bytes;
   findings_.damaged_records += contents.damaged_records;
   if (contents.damaged_records > 0) {
@@ -182,27 +209,77 @@ void Spool::read_segment(std::uint64_t number, std::map<std::uint64_t, SpooledIt
          " of them items that can be named (reported "
          "as dropped, spool_damaged)");
   }
-  // Records in the order written; a final state always follows its item.
-  const auto keep = [&](format::ItemRecord& record, bool damaged) {
-    next_id_ = std::max(next_id_, record.id + 1);
-    SpooledItem item;
-    item.ref = {record.id, number};
-    item.op = record.op;
-    item.tag = record.tag;
-    item.user_id = std::move(record.user_id);
-    item.event_id = std::move(record.event_id);
-    item.json = std::move(record.json);
-    item.damaged = damaged;
-    live[record.id] = std::move(item);
-  };
-  for (format::ItemRecord& record : contents.items) keep(record, false);
-  for (format::ItemRecord& record : contents.damaged) {
-    if (live.count(record.id) == 0) keep(record, true);
+  Recovery recovery;
+  recovery.segment = number;
+  for (const format::ItemRecord& record : contents.items) recovery.ids.push_back(record.id);
+  std::sort(recovery.ids.begin(), recovery.ids.end());
+  recovery.ids.erase(std::unique(recovery.ids.begin(), recovery.ids.end()), recovery.ids.end());
+  recovery.state.assign(recovery.ids.size(), Recovery::intact);
+  // A damaged item counts when it was not also read intact.
+  for (const format::ItemRecord& record : contents.damaged) {
+    if (!std::binary_search(recovery.ids.begin(), recovery.ids.end(), record.id)) {
+      const auto at = std::lower_bound(recovery.ids.begin(), recovery.ids.end(), record.id);
+      recovery.state.insert(recovery.state.begin() + (at - recovery.ids.begin()),
+                            Recovery::damaged);
+      recovery.ids.insert(at, record.id);
+    }
   }
+  if (!recovery.ids.empty()) {
+    next_id_ = std::max(next_id_, recovery.ids.back() + 1);
+    recovery_by_first_id_[recovery.ids.front()] = recovery_.size();
+    recovery_.push_back(std::move(recovery));
+  }
+  // A final state always follows its item.
   for (const std::uint64_t id : contents.done) {
     next_id_ = std::max(next_id_, id + 1);
-    live.erase(id);
+    end_recovered(id);
   }
+}
+
+// Marks item `id` final, in whichever segment read so far holds it.
+void Spool::end_recovered(std::uint64_t id) {
+  auto holder = recovery_by_first_id_.upper_bound(id);
+  if (holder == recovery_by_first_id_.begin()) return;
+  Recovery& recovery = recovery_[std::prev(holder)->second];
+  const auto found = std::lower_bound(recovery.ids.begin(), recovery.ids.end(), id);
+  if (found != recovery.ids.end() && *found == id) {
+    recovery.state[static_cast<std::size_t>(found - recovery.ids.begin())] = Recovery::ended;
+  }
+}
+
+bool Spool::read_recovered(std::vector<SpooledItem>& items) {
+  items.clear();
+  while (next_recovery_ < recovery_.size()) {
+    const Recovery recovery = std::move(recovery_[next_recovery_++]);
+    format::SegmentContents contents;
+    std::uint64_t file_bytes = 0;
+    if (!read_segment_file(recovery.segment, contents, file_bytes)) continue;
+    std::vector<bool> taken(recovery.ids.size());
+    const auto keep = [&](format::ItemRecord& record, bool damaged) {
+      const auto found = std::lower_bound(recovery.ids.begin(), recovery.ids.end(), record.id);
+      if (found == recovery.ids.end() || *found != record.id) return;
+      const auto index = static_cast<std::size_t>(found - recovery.ids.begin());
+      if (taken[index]) return;  // read once: an intact record wins over a damaged one
+      taken[index] = true;
+      SpooledItem item;
+      item.ref = {record.id, recovery.segment};
+      item.op = record.op;
+      item.tag = record.tag;
+      item.user_id = std::move(record.user_id);
+      item.event_id = std::move(record.event_id);
+      item.json = std::move(record.json);
+      item.damaged = damaged;
+      items.push_back(std::move(item));
+    };
+    for (format::ItemRecord& record : contents.items) keep(record, false);
+    for (format::ItemRecord& record : contents.damaged) keep(record, true);
+    std::sort(items.begin(), items.end(), [](const SpooledItem& a, const SpooledItem& b) {
+      return a.ref.id < b.ref.id;
+    });
+    if (!items.empty()) return true;
+  }
+  recovery_ = {};
+  return false;
 }
 
 bool Spool::start_segment_locked(std::string& error) {
@@ -233,8 +310,6 @@ bool Spool::start_segment_locked(std::string& error) {
   last_sync_ = std::chrono::steady_clock::now();
   return true;
 }
-
-std::vector<SpooledItem> Spool::take_recovered() { return std::move(recovered_); }
 
 bool Spool::fits_a_record(const SpoolEntry& entry) {
   return format::item_payload_bytes(entry.user_id.size(), entry.event_id.size(),

@@ -10,6 +10,11 @@
 // it is final (its 'D' records need not have been written then: the items are gone with it). Each
 // process writes a new segment. Damage costs the damaged record only; a damaged item whose key can
 // still be read is handed to the Ingestor, which reports it (dropped, spool_damaged).
+//
+// Opening reads every segment once to learn which items are live, keeping only their ids (8 bytes
+// an item). The items themselves are read back later, one segment at a time (read_recovered), as
+// the Ingestor has room for them: replay holds one segment (at most 4 MiB, or one larger record)
+// and never the whole backlog.
 #pragma once
 
 #include <chrono>
@@ -23,6 +28,7 @@
 
 #include "file_descriptor.hpp"
 #include "instasent/ingestor.hpp"
+#include "spool_format.hpp"
 
 namespace instasent::detail {
 
@@ -41,8 +47,8 @@ struct SpoolEntry {
   std::string_view json;
 };
 
-/// An item found live when the spool was opened: to send again, or (`damaged`) to report, since
-/// only its key could be read.
+/// An item found live when the spool was opened, read back: to send again, or (`damaged`) to
+/// report, since only its key could be read.
 struct SpooledItem {
   SpoolRef ref;
   Operation op = Operation::upsert_contact;
@@ -70,8 +76,15 @@ class Spool {
   Spool(const Spool&) = delete;
   Spool& operator=(const Spool&) = delete;
 
-  /// The live items found at open, oldest first (moved out by the first call).
-  std::vector<SpooledItem> take_recovered();
+  /// How many items were live at open (damaged ones included), and how many of them were damaged.
+  std::uint64_t recovered_items() const { return recovered_items_; }
+  std::uint64_t recovered_damaged() const { return recovered_damaged_; }
+  /// Reads back the live items of the next segment that holds any, oldest first, into `items`
+  /// (replacing what it held); false when every one has been read. For one thread at a time; it
+  /// takes no lock (the segments it reads are never written again, nor deleted while they hold
+  /// an item not yet final). A segment that can no longer be read is skipped with a warning: its
+  /// items stay live, for the next ingestor to try.
+  bool read_recovered(std::vector<SpooledItem>& items);
   const SpoolFindings& findings() const { return findings_; }
 
   /// Whether the item's record is within `spool_format::kMaxRecordBytes` (64 MiB); a larger one
@@ -109,9 +122,20 @@ class Spool {
     std::uint64_t bytes = 0;
     std::uint64_t live = 0;
   };
+  // A segment's items found live at open, to read back: their ids, ascending. While opening,
+  // also what is known of each (a final state found later ends it).
+  struct Recovery {
+    enum State : std::uint8_t { intact, damaged, ended };
+    std::uint64_t segment = 0;
+    std::vector<std::uint64_t> ids;
+    std::vector<State> state;
+  };
 
   std::vector<std::uint64_t> list_segments();
-  void read_segment(std::uint64_t number, std::map<std::uint64_t, SpooledItem>& live);
+  bool read_segment_file(std::uint64_t number, spool_format::SegmentContents& contents,
+                         std::uint64_t& file_bytes);
+  void scan_segment(std::uint64_t number);
+  void end_recovered(std::uint64_t id);
   void renumber(std::vector<std::uint64_t>& numbers);
   bool start_segment_locked(std::string& error);
   Append append_locked(std::string_view payload, std::string& error);
@@ -137,7 +161,11 @@ class Spool {
   std::vector<SpoolRef> pending_done_;
   bool unsynced_ = false;
   std::chrono::steady_clock::time_point last_sync_;
-  std::vector<SpooledItem> recovered_;
+  std::vector<Recovery> recovery_;                  // oldest first; read_recovered's
+  std::map<std::uint64_t, std::size_t> recovery_by_first_id_;  // while opening: index by first id
+  std::size_t next_recovery_ = 0;
+  std::uint64_t recovered_items_ = 0;
+  std::uint64_t recovered_damaged_ = 0;
   SpoolFindings findings_;
 };
 

@@ -129,9 +129,15 @@ enum class SpoolSync {
 /// opened on a directory sends the items a previous one left without a final state (it crashed,
 /// or `close` gave up on them), before anything added to it; delivery is then at least once,
 /// which the API makes harmless (events are deduplicated by `_event_id`, upserts are idempotent).
-/// The items left are read into memory and queued at start, past `max_queue_items` and
-/// `max_queue_bytes` (they were accepted already). One ingestor (one process) uses a directory
-/// at a time. A record holds at most 64 MiB: with a spool, an item whose JSON and ids take more
+/// The items left are read back in the background, oldest first, one segment of the log at a
+/// time (at most 4 MiB, or one larger record), and queued as the queue's bounds allow: memory at
+/// start does not grow with the backlog but for 8 bytes per item left, and the first request goes
+/// out at once. Items added meanwhile wait apart, within the queue's bounds again, and are queued
+/// after the last item read back, so none overtakes an earlier item of its user; while they wait,
+/// `drop_oldest` refuses a new item rather than drop one (the oldest are still in the spool).
+/// `flush` waits for what is read back too; `close` drops (and reports) what was queued and
+/// leaves in the spool, unreported, what it had not read back yet. One ingestor (one process)
+/// uses a directory at a time. A record holds at most 64 MiB: with a spool, an item whose JSON and ids take more
 /// than 64 MiB less 34 bytes is refused at `add` (`AddStatus::invalid`), whatever `batch.max_bytes`
 /// allows.
 struct SpoolOptions {
@@ -210,8 +216,8 @@ struct IngestorOptions {
   bool dry_run = false;
 
   /// Called once per queued item with its final state, from a sender thread (or from `add` for
-  /// items it pushed out, from `close` for items it gave up, and from the constructor for items
-  /// found damaged in the spool). Items refused at `add` are not reported here: the `AddResult`
+  /// items it pushed out, from `close` for items it gave up, and from the thread that reads the
+  /// spool back for items found damaged in it). Items refused at `add` are not reported here: the `AddResult`
   /// says so. It must not block for long; it must not throw. It may call `add`, but not `flush` or
   /// `close`: they wait for the callbacks of the items they settle, so from a callback they would
   /// only wait out their timeout. Calls are not serialized: with several senders
@@ -238,8 +244,10 @@ struct IngestorStats {
   std::uint64_t retries = 0;               ///< Requests that resent items.
   std::uint64_t rate_limited = 0;          ///< 429 answers.
   std::uint64_t bytes_sent = 0;            ///< Request body bytes.
-  /// Items found in the spool at start and queued again (also in `enqueued`).
+  /// Items found in the spool at start and queued again so far (also in `enqueued`).
   std::uint64_t replayed = 0;
+  /// Items found in the spool at start and not read back yet (see `SpoolOptions`).
+  std::uint64_t replay_pending = 0;
   std::uint64_t spool_bytes = 0;          ///< The spool's size on disk now.
   std::uint64_t spool_skipped_bytes = 0;  ///< Bytes of torn or damaged records skipped at start.
   /// Records found damaged at start (a damaged stretch counts once). Those that were items whose
@@ -305,8 +313,8 @@ struct IngestorStats {
 class INSTASENT_EXPORT Ingestor {
  public:
   /// Sends through `client`'s transport and connections; `client`'s own retry policy is not
-  /// used (the ingestor schedules its retries itself). With a spool, opens it and queues what it
-  /// holds; throws InvalidInputError (field "spool.directory") when the directory cannot be
+  /// used (the ingestor schedules its retries itself). With a spool, opens it and starts reading
+  /// back what it holds (see `SpoolOptions`); throws InvalidInputError (field "spool.directory") when the directory cannot be
   /// used (not creatable, or in use by another ingestor). An invalid option throws
   /// `InvalidInputError` too, naming it (see `IngestorOptions`).
   explicit Ingestor(const Client& client, IngestorOptions options = {});

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "emulator/emulator_fixture.hpp"
@@ -76,6 +77,18 @@ struct Outcomes {
     return n;
   }
 };
+
+// Polls `ingestor` until the spool's backlog is all read back (or 60 s pass, generous for the
+// sanitizers); returns the stats then.
+inline IngestorStats wait_for_replay(const Ingestor& ingestor) {
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  IngestorStats stats = ingestor.stats();
+  while (stats.replay_pending > 0 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    stats = ingestor.stats();
+  }
+  return stats;
+}
 
 // The stored events' ids (the emulator keeps one event per id; its duplicateEvents counter
 // says how many resends it absorbed).

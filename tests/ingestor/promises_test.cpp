@@ -260,8 +260,8 @@ TEST(IngestorPromises, A401StopsSendingAndKeepsEveryItemInTheSpool) {
   IngestorOptions again;
   again.spool.directory = spool.path();
   Ingestor fixed(client_for(server.port()), again);
-  EXPECT_EQ(fixed.stats().replayed, 198u);
   ASSERT_TRUE(fixed.flush(milliseconds(20'000)));
+  EXPECT_EQ(fixed.stats().replayed, 198u);
   EXPECT_EQ(fixed.stats().delivered, 198u);
   EXPECT_EQ(fixed.stats().stopped_status, 0);
   EXPECT_EQ(server.state()["contacts"].size(), 99u);

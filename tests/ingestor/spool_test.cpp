@@ -59,8 +59,10 @@ void leave_in_spool(const TempDir& dir, int first, int count) {
           ingestor.add(Event("U" + std::to_string(i % 7), "E" + std::to_string(i), "purchase"),
                        static_cast<std::uint64_t>(i)));
     }
-    const std::uint64_t replayed = ingestor.stats().replayed;
     const auto left = ingestor.close(milliseconds(100));
+    // What was read back from the spool was queued and given up with the new items; the rest
+    // stays in the spool unreported.
+    const std::uint64_t replayed = ingestor.stats().replayed;
     ASSERT_EQ(left.size(), count + replayed);
     for (const ItemOutcome& outcome : left) {
       EXPECT_EQ(outcome.drop_reason, DropReason::shutdown);
@@ -498,7 +500,7 @@ TEST(IngestorSpool, AnItemLargerThanASpoolRecordIsRefusedAndTheLargestThatFitsIs
   }
   const RefusingPort down;
   Ingestor again(client_for(down.port()), spool_options(dir));
-  const IngestorStats stats = again.stats();
+  const IngestorStats stats = wait_for_replay(again);
   EXPECT_EQ(stats.replayed, 1u);
   EXPECT_EQ(stats.spool_damaged_records, 0u);
   EXPECT_EQ(stats.dropped_spool_damaged, 0u);
@@ -535,6 +537,114 @@ std::vector<std::string> run_and_kill(const TempDir& dir, int port, int first, i
   const auto status = writer.wait_for_exit(milliseconds(10'000));
   EXPECT_TRUE(status && WIFSIGNALED(*status) && WTERMSIG(*status) == SIGKILL);
   return keys;
+}
+
+// Leaves `count` items in a spool of small segments (128 KiB: several segments for a few
+// thousand items), added with the server unreachable and given up at once: contacts (U<i % users>,
+// "step" = i) or events (E<i>).
+void leave_backlog(const TempDir& dir, int count, bool contacts, int users = 7) {
+  IngestorOptions options = spool_options(dir);
+  options.spool.max_bytes = 1u << 20;
+  options.queue.max_items = static_cast<std::size_t>(count);
+  const RefusingPort down;
+  Ingestor ingestor(client_for(down.port()), options);
+  for (int i = 0; i < count; ++i) {
+    const std::string user = "U" + std::to_string(i % users);
+    const AddResult added =
+        contacts ? ingestor.add(Contact(user).attribute("step", i))
+                 : ingestor.add(Event(user, "E" + std::to_string(i), "purchase"));
+    ASSERT_TRUE(added) << added.reason;
+  }
+  ingestor.close(milliseconds(0));
+}
+
+// Reading a spool back holds the queue's bounds, not the backlog: with the server down, no more
+// than the queue and the requests can hold is read back, the rest waits in the spool, close
+// reports only what it gave up from the queue, and nothing is lost for the next ingestor.
+TEST(IngestorSpool, ReplayReadsTheBacklogWithinTheQueueBounds) {
+  TempDir dir;
+  leave_backlog(dir, 3'000, /*contacts=*/false);
+  ASSERT_GE(dir.segments().size(), 3u) << "the backlog should span several segments";
+  {
+    IngestorOptions options = spool_options(dir);
+    options.spool.max_bytes = 1u << 20;
+    options.queue.max_items = 100;
+    const RefusingPort down;
+    Ingestor ingestor(client_for(down.port()), options);
+    const auto give_up = std::chrono::steady_clock::now() + milliseconds(20'000);
+    while (ingestor.stats().retries < 8 && std::chrono::steady_clock::now() < give_up) {
+      std::this_thread::sleep_for(milliseconds(5));
+    }
+    IngestorStats stats = ingestor.stats();
+    ASSERT_GE(stats.retries, 8u);
+    // The queue's 100, and at most 4 requests of 100 taken out of it.
+    EXPECT_LE(stats.replayed, 500u);
+    EXPECT_GT(stats.replay_pending, 2'000u);
+    EXPECT_EQ(stats.replayed + stats.replay_pending, 3'000u);
+    const auto left = ingestor.close(milliseconds(100));
+    stats = ingestor.stats();
+    EXPECT_EQ(left.size(), stats.replayed) << "what was not read back is not reported";
+    for (const ItemOutcome& outcome : left) EXPECT_TRUE(outcome.kept_in_spool);
+  }
+  const Drained drained(dir);
+  EXPECT_EQ(drained.stats.replayed, 3'000u);
+  EXPECT_EQ(drained.stats.replay_pending, 0u);
+  EXPECT_EQ(stored_event_ids(drained.server), event_ids(0, 3'000));
+}
+
+// Items added while the spool is read back wait until it is, so that none overtakes an earlier
+// item of its user: each user's last step is the one added last.
+TEST(IngestorSpool, ItemsAddedDuringReplayComeAfterTheirUsersEarlierItems) {
+  TempDir dir;
+  leave_backlog(dir, 1'000, /*contacts=*/true, /*users=*/10);
+  Config config = test_config();
+  config.faults.slow = 1.0;
+  config.faults.slow_ms = 5;
+  RunningEmulator server(config);
+  IngestorOptions options = spool_options(dir);
+  options.queue.max_items = 20;
+  Outcomes seen;
+  options.on_outcome = seen.callback();
+  Ingestor ingestor(client_for(server.port()), options);
+  ASSERT_GT(ingestor.stats().replay_pending, 0u) << "the test needs replay under way";
+  for (int user = 0; user < 10; ++user) {
+    ASSERT_TRUE(ingestor.add(Contact("U" + std::to_string(user)).attribute("step", -1)));
+  }
+  EXPECT_EQ(ingestor.stats().enqueued, ingestor.stats().replayed + 10);
+  ASSERT_TRUE(ingestor.flush(milliseconds(120'000)));
+  const IngestorStats stats = ingestor.stats();
+  EXPECT_EQ(stats.replayed, 1'000u);
+  EXPECT_EQ(stats.delivered, 1'010u);
+  EXPECT_EQ(seen.count(FinalState::delivered), 1'010u);
+  for (int user = 0; user < 10; ++user) {
+    EXPECT_EQ(server.state()["contacts"]["U" + std::to_string(user)]["step"], -1) << user;
+  }
+}
+
+// While the spool is read back, added items wait within the queue's bounds: past them add
+// refuses (queue_full), under drop_oldest too, since the oldest items are still in the spool.
+TEST(IngestorSpool, WhileReplayingAddedItemsWaitWithinTheQueueBounds) {
+  for (const OverflowPolicy policy : {OverflowPolicy::reject_new, OverflowPolicy::drop_oldest}) {
+    TempDir dir;
+    leave_backlog(dir, 500, /*contacts=*/false);
+    IngestorOptions options = spool_options(dir);
+    options.queue.max_items = 10;
+    options.queue.overflow = policy;
+    const RefusingPort down;
+    Ingestor ingestor(client_for(down.port()), options);
+    for (int i = 0; i < 10; ++i) {
+      const AddResult added = ingestor.add(Event("NEW", "N" + std::to_string(i), "purchase"));
+      ASSERT_TRUE(added) << added.reason;
+    }
+    const AddResult refused = ingestor.add(Event("NEW", "N10", "purchase"));
+    EXPECT_EQ(refused.status, AddStatus::queue_full);
+    const IngestorStats stats = ingestor.stats();
+    EXPECT_GT(stats.replay_pending, 0u);
+    EXPECT_EQ(stats.dropped_queue_full, 1u);
+    // Given up at close: the 10 added are reported, with what was read back.
+    const auto left = ingestor.close(milliseconds(50));
+    EXPECT_EQ(left.size(), ingestor.stats().replayed + 10);
+  }
 }
 
 TEST(IngestorSpool, NothingAcceptedIsLostWhenTheProcessIsKilled) {
