@@ -85,6 +85,7 @@ BatchReply exchange(ClientCore& client, const Batch& batch, bool dry_run) {
   const HttpResponse& response = *sent.response;
   const int status = response.status;
   for (Verdict& verdict : result.verdicts) verdict.http_status = status;
+  result.allowance = rate_limit_allowance(response.headers, client.clock()->system_now());
   if (status == 429) {
     // The server's time when it gave one; otherwise the usual backoff (never a tight loop).
     result.pause = rate_limit_delay(response.headers, client.clock()->system_now())

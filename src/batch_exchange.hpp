@@ -21,6 +21,8 @@ struct BatchReply {
   /// 401, or 404 to a batch: the server refused the credentials or the stream (0: it did not).
   int refused_status = 0;
   std::size_t body_bytes = 0;  ///< Of the request sent.
+  /// What the answer said is left of the rate limit (X-RateLimit-Remaining and -Reset).
+  std::optional<Allowance> allowance;
 };
 
 /// Sends `batch` through `client` once (no retries: the Ingestor schedules them), with `?_dryRun`

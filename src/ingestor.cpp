@@ -166,8 +166,8 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
     if (spool_) stats.spool_bytes = spool_->bytes();
     stats.replay_pending = replay_pending_;
     stats.rate_limit_wait = std::chrono::duration_cast<milliseconds>(pacer_.paused());
-    if (pacer_.gate() > now) {
-      stats.rate_limit_wait_left = std::chrono::ceil<milliseconds>(pacer_.gate() - now);
+    if (const auto until = pacer_.rate_limited_until(); until > now) {
+      stats.rate_limit_wait_left = std::chrono::ceil<milliseconds>(until - now);
     }
     return stats;
   }
@@ -540,7 +540,7 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
       }
       ++stats_.requests;
       if (batch.retry) ++stats_.retries;
-      pacer_.on_send(batch.retry);
+      pacer_.on_send(detail::queue_of(batch.op), batch.retry);
       space_cv_.notify_all();
 
       lock.unlock();
@@ -550,7 +550,7 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
       if (result.pause) ++stats_.rate_limited;
       const detail::RetrySchedule schedule =
           pacer_.on_end(detail::queue_of(batch.op), SteadyClock::now(),
-                        {result.request_failed, result.pause, batch.retry});
+                        {result.request_failed, result.pause, batch.retry, result.allowance});
       detail::Settled settled;
       settled.keep_outcomes = keep_outcomes();
       const Operation op = batch.op;

@@ -35,10 +35,21 @@ Pacer::time_point Pacer::next_retry_token(time_point now) const {
 }
 
 Pacer::time_point Pacer::ready_at(std::size_t queue) const {
-  return std::max(gate_, resume_at_[queue]);
+  const time_point ready = std::max(gate_, resume_at_[queue]);
+  return allowance_[queue] > 0 ? ready : std::max(ready, allowance_renewed_[queue]);
 }
 
-void Pacer::on_send(bool retry) {
+Pacer::time_point Pacer::rate_limited_until() const {
+  time_point until = gate_;
+  for (std::size_t queue = 0; queue < kQueues; ++queue) {
+    if (allowance_[queue] <= 0) until = std::max(until, allowance_renewed_[queue]);
+  }
+  return until;
+}
+
+void Pacer::on_send(std::size_t queue, bool retry) {
+  ++in_flight_[queue];
+  --allowance_[queue];
   if (retry) {
     retry_tokens_ = std::max(0.0, retry_tokens_ - 1);
   } else {
@@ -47,6 +58,21 @@ void Pacer::on_send(bool retry) {
 }
 
 RetrySchedule Pacer::on_end(std::size_t queue, time_point now, const RequestEnd& end) {
+  --in_flight_[queue];
+  if (end.allowance) {
+    // The requests still in flight may count against what is left, or not yet: counting them
+    // wastes at most max_in_flight requests of an allowance, and sends none that would get a
+    // 429. A renewal past max_rate_limit_wait is not waited for beyond it.
+    // Answers may come out of order: within one renewal period (the same reset, to the second
+    // a Reset header has), the lowest count is the latest.
+    const std::int64_t left = end.allowance->remaining - in_flight_[queue];
+    const time_point renewed =
+        now + std::min(end.allowance->renewed_in, backoff_.max_rate_limit_wait);
+    const auto apart = renewed > allowance_renewed_[queue] ? renewed - allowance_renewed_[queue]
+                                                           : allowance_renewed_[queue] - renewed;
+    allowance_[queue] = apart < std::chrono::seconds(1) ? std::min(allowance_[queue], left) : left;
+    allowance_renewed_[queue] = renewed;
+  }
   if (end.pause) {
     const time_point until = now + std::min(*end.pause, backoff_.max_rate_limit_wait);
     const time_point from = std::max(gate_, now);  // a pause under way is counted once

@@ -12,6 +12,7 @@
 #include <random>
 
 #include "instasent/retry.hpp"
+#include "retry_logic.hpp"
 
 namespace instasent::detail {
 
@@ -38,6 +39,8 @@ struct RequestEnd {
   /// A 429 asked every sender to wait this long (0: it gave no usable time).
   std::optional<std::chrono::milliseconds> pause;
   bool retry = false;  ///< It resent items (and took a retry token).
+  /// What the answer said is left of the rate limit, when it said.
+  std::optional<Allowance> allowance;
 };
 
 /// When the failed items of one request may go again. One jitter draw serves the whole request,
@@ -70,18 +73,23 @@ class Pacer {
   bool may_retry() const { return retry_tokens_ >= 1; }
   /// When time alone earns the next token, counted from `now`.
   time_point next_retry_token(time_point now) const;
-  /// When queue `queue` may send next: the 429 gate, or its own outage backoff.
+  /// When queue `queue` may send next: the 429 gate, its own outage backoff, or, when the rate
+  /// limit's allowance its answers announced is used up, the allowance's renewal.
   time_point ready_at(std::size_t queue) const;
 
-  /// A request goes out: a retry spends a token, a new request earns `retry_budget` of one.
-  void on_send(bool retry);
-  /// A request of queue `queue` ended at `now`: updates the gate, the queue's health and outage
-  /// state and the budget, and says when its failed items may go again.
+  /// A request of queue `queue` goes out: it uses one of the queue's allowance; a retry spends a
+  /// token, a new request earns `retry_budget` of one.
+  void on_send(std::size_t queue, bool retry);
+  /// A request of queue `queue` ended at `now`: updates the gate, the allowance, the queue's health
+  /// and outage state and the budget, and says when its failed items may go again.
   RetrySchedule on_end(std::size_t queue, time_point now, const RequestEnd& end);
 
   double retry_tokens() const { return retry_tokens_; }
   /// Until when a 429 holds every queue back (in the past when none does).
   time_point gate() const { return gate_; }
+  /// Until when a rate limit holds some queue back: the 429 gate, or a queue's used-up allowance
+  /// (in the past when none does).
+  time_point rate_limited_until() const;
   /// The time 429s held every queue back so far, overlapping pauses counted once.
   std::chrono::steady_clock::duration paused() const { return paused_; }
 
@@ -96,6 +104,11 @@ class Pacer {
   std::array<int, kQueues> failures_{};            // consecutive failed requests
   std::array<std::uint32_t, kQueues> history_{};   // the last requests, newest in bit 0: 1 failed
   std::array<unsigned, kQueues> requests_seen_{};  // how many of history_'s bits count
+  // The rate limit's allowance per queue, as its last answer announced it less the requests
+  // sent since (and those in flight then): at 0 or below, the queue waits for allowance_renewed_.
+  std::array<std::int64_t, kQueues> allowance_{};
+  std::array<time_point, kQueues> allowance_renewed_{};
+  std::array<std::int64_t, kQueues> in_flight_{};  // requests sent, not yet ended
   time_point gate_{};                              // 429: nobody sends before
   std::chrono::steady_clock::duration paused_{};   // the gate's pauses, summed
   double retry_tokens_ = kInitialRetryTokens;

@@ -75,15 +75,44 @@ milliseconds backoff_delay(const RetryPolicy& policy, int retry, std::uint64_t r
   return milliseconds(static_cast<std::int64_t>(delay));
 }
 
-std::optional<milliseconds> rate_limit_delay(const Headers& headers,
-                                             system_clock::time_point local_now) {
-  // Every instant is in milliseconds since the epoch, as a plain integer: a header naming the
-  // year 3000 (or a 20-digit number) is far away, never an overflow.
-  std::int64_t now_ms =
+namespace {
+
+// Now, in milliseconds since the epoch, by the answer's Date when it has one. A Date within a
+// second of the local clock only says the clocks agree: the local time, to the millisecond, is
+// then the more precise (a Date is whole seconds). Every instant is a plain integer: a header
+// naming the year 3000 (or a 20-digit number) is far away, never an overflow.
+std::int64_t answer_now_ms(const Headers& headers, system_clock::time_point local_now) {
+  const std::int64_t local_ms =
       std::chrono::duration_cast<milliseconds>(local_now.time_since_epoch()).count();
   if (const auto date = headers.get("Date")) {
-    if (const auto server_now = parse_http_date(*date)) now_ms = *server_now * 1000;
+    if (const auto server_now = parse_http_date(*date)) {
+      const std::int64_t server_ms = *server_now * 1000;
+      if (local_ms < server_ms || local_ms >= server_ms + 1000) return server_ms;
+    }
   }
+  return local_ms;
+}
+
+}  // namespace
+
+std::optional<Allowance> rate_limit_allowance(const Headers& headers,
+                                              system_clock::time_point local_now) {
+  const auto remaining_text = headers.get("X-RateLimit-Remaining");
+  const auto reset_text = headers.get("X-RateLimit-Reset");
+  if (!remaining_text || !reset_text) return std::nullopt;
+  const auto remaining = parse_whole_seconds(*remaining_text);  // a whole number, as seconds are
+  const auto reset = parse_whole_seconds(*reset_text);
+  if (!remaining || !reset) return std::nullopt;
+  const std::int64_t now_ms = answer_now_ms(headers, local_now);
+  // Whole numbers are capped at kMaxWholeSeconds, so that this cannot overflow.
+  const std::int64_t wait =
+      std::clamp<std::int64_t>(*reset * 1000 - now_ms, 0, kMaxRateLimitDelay.count());
+  return Allowance{*remaining, milliseconds(wait)};
+}
+
+std::optional<milliseconds> rate_limit_delay(const Headers& headers,
+                                             system_clock::time_point local_now) {
+  const std::int64_t now_ms = answer_now_ms(headers, local_now);
   const auto wait_until = [now_ms](std::int64_t when_seconds) -> std::optional<milliseconds> {
     const std::int64_t wait = when_seconds * 1000 - now_ms;
     if (wait <= 0) return std::nullopt;

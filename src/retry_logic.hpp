@@ -51,4 +51,16 @@ inline constexpr std::chrono::milliseconds kMaxRateLimitDelay{365LL * 24 * 3600 
 std::optional<std::chrono::milliseconds> rate_limit_delay(
     const Headers& headers, std::chrono::system_clock::time_point local_now);
 
+/// What an answer says is left of the rate limit: requests still allowed, and how long until the
+/// allowance is renewed.
+struct Allowance {
+  std::int64_t remaining = 0;
+  std::chrono::milliseconds renewed_in{0};  ///< 0 when the moment has passed.
+};
+
+/// `X-RateLimit-Remaining` and `X-RateLimit-Reset` (Unix seconds, measured as rate_limit_delay
+/// measures it); nullopt unless both are whole numbers. At most `kMaxRateLimitDelay` away.
+std::optional<Allowance> rate_limit_allowance(const Headers& headers,
+                                              std::chrono::system_clock::time_point local_now);
+
 }  // namespace instasent::detail

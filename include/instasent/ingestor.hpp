@@ -257,7 +257,8 @@ struct IngestorStats {
   /// 0 while sending. 401 (the server refused the credentials) or 404 (it does not know the
   /// project or datasource) once the ingestor has stopped sending for good: see `Ingestor`.
   int stopped_status = 0;
-  /// How much longer a rate limit (a 429) holds every sender back; 0 when none does.
+  /// How much longer a rate limit holds sending back: a 429 (every sender), or the allowance the
+  /// server announced being used up (that operation's requests); 0 when none does.
   std::chrono::milliseconds rate_limit_wait_left{0};
   /// The time rate limits held every sender back, in all (pauses that overlap counted once; a
   /// pause under way counted to its end).
@@ -274,7 +275,9 @@ struct IngestorStats {
 /// after the contact upsert (or delete) added before it for the same user has its final state,
 /// and contact operations for one user are never in two requests at once. Only the items the
 /// server did not accept are resent. Retries back off exponentially with jitter; a 429 pauses
-/// every sender until the server's reset time.
+/// every sender until the server's reset time. Once the allowance the answers announce
+/// (`X-RateLimit-Remaining` until `X-RateLimit-Reset`) is used up for contacts, events or deletes,
+/// that queue waits for the reset rather than earn a 429.
 ///
 /// A 401 to any request, or a 404 to a batch of contacts or events (the project or datasource is
 /// unknown), would be the answer to every later request too: the ingestor stops sending for

@@ -8,7 +8,9 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <ctime>
 #include <future>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -16,6 +18,7 @@
 #include <vector>
 
 #include "ingestor/ingestor_support.hpp"
+#include "support/raw_server.hpp"
 #include "support/scratch_dir.hpp"
 
 namespace instasent::ingestor_testing {
@@ -215,6 +218,89 @@ TEST(IngestorPromises, MaxInFlightBoundsTheRequestsUnderWay) {
   EXPECT_EQ(ingestor.stats().delivered, 1'000u);
   EXPECT_EQ(most_at_once(transport->calls()), 2u);
   EXPECT_TRUE(ingestor.close(milliseconds(1'000)).empty());
+}
+
+// A server with a rate limit in fixed windows of one second of the clock: `per_window` requests
+// each, the rest answered 429. Every answer announces what is left (X-RateLimit-Limit, -Remaining,
+// -Reset in Unix seconds) with a Date, as the API does; accepted batches are accepted whole.
+class WindowedServer {
+ public:
+  explicit WindowedServer(int per_window)
+      : per_window_(per_window), server_([this](testing::RawConnection& c) { answer(c); }) {}
+
+  int port() const { return server_.port(); }
+  // Requests accepted in each window, in order; and the 429s.
+  std::vector<int> accepted_per_window() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::vector<int> counts;
+    for (const auto& [window, count] : accepted_) counts.push_back(count);
+    return counts;
+  }
+  int refused() const { return refused_.load(); }
+
+ private:
+  void answer(testing::RawConnection& connection) {
+    using nlohmann::json;
+    const auto now = std::chrono::system_clock::now();
+    const std::int64_t second =
+        std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+    int left = 0;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      int& used = accepted_[second];
+      if (used < per_window_) left = per_window_ - ++used + 1;
+    }
+    const std::time_t time = static_cast<std::time_t>(second);
+    std::tm utc{};
+    gmtime_r(&time, &utc);
+    char date[64];
+    std::strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &utc);
+    const std::string headers = "Date: " + std::string(date) +
+                                "\r\nX-RateLimit-Limit: " + std::to_string(per_window_) +
+                                "\r\nX-RateLimit-Remaining: " + std::to_string(std::max(left - 1, 0)) +
+                                "\r\nX-RateLimit-Reset: " + std::to_string(second + 1) + "\r\n";
+    if (left == 0) {
+      ++refused_;
+      connection.write(testing::RawServer::answer(
+          429, R"({"message":"Too many requests"})", headers + "Retry-After: 1\r\n"));
+      return;
+    }
+    const std::string& request = connection.request();
+    const json items = json::parse(request.substr(request.find("\r\n\r\n") + 4), nullptr, false);
+    json body = {{"entity", {{"items", json::array()}}}};
+    for (const json& item : items) {
+      body["entity"]["items"].push_back({{"status", "success"}, {"_user_id", item["_user_id"]}});
+    }
+    connection.write(testing::RawServer::answer(202, body.dump(), headers));
+  }
+
+  const int per_window_;
+  mutable std::mutex mutex_;
+  std::map<std::int64_t, int> accepted_;  // by window (Unix second)
+  std::atomic<int> refused_{0};
+  testing::RawServer server_;  // last: it calls answer() until destroyed
+};
+
+// The allowance each answer announces is spent, not overrun: once a queue has used it, the queue
+// waits for the reset instead of earning a 429, and each full window is used but for at most the
+// requests that were in flight when its last answers came (max_in_flight).
+TEST(IngestorPromises, TheAnnouncedAllowanceIsUsedWithoutA429) {
+  WindowedServer server(8);
+  IngestorOptions options;
+  options.batch.max_items = 1;  // a request per contact
+  Ingestor ingestor(client_for(server.port()), options);
+  for (int i = 0; i < 30; ++i) ASSERT_TRUE(ingestor.add(Contact("U" + std::to_string(i))));
+  ASSERT_TRUE(ingestor.flush(milliseconds(60'000)));
+  const IngestorStats stats = ingestor.stats();
+  EXPECT_EQ(stats.delivered, 30u);
+  EXPECT_EQ(server.refused(), 0);
+  EXPECT_EQ(stats.rate_limited, 0u);
+  const std::vector<int> windows = server.accepted_per_window();
+  ASSERT_GE(windows.size(), 4u) << "30 requests at 8 a second take four windows";
+  // The first window may be cut short by the test's start, the last by its end.
+  for (std::size_t i = 1; i + 1 < windows.size(); ++i) {
+    EXPECT_GE(windows[i], 8 - options.max_in_flight) << "window " << i;
+  }
 }
 
 // A 401 would answer every later request too: the ingestor stops sending after the first. The

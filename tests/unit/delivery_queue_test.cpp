@@ -81,7 +81,7 @@ class DeliveryQueueTest : public ::testing::Test {
   Settled answer(Batch& batch, Verdict::Kind kind, bool failed = false) {
     Settled settled;
     const RetrySchedule schedule =
-        pacer().on_end(queue_of(batch.op), now(), {failed, std::nullopt, batch.retry});
+        pacer().on_end(queue_of(batch.op), now(), {failed, std::nullopt, batch.retry, std::nullopt});
     queue().settle(batch, verdicts(batch, kind), schedule, settled);
     return settled;
   }
@@ -200,7 +200,7 @@ TEST_F(DeliveryQueueTest, AnItemIsDroppedAfterMaxAttempts) {
 }
 
 TEST_F(DeliveryQueueTest, RetriesWaitWhileTheBudgetIsSpent) {
-  for (int i = 0; i < 10; ++i) pacer().on_send(true);  // the ten free retries are spent
+  for (int i = 0; i < 10; ++i) pacer().on_send(0, true);  // the ten free retries are spent
   queue().push(upsert("U1", 1), now());
   Batch batch = take(true);
   answer(batch, Verdict::retry, true);

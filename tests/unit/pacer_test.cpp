@@ -31,33 +31,33 @@ class PacerTest : public ::testing::Test {
   }
 
   FakeClock clock;
-  const RequestEnd failed{true, std::nullopt, false};
-  const RequestEnd answered{false, std::nullopt, false};
+  const RequestEnd failed{true, std::nullopt, false, std::nullopt};
+  const RequestEnd answered{false, std::nullopt, false, std::nullopt};
 };
 
 TEST_F(PacerTest, GrantsTenRetriesBeforeAnyAreEarned) {
   Pacer pacer = make(0);
   for (int i = 0; i < 10; ++i) {
     ASSERT_TRUE(pacer.may_retry()) << "retry " << i;
-    pacer.on_send(true);
+    pacer.on_send(kUpserts, true);
   }
   EXPECT_FALSE(pacer.may_retry());
 }
 
 TEST_F(PacerTest, NewRequestsEarnTheBudgetUpToAHundredRetries) {
   Pacer pacer = make(0.5);
-  for (int i = 0; i < 10; ++i) pacer.on_send(true);
-  pacer.on_send(false);
+  for (int i = 0; i < 10; ++i) pacer.on_send(kUpserts, true);
+  pacer.on_send(kUpserts, false);
   EXPECT_FALSE(pacer.may_retry()) << "half a token";
-  pacer.on_send(false);
+  pacer.on_send(kUpserts, false);
   EXPECT_TRUE(pacer.may_retry());
-  for (int i = 0; i < 1000; ++i) pacer.on_send(false);
+  for (int i = 0; i < 1000; ++i) pacer.on_send(kUpserts, false);
   EXPECT_DOUBLE_EQ(pacer.retry_tokens(), kMaxRetryTokens);
 }
 
 TEST_F(PacerTest, PastTheBudgetTimeEarnsTenRetriesASecond) {
   Pacer pacer = make(0);
-  for (int i = 0; i < 10; ++i) pacer.on_send(true);
+  for (int i = 0; i < 10; ++i) pacer.on_send(kUpserts, true);
   const auto now = clock.steady_now();
   // The next token is 100 ms away (plus the millisecond that rounds it up).
   EXPECT_EQ(pacer.next_retry_token(now), now + milliseconds(101));
@@ -74,19 +74,19 @@ TEST_F(PacerTest, PastTheBudgetTimeEarnsTenRetriesASecond) {
 
 TEST_F(PacerTest, ARetryThatGetsAnAnswerGivesItsTokenBack) {
   Pacer pacer = make(0);
-  pacer.on_send(true);
+  pacer.on_send(kUpserts, true);
   EXPECT_DOUBLE_EQ(pacer.retry_tokens(), kInitialRetryTokens - 1);
-  pacer.on_end(kUpserts, clock.steady_now(), {false, std::nullopt, true});
+  pacer.on_end(kUpserts, clock.steady_now(), {false, std::nullopt, true, std::nullopt});
   EXPECT_DOUBLE_EQ(pacer.retry_tokens(), kInitialRetryTokens);
-  pacer.on_send(true);
-  pacer.on_end(kUpserts, clock.steady_now(), {true, std::nullopt, true});
+  pacer.on_send(kUpserts, true);
+  pacer.on_end(kUpserts, clock.steady_now(), {true, std::nullopt, true, std::nullopt});
   EXPECT_DOUBLE_EQ(pacer.retry_tokens(), kInitialRetryTokens - 1) << "a failed retry keeps it";
 }
 
 TEST_F(PacerTest, A429HoldsEveryQueueForAtMostMaxRateLimitWait) {
   Pacer pacer = make(0.2, milliseconds(500));
   const auto now = clock.steady_now();
-  const RetrySchedule schedule = pacer.on_end(kEvents, now, {true, milliseconds(30'000), false});
+  const RetrySchedule schedule = pacer.on_end(kEvents, now, {true, milliseconds(30'000), false, std::nullopt});
   for (std::size_t queue = 0; queue < kQueues; ++queue) {
     EXPECT_EQ(pacer.ready_at(queue), now + milliseconds(500)) << "queue " << queue;
   }
@@ -101,23 +101,65 @@ TEST_F(PacerTest, PausesAreSummedOverlapsOnce) {
   Pacer pacer = make(0.2, milliseconds(5'000));
   const auto now = clock.steady_now();
   EXPECT_EQ(pacer.paused(), milliseconds(0));
-  pacer.on_end(kEvents, now, {true, milliseconds(1'000), false});
+  pacer.on_end(kEvents, now, {true, milliseconds(1'000), false, std::nullopt});
   EXPECT_EQ(pacer.paused(), milliseconds(1'000));
-  pacer.on_end(kUpserts, now + milliseconds(500), {true, milliseconds(1'000), false});
+  pacer.on_end(kUpserts, now + milliseconds(500), {true, milliseconds(1'000), false, std::nullopt});
   EXPECT_EQ(pacer.paused(), milliseconds(1'500)) << "the second pause overlaps the first";
   EXPECT_EQ(pacer.gate(), now + milliseconds(1'500));
-  pacer.on_end(kEvents, now + milliseconds(600), {true, milliseconds(100), false});
+  pacer.on_end(kEvents, now + milliseconds(600), {true, milliseconds(100), false, std::nullopt});
   EXPECT_EQ(pacer.paused(), milliseconds(1'500)) << "within the pause under way";
-  pacer.on_end(kEvents, now + milliseconds(10'000), {true, milliseconds(60'000), false});
+  pacer.on_end(kEvents, now + milliseconds(10'000), {true, milliseconds(60'000), false, std::nullopt});
   EXPECT_EQ(pacer.paused(), milliseconds(6'500)) << "capped at max_rate_limit_wait";
   pacer.on_end(kEvents, now + milliseconds(20'000), failed);
   EXPECT_EQ(pacer.paused(), milliseconds(6'500)) << "a failure without a 429 is not a pause";
 }
 
+// The allowance an answer announces (X-RateLimit-Remaining and -Reset) is spent by each request
+// sent; once it is used up, that queue waits for the renewal, so that it gets no 429. Requests
+// in flight when the answer came count against it; other queues go on.
+TEST_F(PacerTest, AnAnnouncedAllowanceHoldsItsQueueOnceUsedUp) {
+  Pacer pacer = make();
+  const auto now = clock.steady_now();
+  RequestEnd with_allowance = answered;
+  with_allowance.allowance = Allowance{4, milliseconds(2'000)};
+  pacer.on_send(kUpserts, false);
+  pacer.on_send(kUpserts, false);
+  pacer.on_end(kUpserts, now, with_allowance);  // 4 left, and one request still in flight
+  EXPECT_LE(pacer.ready_at(kUpserts), now);
+  pacer.on_send(kUpserts, false);
+  pacer.on_send(kUpserts, false);
+  EXPECT_LE(pacer.ready_at(kUpserts), now) << "one of the 4 is left";
+  pacer.on_send(kUpserts, false);
+  EXPECT_EQ(pacer.ready_at(kUpserts), now + milliseconds(2'000));
+  EXPECT_LE(pacer.ready_at(kEvents), now) << "another queue has its own allowance";
+  EXPECT_EQ(pacer.rate_limited_until(), now + milliseconds(2'000));
+  EXPECT_EQ(pacer.gate(), Pacer::time_point{}) << "no 429: no gate";
+  EXPECT_EQ(pacer.paused(), milliseconds(0));
+  // A later answer renews it.
+  with_allowance.allowance = Allowance{10, milliseconds(60'000)};
+  pacer.on_end(kUpserts, now + milliseconds(2'100), with_allowance);
+  EXPECT_LE(pacer.ready_at(kUpserts), now + milliseconds(2'100));
+}
+
+TEST_F(PacerTest, AnAllowanceRenewedLaterThanMaxRateLimitWaitIsWaitedForThatLongAtMost) {
+  Pacer pacer = make(0.2, milliseconds(5'000));
+  const auto now = clock.steady_now();
+  RequestEnd spent = answered;
+  spent.allowance = Allowance{0, milliseconds(3'600'000)};
+  pacer.on_send(kEvents, false);
+  pacer.on_end(kEvents, now, spent);
+  EXPECT_EQ(pacer.ready_at(kEvents), now + milliseconds(5'000));
+  // Renewed now (a reset in the past): no wait, even with nothing left.
+  spent.allowance = Allowance{0, milliseconds(0)};
+  pacer.on_send(kEvents, false);
+  pacer.on_end(kEvents, now + milliseconds(10), spent);
+  EXPECT_LE(pacer.ready_at(kEvents), now + milliseconds(10));
+}
+
 TEST_F(PacerTest, A429WithoutATimeLeavesTheItemsTheirBackoff) {
   Pacer pacer = make();
   const auto now = clock.steady_now();
-  const RetrySchedule schedule = pacer.on_end(kUpserts, now, {true, milliseconds(0), false});
+  const RetrySchedule schedule = pacer.on_end(kUpserts, now, {true, milliseconds(0), false, std::nullopt});
   EXPECT_LE(pacer.ready_at(kUpserts), now);
   EXPECT_FALSE(schedule.gated);
   EXPECT_GE(schedule.retry_at(1), now + milliseconds(50));

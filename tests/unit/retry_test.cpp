@@ -110,6 +110,55 @@ TEST(RateLimitDelay, RetryAfterWinsInSecondsOrAsDate) {
   EXPECT_FALSE(detail::rate_limit_delay(nothing, local));
 }
 
+// Within a second of the local clock, a Date (whole seconds) only says the clocks agree: the local
+// clock's milliseconds measure the wait.
+TEST(RateLimitDelay, ADateWithinASecondOfTheLocalClockLeavesItsMilliseconds) {
+  Headers headers;
+  headers.add("Date", "Sat, 28 Nov 2026 10:00:00 GMT");
+  headers.add("X-RateLimit-Reset", "1795860002");
+  const auto local = system_clock::time_point(seconds(1795860000) + milliseconds(700));
+  EXPECT_EQ(detail::rate_limit_delay(headers, local), milliseconds(1300));
+  EXPECT_EQ(detail::rate_limit_delay(headers, local + seconds(1)), milliseconds(2000))
+      << "a second apart: the Date's time";
+}
+
+TEST(RateLimitAllowance, ReadsRemainingAndTheTimeToTheReset) {
+  const auto local = system_clock::time_point(seconds(1795860000));
+  Headers headers;
+  headers.add("X-RateLimit-Limit", "1200");
+  headers.add("X-RateLimit-Remaining", "17");
+  headers.add("X-RateLimit-Reset", "1795860030");
+  const auto allowance = detail::rate_limit_allowance(headers, local);
+  ASSERT_TRUE(allowance);
+  EXPECT_EQ(allowance->remaining, 17);
+  EXPECT_EQ(allowance->renewed_in, milliseconds(30'000));
+  // Measured against the server's Date when the clocks disagree.
+  headers.add("Date", "Sat, 28 Nov 2026 10:00:20 GMT");
+  EXPECT_EQ(detail::rate_limit_allowance(headers, local + seconds(3600))->renewed_in,
+            milliseconds(10'000));
+}
+
+TEST(RateLimitAllowance, NothingUnlessBothAreWholeNumbersAndNeverAnOverflow) {
+  const auto local = system_clock::time_point(seconds(1795860000));
+  const auto with = [&](const char* remaining, const char* reset) {
+    Headers headers;
+    if (remaining != nullptr) headers.add("X-RateLimit-Remaining", remaining);
+    if (reset != nullptr) headers.add("X-RateLimit-Reset", reset);
+    return detail::rate_limit_allowance(headers, local);
+  };
+  EXPECT_FALSE(with(nullptr, "1795860030"));
+  EXPECT_FALSE(with("5", nullptr));
+  EXPECT_FALSE(with("-1", "1795860030"));
+  EXPECT_FALSE(with("five", "1795860030"));
+  EXPECT_FALSE(with("5", "soon"));
+  EXPECT_EQ(with("5", "1795859000")->renewed_in, milliseconds(0)) << "a reset in the past";
+  const std::string nines(400, '9');
+  const auto far = with(nines.c_str(), nines.c_str());
+  ASSERT_TRUE(far);
+  EXPECT_GT(far->remaining, 0);
+  EXPECT_EQ(far->renewed_in, detail::kMaxRateLimitDelay);
+}
+
 // A wait of zero is no wait from the headers at all, so that the retry policy's backoff applies:
 // a server that says "now" again and again must not get a tight loop of retries.
 TEST(RateLimitDelay, AResetThatIsNowOrRetryAfterZeroGivesNoPause) {
