@@ -38,15 +38,17 @@ Contact::Contact(std::string user_id) : user_id_(std::move(user_id)) {
 }
 
 Contact& Contact::set_reserved_text(const char* name, std::string_view value) {
-  // The hot path of every builder: no Value, no temporary string.
+  // The hot path of every builder: no Value, no temporary string. `name` is one of the reserved
+  // names of contact.hpp, which need no escape.
   if (!detail::is_valid_utf8(value)) throw InvalidInputError(name, "is not valid UTF-8");
-  detail::set_member(members_, name,
+  detail::set_member(members_, keys_, name, detail::KeyText::plain,
                      [value](std::string& out) { detail::append_json_string(out, value); });
   return *this;
 }
 
 void Contact::set_encoded(std::string_view key, const std::string& json) {
-  detail::set_member(members_, key, [&json](std::string& out) { out.append(json); });
+  detail::set_member(members_, keys_, key, detail::KeyText::any,
+                     [&json](std::string& out) { out.append(json); });
 }
 
 Contact& Contact::reserved(std::string_view name, const Value& value) {

@@ -71,7 +71,8 @@ Event& Event::parameter(std::string_view key, const Value& value) {
   if (value.problem() != Value::Problem::none) {
     throw InvalidInputError(label(), detail::describe(value.problem()));
   }
-  detail::set_member(parameters_, key, [&value](std::string& out) { out.append(value.json()); });
+  detail::set_member(parameters_, keys_, key, detail::KeyText::any,
+                     [&value](std::string& out) { out.append(value.json()); });
   return *this;
 }
 

@@ -40,10 +40,57 @@ std::size_t utf8_sequence_length(std::string_view text, std::size_t i) noexcept 
 
 bool needs_escape(unsigned char c) noexcept { return c < 0x20 || c == '"' || c == '\\'; }
 
+// Eight bytes at a time (as a word, in either byte order): most text is ASCII that needs no
+// escape, and a word is checked in a few instructions instead of eight byte by byte.
+constexpr std::uint64_t kOnes = 0x0101010101010101ull;
+constexpr std::uint64_t kHighBits = 0x8080808080808080ull;
+
+std::uint64_t load_word(const char* at) noexcept {
+  std::uint64_t word = 0;
+  std::memcpy(&word, at, sizeof word);
+  return word;
+}
+
+// Whether some byte of `word` is zero (the classic test: exact, as it is used here only on
+// words whose bytes are all below 0x80).
+bool has_zero_byte(std::uint64_t word) noexcept {
+  return ((word - kOnes) & ~word & kHighBits) != 0;
+}
+
+// Whether some byte of `word` (all below 0x80) is below 0x20, '"' or '\\'.
+bool word_needs_escape(std::uint64_t word) noexcept {
+  const std::uint64_t below_space = (word - kOnes * 0x20) & ~word & kHighBits;
+  return below_space != 0 || has_zero_byte(word ^ (kOnes * '"')) ||
+         has_zero_byte(word ^ (kOnes * '\\'));
+}
+
+// How many bytes from the start of `text` are ASCII, to a multiple of 8 (the rest is for a byte
+// by byte look).
+std::size_t ascii_words(std::string_view text) noexcept {
+  std::size_t i = 0;
+  while (i + 8 <= text.size() && (load_word(text.data() + i) & kHighBits) == 0) i += 8;
+  return i;
+}
+
+// Where the first byte to escape is, or text.size().
+std::size_t first_escape(std::string_view text) noexcept {
+  std::size_t i = 0;
+  while (i + 8 <= text.size()) {
+    const std::uint64_t word = load_word(text.data() + i);
+    if ((word & kHighBits) == 0 && !word_needs_escape(word)) {
+      i += 8;
+      continue;
+    }
+    break;
+  }
+  while (i < text.size() && !needs_escape(static_cast<unsigned char>(text[i]))) ++i;
+  return i;
+}
+
 }  // namespace
 
 bool is_valid_utf8(std::string_view text) noexcept {
-  std::size_t i = 0;
+  std::size_t i = ascii_words(text);
   while (i < text.size()) {
     if (static_cast<unsigned char>(text[i]) < 0x80) {
       ++i;
@@ -58,23 +105,16 @@ bool is_valid_utf8(std::string_view text) noexcept {
 
 void append_json_string(std::string& out, std::string_view text) {
   static constexpr char kHex[] = "0123456789abcdef";
-  std::size_t first_escape = 0;
-  while (first_escape < text.size() &&
-         !needs_escape(static_cast<unsigned char>(text[first_escape]))) {
-    ++first_escape;
-  }
-  if (first_escape == text.size()) {  // the common case: one copy, no escapes
-    const std::size_t old_size = out.size();
-    out.resize(old_size + text.size() + 2);
-    char* p = out.data() + old_size;
-    *p = '"';
-    std::memcpy(p + 1, text.data(), text.size());
-    p[text.size() + 1] = '"';
+  const std::size_t escape_at = first_escape(text);
+  if (escape_at == text.size()) {  // the common case: one copy, no escapes
+    out.push_back('"');
+    out.append(text);
+    out.push_back('"');
     return;
   }
   out.push_back('"');
   std::size_t run_start = 0;
-  for (std::size_t i = first_escape; i < text.size(); ++i) {
+  for (std::size_t i = escape_at; i < text.size(); ++i) {
     const auto c = static_cast<unsigned char>(text[i]);
     if (!needs_escape(c)) continue;
     out.append(text.data() + run_start, i - run_start);

@@ -3,6 +3,7 @@
 // the order first set. Serializing a builder is then a copy of this text.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -20,19 +21,43 @@ std::size_t find_member_value(std::string_view members, std::string_view key_fra
 /// Where the JSON value that starts at `pos` in `text` (written by this SDK) ends.
 std::size_t end_of_value(std::string_view text, std::size_t pos);
 
+/// A bit of 64 for `key`, by its hash (FNV-1a): `keys`, the bits of every key set, tells a key that
+/// was never set without a search.
+inline std::uint64_t key_bit(std::string_view key) noexcept {
+  std::uint64_t hash = 0xcbf29ce484222325ull;
+  for (const char c : key) hash = (hash ^ static_cast<unsigned char>(c)) * 0x100000001b3ull;
+  return std::uint64_t{1} << (hash >> 58);
+}
+
+/// How a member's key is written: escaped as any text, or as it is (a name of this SDK's, which
+/// needs no escape).
+enum class KeyText { any, plain };
+
 /// Sets member `key` (valid UTF-8) to the JSON text that `write_value(std::string&)` appends: at
-/// the end when new, in place when the key is already there.
+/// the end when new, in place when the key is already there. `keys` holds a bit per key set in
+/// `members` (key_bit); a key whose bit is clear is new, with no search.
 template <typename WriteValue>
-void set_member(std::string& members, std::string_view key, WriteValue write_value) {
+void set_member(std::string& members, std::uint64_t& keys, std::string_view key, KeyText text,
+                WriteValue write_value) {
   constexpr std::size_t kTypicalSize = 128;  // a few members: grow once, not four times
   if (members.capacity() < kTypicalSize) members.reserve(kTypicalSize);
   const std::size_t old_size = members.size();
   members.push_back(',');
-  append_json_string(members, key);
+  if (text == KeyText::plain) {
+    members.push_back('"');
+    members.append(key);
+    members.push_back('"');
+  } else {
+    append_json_string(members, key);
+  }
   members.push_back(':');
+  const std::uint64_t bit = key_bit(key);
+  const bool maybe_set = (keys & bit) != 0;
+  keys |= bit;
   const std::string_view fragment(members.data() + old_size, members.size() - old_size);
   const std::size_t existing =
-      find_member_value(std::string_view(members.data(), old_size), fragment);
+      maybe_set ? find_member_value(std::string_view(members.data(), old_size), fragment)
+                : std::string::npos;
   if (existing == std::string::npos) {
     write_value(members);
     return;

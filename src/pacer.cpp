@@ -63,15 +63,14 @@ RetrySchedule Pacer::on_end(std::size_t queue, time_point now, const RequestEnd&
     // The requests still in flight may count against what is left, or not yet: counting them
     // wastes at most max_in_flight requests of an allowance, and sends none that would get a
     // 429. A renewal past max_rate_limit_wait is not waited for beyond it.
-    // Answers may come out of order: within one renewal period (the same reset, to the second
-    // a Reset header has), the lowest count is the latest.
+    // Answers may come out of order: within one period (the same Reset), the lowest count is
+    // the latest.
     const std::int64_t left = end.allowance->remaining - in_flight_[queue];
-    const time_point renewed =
+    const bool same_period = end.allowance->reset == allowance_reset_[queue];
+    allowance_[queue] = same_period ? std::min(allowance_[queue], left) : left;
+    allowance_reset_[queue] = end.allowance->reset;
+    allowance_renewed_[queue] =
         now + std::min(end.allowance->renewed_in, backoff_.max_rate_limit_wait);
-    const auto apart = renewed > allowance_renewed_[queue] ? renewed - allowance_renewed_[queue]
-                                                           : allowance_renewed_[queue] - renewed;
-    allowance_[queue] = apart < std::chrono::seconds(1) ? std::min(allowance_[queue], left) : left;
-    allowance_renewed_[queue] = renewed;
   }
   if (end.pause) {
     const time_point until = now + std::min(*end.pause, backoff_.max_rate_limit_wait);

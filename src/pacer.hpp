@@ -108,9 +108,10 @@ class Pacer {
   // sent since (and those in flight then): at 0 or below, the queue waits for allowance_renewed_.
   std::array<std::int64_t, kQueues> allowance_{};
   std::array<time_point, kQueues> allowance_renewed_{};
-  std::array<std::int64_t, kQueues> in_flight_{};  // requests sent, not yet ended
-  time_point gate_{};                              // 429: nobody sends before
-  std::chrono::steady_clock::duration paused_{};   // the gate's pauses, summed
+  std::array<std::int64_t, kQueues> allowance_reset_{};  // the Reset it was announced with
+  std::array<std::int64_t, kQueues> in_flight_{};        // requests sent, not yet ended
+  time_point gate_{};                                    // 429: nobody sends before
+  std::chrono::steady_clock::duration paused_{};         // the gate's pauses, summed
   double retry_tokens_ = kInitialRetryTokens;
   time_point last_refill_;
   std::mt19937_64 jitter_;

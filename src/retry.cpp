@@ -107,7 +107,7 @@ std::optional<Allowance> rate_limit_allowance(const Headers& headers,
   // Whole numbers are capped at kMaxWholeSeconds, so that this cannot overflow.
   const std::int64_t wait =
       std::clamp<std::int64_t>(*reset * 1000 - now_ms, 0, kMaxRateLimitDelay.count());
-  return Allowance{*remaining, milliseconds(wait)};
+  return Allowance{*remaining, milliseconds(wait), *reset};
 }
 
 std::optional<milliseconds> rate_limit_delay(const Headers& headers,

@@ -56,6 +56,7 @@ std::optional<std::chrono::milliseconds> rate_limit_delay(
 struct Allowance {
   std::int64_t remaining = 0;
   std::chrono::milliseconds renewed_in{0};  ///< 0 when the moment has passed.
+  std::int64_t reset = 0;  ///< The Reset header's value: answers of one period share it.
 };
 
 /// `X-RateLimit-Remaining` and `X-RateLimit-Reset` (Unix seconds, measured as rate_limit_delay

@@ -273,9 +273,8 @@ bool Spool::read_recovered(std::vector<SpooledItem>& items) {
     };
     for (format::ItemRecord& record : contents.items) keep(record, false);
     for (format::ItemRecord& record : contents.damaged) keep(record, true);
-    std::sort(items.begin(), items.end(), [](const SpooledItem& a, const SpooledItem& b) {
-      return a.ref.id < b.ref.id;
-    });
+    std::sort(items.begin(), items.end(),
+              [](const SpooledItem& a, const SpooledItem& b) { return a.ref.id < b.ref.id; });
     if (!items.empty()) return true;
   }
   recovery_ = {};

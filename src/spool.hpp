@@ -161,7 +161,7 @@ class Spool {
   std::vector<SpoolRef> pending_done_;
   bool unsynced_ = false;
   std::chrono::steady_clock::time_point last_sync_;
-  std::vector<Recovery> recovery_;                  // oldest first; read_recovered's
+  std::vector<Recovery> recovery_;                             // oldest first; read_recovered's
   std::map<std::uint64_t, std::size_t> recovery_by_first_id_;  // while opening: index by first id
   std::size_t next_recovery_ = 0;
   std::uint64_t recovered_items_ = 0;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -69,7 +70,8 @@ class INSTASENT_EXPORT Contact {
   void set_encoded(std::string_view key, const std::string& json);
 
   std::string user_id_;
-  std::string members_;  // `,"key":value` per attribute set, ready to send
+  std::string members_;     // `,"key":value` per attribute set, ready to send
+  std::uint64_t keys_ = 0;  // a bit per key set, by its hash: most new keys need no search
 };
 
 }  // namespace instasent

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -79,6 +80,7 @@ class INSTASENT_EXPORT Event {
   std::string event_type_;
   std::optional<std::chrono::system_clock::time_point> date_;
   std::string parameters_;  // `,"key":value` per parameter set, ready to send
+  std::uint64_t keys_ = 0;  // a bit per parameter set, by its key's hash (see Contact)
   std::optional<Contact> user_data_;
 };
 

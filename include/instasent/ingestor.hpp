@@ -137,9 +137,9 @@ enum class SpoolSync {
 /// `drop_oldest` refuses a new item rather than drop one (the oldest are still in the spool).
 /// `flush` waits for what is read back too; `close` drops (and reports) what was queued and
 /// leaves in the spool, unreported, what it had not read back yet. One ingestor (one process)
-/// uses a directory at a time. A record holds at most 64 MiB: with a spool, an item whose JSON and ids take more
-/// than 64 MiB less 34 bytes is refused at `add` (`AddStatus::invalid`), whatever `batch.max_bytes`
-/// allows.
+/// uses a directory at a time. A record holds at most 64 MiB: with a spool, an item whose JSON and
+/// ids take more than 64 MiB less 34 bytes is refused at `add` (`AddStatus::invalid`), whatever
+/// `batch.max_bytes` allows.
 struct SpoolOptions {
   std::string directory;  ///< Empty: no spool.
   /// The most the log may take on disk. Full: `add` applies the overflow policy (see
@@ -217,10 +217,10 @@ struct IngestorOptions {
 
   /// Called once per queued item with its final state, from a sender thread (or from `add` for
   /// items it pushed out, from `close` for items it gave up, and from the thread that reads the
-  /// spool back for items found damaged in it). Items refused at `add` are not reported here: the `AddResult`
-  /// says so. It must not block for long; it must not throw. It may call `add`, but not `flush` or
-  /// `close`: they wait for the callbacks of the items they settle, so from a callback they would
-  /// only wait out their timeout. Calls are not serialized: with several senders
+  /// spool back for items found damaged in it). Items refused at `add` are not reported here: the
+  /// `AddResult` says so. It must not block for long; it must not throw. It may call `add`, but not
+  /// `flush` or `close`: they wait for the callbacks of the items they settle, so from a callback
+  /// they would only wait out their timeout. Calls are not serialized: with several senders
   /// (`max_in_flight`), or an `add` that pushes an item out, they may run on several threads at
   /// once, so what the callback touches must be safe for that.
   std::function<void(const ItemOutcome&)> on_outcome;
@@ -317,9 +317,9 @@ class INSTASENT_EXPORT Ingestor {
  public:
   /// Sends through `client`'s transport and connections; `client`'s own retry policy is not
   /// used (the ingestor schedules its retries itself). With a spool, opens it and starts reading
-  /// back what it holds (see `SpoolOptions`); throws InvalidInputError (field "spool.directory") when the directory cannot be
-  /// used (not creatable, or in use by another ingestor). An invalid option throws
-  /// `InvalidInputError` too, naming it (see `IngestorOptions`).
+  /// back what it holds (see `SpoolOptions`); throws InvalidInputError (field "spool.directory")
+  /// when the directory cannot be used (not creatable, or in use by another ingestor). An invalid
+  /// option throws `InvalidInputError` too, naming it (see `IngestorOptions`).
   explicit Ingestor(const Client& client, IngestorOptions options = {});
   /// `close(options.shutdown_deadline)`: never blocks longer than that, plus the time callbacks
   /// already running take to return.

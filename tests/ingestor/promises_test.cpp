@@ -255,14 +255,14 @@ class WindowedServer {
     gmtime_r(&time, &utc);
     char date[64];
     std::strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &utc);
-    const std::string headers = "Date: " + std::string(date) +
-                                "\r\nX-RateLimit-Limit: " + std::to_string(per_window_) +
-                                "\r\nX-RateLimit-Remaining: " + std::to_string(std::max(left - 1, 0)) +
-                                "\r\nX-RateLimit-Reset: " + std::to_string(second + 1) + "\r\n";
+    const std::string headers =
+        "Date: " + std::string(date) + "\r\nX-RateLimit-Limit: " + std::to_string(per_window_) +
+        "\r\nX-RateLimit-Remaining: " + std::to_string(std::max(left - 1, 0)) +
+        "\r\nX-RateLimit-Reset: " + std::to_string(second + 1) + "\r\n";
     if (left == 0) {
       ++refused_;
-      connection.write(testing::RawServer::answer(
-          429, R"({"message":"Too many requests"})", headers + "Retry-After: 1\r\n"));
+      connection.write(testing::RawServer::answer(429, R"({"message":"Too many requests"})",
+                                                  headers + "Retry-After: 1\r\n"));
       return;
     }
     const std::string& request = connection.request();

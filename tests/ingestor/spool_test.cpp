@@ -550,9 +550,9 @@ void leave_backlog(const TempDir& dir, int count, bool contacts, int users = 7) 
   Ingestor ingestor(client_for(down.port()), options);
   for (int i = 0; i < count; ++i) {
     const std::string user = "U" + std::to_string(i % users);
-    const AddResult added =
-        contacts ? ingestor.add(Contact(user).attribute("step", i))
-                 : ingestor.add(Event(user, "E" + std::to_string(i), "purchase"));
+    const AddResult added = contacts
+                                ? ingestor.add(Contact(user).attribute("step", i))
+                                : ingestor.add(Event(user, "E" + std::to_string(i), "purchase"));
     ASSERT_TRUE(added) << added.reason;
   }
   ingestor.close(milliseconds(0));

@@ -2,6 +2,9 @@
 // json_text.hpp: UTF-8 validation, printable names for messages, and the JSON nesting check.
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
 #include <string>
 #include <utility>
 #include <vector>
@@ -21,6 +24,86 @@ TEST(Utf8, ValidatesStrictly) {
   EXPECT_FALSE(detail::is_valid_utf8("\xF4\x90\x80\x80"));
   EXPECT_FALSE(detail::is_valid_utf8("\xF0\x9F\x98"));
   EXPECT_FALSE(detail::is_valid_utf8("\x80"));
+}
+
+// The reference both word-at-a-time scans must agree with: byte by byte, as the JSON and UTF-8
+// specifications put it.
+bool reference_utf8(const std::string& text) {
+  std::size_t i = 0;
+  const auto at = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
+  while (i < text.size()) {
+    const unsigned char lead = at(i);
+    std::size_t length = lead < 0x80                    ? 1
+                         : lead >= 0xC2 && lead <= 0xDF ? 2
+                         : lead >= 0xE0 && lead <= 0xEF ? 3
+                         : lead >= 0xF0 && lead <= 0xF4 ? 4
+                                                        : 0;
+    if (length == 0 || i + length > text.size()) return false;
+    std::uint32_t code = length == 1 ? lead : lead & (0x7F >> length);
+    for (std::size_t k = 1; k < length; ++k) {
+      if ((at(i + k) & 0xC0) != 0x80) return false;
+      code = (code << 6) | (at(i + k) & 0x3F);
+    }
+    const std::uint32_t least[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (code < least[length] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) {
+      return false;
+    }
+    i += length;
+  }
+  return true;
+}
+
+std::string reference_quoted(const std::string& text) {
+  std::string out = "\"";
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (byte < 0x20) {
+      const char* const named[] = {"\\b", "\\f", "\\n", "\\r", "\\t"};
+      const char controls[] = "\b\f\n\r\t";
+      const char* found = std::strchr(controls, c);
+      if (c != 0 && found != nullptr) {
+        out += named[found - controls];
+      } else {
+        char escaped[8];
+        std::snprintf(escaped, sizeof escaped, "\\u%04x", byte);
+        out += escaped;
+      }
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+// Strings of every length around the 8-byte words, from bytes at every boundary the scans test
+// (below and at a space, the quote, the backslash, DEL, the high bit, UTF-8 leads and
+// continuations), at every position.
+TEST(Utf8, WordAtATimeScansAgreeWithByteByByte) {
+  const unsigned char bytes[] = {'a',  ' ',  0x1F, 0x00, '"',  '\\', 0x7F, 0x80, 0xBF, 0xC3, 0xA9,
+                                 0xE2, 0x82, 0xAC, 0xED, 0xA0, 0xF0, 0x9F, 0x98, 0xF4, 0x90, 0xFF,
+                                 '\n', '!',  '#',  '[',  ']',  '{',  0x21, 0x5B, 0x5D};
+  std::uint64_t state = 0x9E3779B97F4A7C15ull;
+  const auto next = [&] {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state;
+  };
+  for (int round = 0; round < 20'000; ++round) {
+    const std::size_t length = next() % 41;
+    std::string text(length, 'x');
+    // Mostly plain text, with a few bytes from the list, so that words of each kind occur.
+    for (char& c : text) {
+      if (next() % 4 == 0) c = static_cast<char>(bytes[next() % sizeof bytes]);
+    }
+    ASSERT_EQ(detail::is_valid_utf8(text), reference_utf8(text)) << testing::PrintToString(text);
+    std::string quoted = "prefix";
+    detail::append_json_string(quoted, text);
+    ASSERT_EQ(quoted, "prefix" + reference_quoted(text)) << testing::PrintToString(text);
+  }
 }
 
 TEST(PrintableName, EscapesUnsafeTextAndCuts) {

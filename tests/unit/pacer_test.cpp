@@ -86,7 +86,8 @@ TEST_F(PacerTest, ARetryThatGetsAnAnswerGivesItsTokenBack) {
 TEST_F(PacerTest, A429HoldsEveryQueueForAtMostMaxRateLimitWait) {
   Pacer pacer = make(0.2, milliseconds(500));
   const auto now = clock.steady_now();
-  const RetrySchedule schedule = pacer.on_end(kEvents, now, {true, milliseconds(30'000), false, std::nullopt});
+  const RetrySchedule schedule =
+      pacer.on_end(kEvents, now, {true, milliseconds(30'000), false, std::nullopt});
   for (std::size_t queue = 0; queue < kQueues; ++queue) {
     EXPECT_EQ(pacer.ready_at(queue), now + milliseconds(500)) << "queue " << queue;
   }
@@ -108,7 +109,8 @@ TEST_F(PacerTest, PausesAreSummedOverlapsOnce) {
   EXPECT_EQ(pacer.gate(), now + milliseconds(1'500));
   pacer.on_end(kEvents, now + milliseconds(600), {true, milliseconds(100), false, std::nullopt});
   EXPECT_EQ(pacer.paused(), milliseconds(1'500)) << "within the pause under way";
-  pacer.on_end(kEvents, now + milliseconds(10'000), {true, milliseconds(60'000), false, std::nullopt});
+  pacer.on_end(kEvents, now + milliseconds(10'000),
+               {true, milliseconds(60'000), false, std::nullopt});
   EXPECT_EQ(pacer.paused(), milliseconds(6'500)) << "capped at max_rate_limit_wait";
   pacer.on_end(kEvents, now + milliseconds(20'000), failed);
   EXPECT_EQ(pacer.paused(), milliseconds(6'500)) << "a failure without a 429 is not a pause";
@@ -121,7 +123,7 @@ TEST_F(PacerTest, AnAnnouncedAllowanceHoldsItsQueueOnceUsedUp) {
   Pacer pacer = make();
   const auto now = clock.steady_now();
   RequestEnd with_allowance = answered;
-  with_allowance.allowance = Allowance{4, milliseconds(2'000)};
+  with_allowance.allowance = Allowance{4, milliseconds(2'000), 100};
   pacer.on_send(kUpserts, false);
   pacer.on_send(kUpserts, false);
   pacer.on_end(kUpserts, now, with_allowance);  // 4 left, and one request still in flight
@@ -136,21 +138,41 @@ TEST_F(PacerTest, AnAnnouncedAllowanceHoldsItsQueueOnceUsedUp) {
   EXPECT_EQ(pacer.gate(), Pacer::time_point{}) << "no 429: no gate";
   EXPECT_EQ(pacer.paused(), milliseconds(0));
   // A later answer renews it.
-  with_allowance.allowance = Allowance{10, milliseconds(60'000)};
+  with_allowance.allowance = Allowance{10, milliseconds(60'000), 160};
   pacer.on_end(kUpserts, now + milliseconds(2'100), with_allowance);
   EXPECT_LE(pacer.ready_at(kUpserts), now + milliseconds(2'100));
+}
+
+// Answers of one period (the same Reset) may come out of order: the lowest count stands. An
+// answer of the next period replaces it.
+TEST_F(PacerTest, AnEarlierAnswerOfThePeriodDoesNotRaiseTheAllowance) {
+  Pacer pacer = make();
+  const auto now = clock.steady_now();
+  const auto answer = [](std::int64_t remaining, std::int64_t reset) {
+    RequestEnd end{false, std::nullopt, false, Allowance{remaining, milliseconds(1'000), reset}};
+    return end;
+  };
+  pacer.on_send(kEvents, false);               // A
+  pacer.on_send(kEvents, false);               // B, counted after A by the server
+  pacer.on_end(kEvents, now, answer(1, 500));  // B's answer: 1 left, A still in flight
+  EXPECT_EQ(pacer.ready_at(kEvents), now + milliseconds(1'000)) << "A may take the last one";
+  pacer.on_end(kEvents, now, answer(2, 500));  // A's answer, late: no more than before
+  EXPECT_EQ(pacer.ready_at(kEvents), now + milliseconds(1'000));
+  pacer.on_send(kEvents, false);
+  pacer.on_end(kEvents, now + milliseconds(1'000), answer(7, 501));  // the next period
+  EXPECT_LE(pacer.ready_at(kEvents), now + milliseconds(1'000));
 }
 
 TEST_F(PacerTest, AnAllowanceRenewedLaterThanMaxRateLimitWaitIsWaitedForThatLongAtMost) {
   Pacer pacer = make(0.2, milliseconds(5'000));
   const auto now = clock.steady_now();
   RequestEnd spent = answered;
-  spent.allowance = Allowance{0, milliseconds(3'600'000)};
+  spent.allowance = Allowance{0, milliseconds(3'600'000), 3'700};
   pacer.on_send(kEvents, false);
   pacer.on_end(kEvents, now, spent);
   EXPECT_EQ(pacer.ready_at(kEvents), now + milliseconds(5'000));
   // Renewed now (a reset in the past): no wait, even with nothing left.
-  spent.allowance = Allowance{0, milliseconds(0)};
+  spent.allowance = Allowance{0, milliseconds(0), 50};
   pacer.on_send(kEvents, false);
   pacer.on_end(kEvents, now + milliseconds(10), spent);
   EXPECT_LE(pacer.ready_at(kEvents), now + milliseconds(10));
@@ -159,7 +181,8 @@ TEST_F(PacerTest, AnAllowanceRenewedLaterThanMaxRateLimitWaitIsWaitedForThatLong
 TEST_F(PacerTest, A429WithoutATimeLeavesTheItemsTheirBackoff) {
   Pacer pacer = make();
   const auto now = clock.steady_now();
-  const RetrySchedule schedule = pacer.on_end(kUpserts, now, {true, milliseconds(0), false, std::nullopt});
+  const RetrySchedule schedule =
+      pacer.on_end(kUpserts, now, {true, milliseconds(0), false, std::nullopt});
   EXPECT_LE(pacer.ready_at(kUpserts), now);
   EXPECT_FALSE(schedule.gated);
   EXPECT_GE(schedule.retry_at(1), now + milliseconds(50));
