@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <ctime>
+#include <fstream>
 #include <future>
 #include <map>
 #include <optional>
@@ -20,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "emulator_fixture.hpp"
+#include "support/scratch_dir.hpp"
 
 namespace instasent::emulator::testing {
 namespace {
@@ -1002,6 +1004,92 @@ TEST(RateLimit, ABatchCountsAsOneRequest) {
   FAIL() << "every attempt straddled two rate-limit windows";
 }
 
+TEST(RateLimit, BucketModeRefusesBeyondTheBurstWithRetryAfter) {
+  Config config = test_config();
+  config.rate_limit_per_minute = 3;  // one request back every 20 s
+  config.rate_limit_mode = RateLimitMode::bucket;
+  RunningEmulator server(config);
+  const std::int64_t before = unix_seconds();
+  std::vector<httplib::Result> results;
+  for (int i = 0; i < 4; ++i) results.push_back(server.get(stream_path()));
+  auto other_endpoint = server.get(stream_path("/specs/events"));
+  auto other_datasource = server.get(stream_path("", kOtherProject, kOtherDatasource), kOtherToken);
+  const std::int64_t after = unix_seconds();
+
+  for (int i = 0; i < 3; ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_TRUE(has_status(results[i], 200));
+    EXPECT_EQ(header_number(results[i], "X-RateLimit-Limit"), 3);
+    EXPECT_EQ(header_number(results[i], "X-RateLimit-Remaining"), 2 - i);
+    // Full again once the i + 1 requests taken have come back, 20 s each.
+    const long reset = header_number(results[i], "X-RateLimit-Reset");
+    EXPECT_GE(reset, before + 20 * (i + 1));
+    EXPECT_LE(reset, after + 20 * (i + 1) + 1);
+    EXPECT_FALSE(results[i]->has_header("Retry-After"));
+  }
+  ASSERT_TRUE(has_status(results[3], 429));
+  EXPECT_EQ(results[3]->body, "");
+  EXPECT_EQ(header_number(results[3], "X-RateLimit-Limit"), 3);
+  EXPECT_EQ(header_number(results[3], "X-RateLimit-Remaining"), 0);
+  EXPECT_GE(header_number(results[3], "X-RateLimit-Reset"), before + 60);
+  EXPECT_LE(header_number(results[3], "X-RateLimit-Reset"), after + 61);
+  // One request comes back 20 s after the first was taken.
+  const long retry_after = header_number(results[3], "Retry-After");
+  EXPECT_GE(retry_after, 20 - (after - before) - 1);
+  EXPECT_LE(retry_after, 20);
+  // Other endpoints and datasources have buckets of their own.
+  EXPECT_TRUE(has_status(other_endpoint, 200));
+  EXPECT_EQ(header_number(other_endpoint, "X-RateLimit-Remaining"), 2);
+  EXPECT_TRUE(has_status(other_datasource, 200));
+  EXPECT_EQ(header_number(other_datasource, "X-RateLimit-Remaining"), 2);
+}
+
+TEST(RateLimit, BucketModeRefillsContinuously) {
+  Config config = test_config();
+  config.rate_limit_per_minute = 600;  // one request back every 100 ms
+  config.rate_limit_mode = RateLimitMode::bucket;
+  config.rate_limit_burst = 2;
+  RunningEmulator server(config);
+  // Drain the bucket, then show that a request comes back after 100 ms and not all at once.
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    ASSERT_TRUE(has_status(server.client().Post("/_emulator/reset"), 200));
+    const auto start = SteadyClock::now();
+    const bool drained = has_status(server.get(stream_path()), 200) &&
+                         has_status(server.get(stream_path()), 200) &&
+                         has_status(server.get(stream_path()), 429);
+    // A slow machine may have let a request come back in between: try again.
+    if (!drained || SteadyClock::now() - start > 80ms) continue;
+    std::this_thread::sleep_until(start + 150ms);
+    EXPECT_TRUE(has_status(server.get(stream_path()), 200));
+    // Only one came back in 150 ms, unless this test was paused for 50 ms more.
+    const auto second = server.get(stream_path());
+    if (SteadyClock::now() - start < 190ms) {
+      EXPECT_TRUE(has_status(second, 429));
+    }
+    return;
+  }
+  FAIL() << "the machine was too slow to drain the bucket in 80 ms";
+}
+
+TEST(Config, FileSetsTheRateLimitModeAndBurst) {
+  const test_support::ScratchDir dir("emulator-config");
+  const std::string path = dir.file("config.json");
+  std::ofstream(path) << R"({"rate_limit_per_minute": 30, "rate_limit_mode": "bucket", )"
+                         R"("rate_limit_burst": 7})";
+  Config config;
+  apply_config_file(config, path);
+  EXPECT_EQ(config.rate_limit_per_minute, 30);
+  EXPECT_EQ(config.rate_limit_mode, RateLimitMode::bucket);
+  EXPECT_EQ(config.rate_limit_burst, 7);
+  for (const char* bad : {R"({"rate_limit_mode": "sliding"})", R"({"rate_limit_burst": -1})",
+                          R"({"rate_limit_burst": 1000001})", R"({"rate_limit_mode": 1})"}) {
+    SCOPED_TRACE(bad);
+    std::ofstream(path) << bad;
+    Config unchanged;
+    EXPECT_THROW(apply_config_file(unchanged, path), std::invalid_argument);
+  }
+}
+
 TEST(Headers, EveryApiResponseCarriesRateLimitRequestIdAndDate) {
   RunningEmulator server;
   const std::int64_t before = unix_seconds();
@@ -1450,6 +1538,8 @@ TEST(Binary, BadFlagsExitTwo) {
       {"--port", "70000"},
       {"--rate-limit", "-1"},
       {"--response-shape", "xml"},
+      {"--rate-limit-mode", "sliding"},
+      {"--rate-limit-burst", "0"},
       {"--fault-500", "2"},
       {"stray"},
       {"--fault-script", "500,boom"},
@@ -1470,7 +1560,7 @@ TEST(Binary, BadFlagsExitTwo) {
 TEST(Binary, FlagsConfigureTheEmulator) {
   EmulatorProcess process({"--port=0", "--project", "p1", "--datasource", "d1", "--token", "t1",
                            "--response-shape", "connectors", "--rate-limit", "5", "--fault-script",
-                           "503,ok"});
+                           "503,ok", "--rate-limit-mode", "bucket", "--rate-limit-burst", "2"});
   const int port = read_port(process);
   auto client = loopback_client(port);
   const httplib::Headers auth = {{"Authorization", "Bearer t1"}};
@@ -1479,7 +1569,10 @@ TEST(Binary, FlagsConfigureTheEmulator) {
                                   json::array({contact("U1")}).dump(), "application/json");
   ASSERT_TRUE(has_status(result, 202));
   EXPECT_TRUE(body_json(result).contains("accepted")) << result->body;
-  EXPECT_EQ(header_number(result, "X-RateLimit-Limit"), 5);
+  EXPECT_EQ(header_number(result, "X-RateLimit-Limit"), 2);  // the bucket's size
+  EXPECT_EQ(header_number(result, "X-RateLimit-Remaining"), 1);
+  // One request every 12 s refills the bucket: full again 12 s after the one taken.
+  EXPECT_GE(header_number(result, "X-RateLimit-Reset"), unix_seconds() + 10);
   EXPECT_TRUE(is_message(
       client.Get(stream_path("", "proj_demo", "ds_demo"), {{"Authorization", "Bearer demo-token"}}),
       401));
