@@ -609,6 +609,71 @@ TEST(Contacts, UpsertKeepsOmittedAttributesAndNullClears) {
                         {"tags", {"a", "b"}}}));
 }
 
+// The batch answers are written as text, not dumped from a tree: they must be what
+// nlohmann::json's dump() writes for the same answer, byte for byte, whatever the ids hold.
+TEST(Batches, AnswersAreTheTextNlohmannWouldWrite) {
+  const std::string ids[] = {
+      "plain",  "quote\"back\\slash",      "ctl\x01\x1f\x7f", "tab\tnl\n", "é€😀",
+      "/slash", std::string("nul\0nul", 7)};
+  for (const ResponseShape shape : {ResponseShape::documented, ResponseShape::connectors}) {
+    Config config = test_config();
+    config.response_shape = shape;
+    RunningEmulator server(config);
+    json contacts = json::array();
+    json events = json::array();
+    for (const std::string& id : ids) {
+      contacts.push_back(contact(id, {{"_email", "not an address"}, {"_unknown", 1}}));
+      contacts.push_back(contact(id, {{"plan", id}}));
+      events.push_back(event(id, id));
+      events.push_back({{"_user_id", id}, {"_event_id", 7}, {"x", id}});
+    }
+    contacts.push_back({{"_user_id", 42}});
+    contacts.push_back(json::object());
+    for (const auto& [path, body] :
+         {std::pair{"/contacts", contacts}, std::pair{"/events", events}}) {
+      SCOPED_TRACE(path);
+      const auto result = server.post(stream_path(path), body);
+      ASSERT_TRUE(has_status(result, 202));
+      const json answer = body_json(result);
+      EXPECT_EQ(answer.dump(), result->body);
+      if (shape == ResponseShape::documented) {
+        const json& items = answer["entity"]["items"];
+        ASSERT_EQ(items.size(), body.size());
+        for (std::size_t i = 0; i < body.size(); ++i) {
+          if (body[i].contains("_user_id") && body[i]["_user_id"].is_string()) {
+            EXPECT_EQ(items[i]["_user_id"], body[i]["_user_id"]) << i;
+          } else {
+            EXPECT_FALSE(items[i].contains("_user_id")) << i;
+          }
+        }
+      }
+    }
+  }
+}
+
+// Attribute values are kept as the text they came in and read back when asked for: what comes
+// back is what nlohmann reads from the text sent, for every kind of value.
+TEST(Contacts, StoredValuesReadBackAsSent) {
+  RunningEmulator server;
+  const std::string text =
+      R"([{"_user_id": "U\u0031", "s": "e\u0301 \u00e9\n\"q\"", "n": 1.5e3, "i": -0, "f": 0.1,)"
+      R"( "big": 18446744073709551616, "neg": -9223372036854775809, "list": [1, "x", null,)"
+      "\n true, 2.50], \"b\": false, \"plan\": \"a\", \"plan\": \"b\", \"_first_name\": \"Ann\"}]";
+  ASSERT_TRUE(is_batch(server.post(stream_path("/contacts"), text), 202, 1, 0));
+  const json expected = json::parse(text)[0];
+  const auto result = server.get(stream_path("/contacts/U1"));
+  ASSERT_TRUE(has_status(result, 200));
+  EXPECT_EQ(body_json(result)["contact"]["contactData"].dump(), expected.dump());
+  EXPECT_EQ(only_contacts(server)["U1"].dump(), expected.dump());
+  // An event's _user_data is stored the same way, with the event's _user_id.
+  const std::string event_text =
+      R"([{"_user_id": "U2", "_event_id": "E1", "_event_type": "purchase",)"
+      R"( "_user_data": {"score": 1e2, "tags": ["a", "\u0062"], "_first_name": null}}])";
+  ASSERT_TRUE(is_batch(server.post(stream_path("/events"), event_text), 202, 1, 0));
+  EXPECT_EQ(only_contacts(server)["U2"].dump(),
+            json({{"_user_id", "U2"}, {"score", 100.0}, {"tags", {"a", "b"}}}).dump());
+}
+
 TEST(Contacts, EmailMustBeAnAddress) {
   RunningEmulator server;
   for (const json& email : {json("ann@example.com"), json("first.last+tag@mail.example.org")}) {
