@@ -471,6 +471,22 @@ TEST(Batches, BodiesThatAreNotABatchAre400) {
   EXPECT_TRUE(only_events(server).empty());
 }
 
+// nlohmann, which read bodies first, ends the text at a NUL between tokens: what follows is
+// not read, except by the nesting check, which comes first.
+TEST(Batches, ANulAfterTheBatchEndsItButNotTheNestingCheck) {
+  RunningEmulator server;
+  const std::string batch = json::array({contact("U1")}).dump();
+  EXPECT_TRUE(
+      is_batch(server.post(stream_path("/contacts"), batch + std::string("\0 x{", 4)), 202, 1, 0));
+  const auto deep =
+      server.post(stream_path("/contacts"), batch + std::string(1, '\0') + std::string(33, '['));
+  ASSERT_TRUE(is_message(deep, 400));
+  EXPECT_EQ(body_json(deep)["message"], "Body nested too deeply");
+  const auto malformed = server.post(stream_path("/contacts"), std::string("[\0]", 3));
+  ASSERT_TRUE(is_message(malformed, 400));
+  EXPECT_EQ(body_json(malformed)["message"], "Malformed JSON body");
+}
+
 TEST(Batches, AHundredItemsAreAccepted) {
   RunningEmulator server;
   EXPECT_TRUE(is_batch(server.post(stream_path("/contacts"), contacts_batch(100)), 202, 100, 0));

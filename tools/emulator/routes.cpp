@@ -242,13 +242,15 @@ std::string documented_answer(const Body& body, const std::vector<FieldErrors>& 
 void Emulator::write_batch(Call& call, bool events) {
   Body body;
   const std::string& text = call.request.body;
-  if (!body.parse(text, kMaxNesting)) {
-    // What the old order of checks said: nesting first, however malformed the rest.
-    if (detail::json_nested_deeper_than(text, kMaxNesting)) {
-      return send_json(call, 400, message("Body nested too deeply"));
-    }
-    return send_json(call, 400, message("Malformed JSON body"));
+  const bool read = body.parse(text, kMaxNesting);
+  // Nesting is checked first, over the whole text, however malformed the rest: a text read
+  // whole is nested no deeper than the limit, but the reader stops at a NUL between tokens (as
+  // nlohmann does) and what follows the NUL counts too.
+  if ((!read || text.find('\0') != std::string::npos) &&
+      detail::json_nested_deeper_than(text, kMaxNesting)) {
+    return send_json(call, 400, message("Body nested too deeply"));
   }
+  if (!read) return send_json(call, 400, message("Malformed JSON body"));
   if (const auto problem = check_batch(body)) return send_json(call, 400, message(*problem));
   const bool dry_run = query_flag(call.query, "_dryRun");
   const auto now = system_clock::now();
