@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <ctime>
+#include <fstream>
 #include <future>
 #include <map>
 #include <optional>
@@ -20,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "emulator_fixture.hpp"
+#include "support/scratch_dir.hpp"
 
 namespace instasent::emulator::testing {
 namespace {
@@ -469,6 +471,22 @@ TEST(Batches, BodiesThatAreNotABatchAre400) {
   EXPECT_TRUE(only_events(server).empty());
 }
 
+// nlohmann, which read bodies first, ends the text at a NUL between tokens: what follows is
+// not read, except by the nesting check, which comes first.
+TEST(Batches, ANulAfterTheBatchEndsItButNotTheNestingCheck) {
+  RunningEmulator server;
+  const std::string batch = json::array({contact("U1")}).dump();
+  EXPECT_TRUE(
+      is_batch(server.post(stream_path("/contacts"), batch + std::string("\0 x{", 4)), 202, 1, 0));
+  const auto deep =
+      server.post(stream_path("/contacts"), batch + std::string(1, '\0') + std::string(33, '['));
+  ASSERT_TRUE(is_message(deep, 400));
+  EXPECT_EQ(body_json(deep)["message"], "Body nested too deeply");
+  const auto malformed = server.post(stream_path("/contacts"), std::string("[\0]", 3));
+  ASSERT_TRUE(is_message(malformed, 400));
+  EXPECT_EQ(body_json(malformed)["message"], "Malformed JSON body");
+}
+
 TEST(Batches, AHundredItemsAreAccepted) {
   RunningEmulator server;
   EXPECT_TRUE(is_batch(server.post(stream_path("/contacts"), contacts_batch(100)), 202, 100, 0));
@@ -605,6 +623,71 @@ TEST(Contacts, UpsertKeepsOmittedAttributesAndNullClears) {
                         {"_first_name", "Anna"},
                         {"_email", "ann@example.com"},
                         {"tags", {"a", "b"}}}));
+}
+
+// The batch answers are written as text, not dumped from a tree: they must be what
+// nlohmann::json's dump() writes for the same answer, byte for byte, whatever the ids hold.
+TEST(Batches, AnswersAreTheTextNlohmannWouldWrite) {
+  const std::string ids[] = {
+      "plain",  "quote\"back\\slash",      "ctl\x01\x1f\x7f", "tab\tnl\n", "é€😀",
+      "/slash", std::string("nul\0nul", 7)};
+  for (const ResponseShape shape : {ResponseShape::documented, ResponseShape::connectors}) {
+    Config config = test_config();
+    config.response_shape = shape;
+    RunningEmulator server(config);
+    json contacts = json::array();
+    json events = json::array();
+    for (const std::string& id : ids) {
+      contacts.push_back(contact(id, {{"_email", "not an address"}, {"_unknown", 1}}));
+      contacts.push_back(contact(id, {{"plan", id}}));
+      events.push_back(event(id, id));
+      events.push_back({{"_user_id", id}, {"_event_id", 7}, {"x", id}});
+    }
+    contacts.push_back({{"_user_id", 42}});
+    contacts.push_back(json::object());
+    for (const auto& [path, body] :
+         {std::pair{"/contacts", contacts}, std::pair{"/events", events}}) {
+      SCOPED_TRACE(path);
+      const auto result = server.post(stream_path(path), body);
+      ASSERT_TRUE(has_status(result, 202));
+      const json answer = body_json(result);
+      EXPECT_EQ(answer.dump(), result->body);
+      if (shape == ResponseShape::documented) {
+        const json& items = answer["entity"]["items"];
+        ASSERT_EQ(items.size(), body.size());
+        for (std::size_t i = 0; i < body.size(); ++i) {
+          if (body[i].contains("_user_id") && body[i]["_user_id"].is_string()) {
+            EXPECT_EQ(items[i]["_user_id"], body[i]["_user_id"]) << i;
+          } else {
+            EXPECT_FALSE(items[i].contains("_user_id")) << i;
+          }
+        }
+      }
+    }
+  }
+}
+
+// Attribute values are kept as the text they came in and read back when asked for: what comes
+// back is what nlohmann reads from the text sent, for every kind of value.
+TEST(Contacts, StoredValuesReadBackAsSent) {
+  RunningEmulator server;
+  const std::string text =
+      R"([{"_user_id": "U\u0031", "s": "e\u0301 \u00e9\n\"q\"", "n": 1.5e3, "i": -0, "f": 0.1,)"
+      R"( "big": 18446744073709551616, "neg": -9223372036854775809, "list": [1, "x", null,)"
+      "\n true, 2.50], \"b\": false, \"plan\": \"a\", \"plan\": \"b\", \"_first_name\": \"Ann\"}]";
+  ASSERT_TRUE(is_batch(server.post(stream_path("/contacts"), text), 202, 1, 0));
+  const json expected = json::parse(text)[0];
+  const auto result = server.get(stream_path("/contacts/U1"));
+  ASSERT_TRUE(has_status(result, 200));
+  EXPECT_EQ(body_json(result)["contact"]["contactData"].dump(), expected.dump());
+  EXPECT_EQ(only_contacts(server)["U1"].dump(), expected.dump());
+  // An event's _user_data is stored the same way, with the event's _user_id.
+  const std::string event_text =
+      R"([{"_user_id": "U2", "_event_id": "E1", "_event_type": "purchase",)"
+      R"( "_user_data": {"score": 1e2, "tags": ["a", "\u0062"], "_first_name": null}}])";
+  ASSERT_TRUE(is_batch(server.post(stream_path("/events"), event_text), 202, 1, 0));
+  EXPECT_EQ(only_contacts(server)["U2"].dump(),
+            json({{"_user_id", "U2"}, {"score", 100.0}, {"tags", {"a", "b"}}}).dump());
 }
 
 TEST(Contacts, EmailMustBeAnAddress) {
@@ -1000,6 +1083,92 @@ TEST(RateLimit, ABatchCountsAsOneRequest) {
     return;
   }
   FAIL() << "every attempt straddled two rate-limit windows";
+}
+
+TEST(RateLimit, BucketModeRefusesBeyondTheBurstWithRetryAfter) {
+  Config config = test_config();
+  config.rate_limit_per_minute = 3;  // one request back every 20 s
+  config.rate_limit_mode = RateLimitMode::bucket;
+  RunningEmulator server(config);
+  const std::int64_t before = unix_seconds();
+  std::vector<httplib::Result> results;
+  for (int i = 0; i < 4; ++i) results.push_back(server.get(stream_path()));
+  auto other_endpoint = server.get(stream_path("/specs/events"));
+  auto other_datasource = server.get(stream_path("", kOtherProject, kOtherDatasource), kOtherToken);
+  const std::int64_t after = unix_seconds();
+
+  for (int i = 0; i < 3; ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_TRUE(has_status(results[i], 200));
+    EXPECT_EQ(header_number(results[i], "X-RateLimit-Limit"), 3);
+    EXPECT_EQ(header_number(results[i], "X-RateLimit-Remaining"), 2 - i);
+    // Full again once the i + 1 requests taken have come back, 20 s each.
+    const long reset = header_number(results[i], "X-RateLimit-Reset");
+    EXPECT_GE(reset, before + 20 * (i + 1));
+    EXPECT_LE(reset, after + 20 * (i + 1) + 1);
+    EXPECT_FALSE(results[i]->has_header("Retry-After"));
+  }
+  ASSERT_TRUE(has_status(results[3], 429));
+  EXPECT_EQ(results[3]->body, "");
+  EXPECT_EQ(header_number(results[3], "X-RateLimit-Limit"), 3);
+  EXPECT_EQ(header_number(results[3], "X-RateLimit-Remaining"), 0);
+  EXPECT_GE(header_number(results[3], "X-RateLimit-Reset"), before + 60);
+  EXPECT_LE(header_number(results[3], "X-RateLimit-Reset"), after + 61);
+  // One request comes back 20 s after the first was taken.
+  const long retry_after = header_number(results[3], "Retry-After");
+  EXPECT_GE(retry_after, 20 - (after - before) - 1);
+  EXPECT_LE(retry_after, 20);
+  // Other endpoints and datasources have buckets of their own.
+  EXPECT_TRUE(has_status(other_endpoint, 200));
+  EXPECT_EQ(header_number(other_endpoint, "X-RateLimit-Remaining"), 2);
+  EXPECT_TRUE(has_status(other_datasource, 200));
+  EXPECT_EQ(header_number(other_datasource, "X-RateLimit-Remaining"), 2);
+}
+
+TEST(RateLimit, BucketModeRefillsContinuously) {
+  Config config = test_config();
+  config.rate_limit_per_minute = 600;  // one request back every 100 ms
+  config.rate_limit_mode = RateLimitMode::bucket;
+  config.rate_limit_burst = 2;
+  RunningEmulator server(config);
+  // Drain the bucket, then show that a request comes back after 100 ms and not all at once.
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    ASSERT_TRUE(has_status(server.client().Post("/_emulator/reset"), 200));
+    const auto start = SteadyClock::now();
+    const bool drained = has_status(server.get(stream_path()), 200) &&
+                         has_status(server.get(stream_path()), 200) &&
+                         has_status(server.get(stream_path()), 429);
+    // A slow machine may have let a request come back in between: try again.
+    if (!drained || SteadyClock::now() - start > 80ms) continue;
+    std::this_thread::sleep_until(start + 150ms);
+    EXPECT_TRUE(has_status(server.get(stream_path()), 200));
+    // Only one came back in 150 ms, unless this test was paused for 50 ms more.
+    const auto second = server.get(stream_path());
+    if (SteadyClock::now() - start < 190ms) {
+      EXPECT_TRUE(has_status(second, 429));
+    }
+    return;
+  }
+  FAIL() << "the machine was too slow to drain the bucket in 80 ms";
+}
+
+TEST(Config, FileSetsTheRateLimitModeAndBurst) {
+  const test_support::ScratchDir dir("emulator-config");
+  const std::string path = dir.file("config.json");
+  std::ofstream(path) << R"({"rate_limit_per_minute": 30, "rate_limit_mode": "bucket", )"
+                         R"("rate_limit_burst": 7})";
+  Config config;
+  apply_config_file(config, path);
+  EXPECT_EQ(config.rate_limit_per_minute, 30);
+  EXPECT_EQ(config.rate_limit_mode, RateLimitMode::bucket);
+  EXPECT_EQ(config.rate_limit_burst, 7);
+  for (const char* bad : {R"({"rate_limit_mode": "sliding"})", R"({"rate_limit_burst": -1})",
+                          R"({"rate_limit_burst": 1000001})", R"({"rate_limit_mode": 1})"}) {
+    SCOPED_TRACE(bad);
+    std::ofstream(path) << bad;
+    Config unchanged;
+    EXPECT_THROW(apply_config_file(unchanged, path), std::invalid_argument);
+  }
 }
 
 TEST(Headers, EveryApiResponseCarriesRateLimitRequestIdAndDate) {
@@ -1450,6 +1619,8 @@ TEST(Binary, BadFlagsExitTwo) {
       {"--port", "70000"},
       {"--rate-limit", "-1"},
       {"--response-shape", "xml"},
+      {"--rate-limit-mode", "sliding"},
+      {"--rate-limit-burst", "0"},
       {"--fault-500", "2"},
       {"stray"},
       {"--fault-script", "500,boom"},
@@ -1470,7 +1641,7 @@ TEST(Binary, BadFlagsExitTwo) {
 TEST(Binary, FlagsConfigureTheEmulator) {
   EmulatorProcess process({"--port=0", "--project", "p1", "--datasource", "d1", "--token", "t1",
                            "--response-shape", "connectors", "--rate-limit", "5", "--fault-script",
-                           "503,ok"});
+                           "503,ok", "--rate-limit-mode", "bucket", "--rate-limit-burst", "2"});
   const int port = read_port(process);
   auto client = loopback_client(port);
   const httplib::Headers auth = {{"Authorization", "Bearer t1"}};
@@ -1479,7 +1650,10 @@ TEST(Binary, FlagsConfigureTheEmulator) {
                                   json::array({contact("U1")}).dump(), "application/json");
   ASSERT_TRUE(has_status(result, 202));
   EXPECT_TRUE(body_json(result).contains("accepted")) << result->body;
-  EXPECT_EQ(header_number(result, "X-RateLimit-Limit"), 5);
+  EXPECT_EQ(header_number(result, "X-RateLimit-Limit"), 2);  // the bucket's size
+  EXPECT_EQ(header_number(result, "X-RateLimit-Remaining"), 1);
+  // One request every 12 s refills the bucket: full again 12 s after the one taken.
+  EXPECT_GE(header_number(result, "X-RateLimit-Reset"), unix_seconds() + 10);
   EXPECT_TRUE(is_message(
       client.Get(stream_path("", "proj_demo", "ds_demo"), {{"Authorization", "Bearer demo-token"}}),
       401));

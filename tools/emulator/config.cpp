@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "config.hpp"
 
+#include <cstdint>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -43,6 +44,16 @@ ResponseShape parse_shape(const std::string& text) {
   if (text == "connectors") return ResponseShape::connectors;
   throw std::invalid_argument("response shape must be 'documented' or 'connectors'");
 }
+
+}  // namespace
+
+RateLimitMode parse_rate_limit_mode(const std::string& text) {
+  if (text == "window") return RateLimitMode::window;
+  if (text == "bucket") return RateLimitMode::bucket;
+  throw std::invalid_argument("rate limit mode must be 'window' or 'bucket'");
+}
+
+namespace {
 
 std::vector<Tenant> read_tenants(const json& list) {
   if (!list.is_array()) throw std::invalid_argument("\"tenants\" must be an array");
@@ -145,6 +156,11 @@ void apply_config_file(Config& config, const std::string& path) {
       config.response_shape = parse_shape(value.get<std::string>());
     } else if (key == "rate_limit_per_minute" && value.is_number_unsigned()) {
       config.rate_limit_per_minute = value.get<long>();
+    } else if (key == "rate_limit_mode" && value.is_string()) {
+      config.rate_limit_mode = parse_rate_limit_mode(value.get<std::string>());
+    } else if (key == "rate_limit_burst" && value.is_number_unsigned() &&
+               value.get<std::uint64_t>() <= kMaxRateLimitBurst) {
+      config.rate_limit_burst = value.get<long>();
     } else if (key == "max_body_bytes" && value.is_number_unsigned() && value.get<long>() > 0) {
       config.max_body_bytes = value.get<std::size_t>();
     } else if (key == "faults") {

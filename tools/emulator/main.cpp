@@ -40,6 +40,8 @@ struct Flags {
   std::string token = "demo-token";
   std::string response_shape;
   long rate_limit = 0;
+  std::string rate_limit_mode;
+  long rate_limit_burst = 0;
   long max_body_bytes = 0;
   long threads = 0;
   std::map<std::string, std::string> probabilities;  // by FaultSettings JSON key
@@ -120,7 +122,8 @@ void add_options(CLI::App& app, Flags& flags) {
       ->type_name("ADDR");
   app.add_option("--config", flags.config_files,
                  "JSON config: tenants, specs, response_shape, rate_limit_per_minute, "
-                 "max_body_bytes, faults; the other flags win over it. Repeatable: read in order")
+                 "rate_limit_mode, rate_limit_burst, max_body_bytes, faults; the other flags win "
+                 "over it. Repeatable: read in order")
       ->type_name("FILE")
       ->allow_extra_args(false)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
@@ -137,6 +140,17 @@ void add_options(CLI::App& app, Flags& flags) {
                  "Requests per minute per datasource and endpoint (default 0: off)")
       ->type_name("N")
       ->transform(whole_number(0, 1'000'000));
+  app.add_option("--rate-limit-mode", flags.rate_limit_mode,
+                 "window (default): at most --rate-limit requests in each clock minute; bucket: "
+                 "a bucket of --rate-limit-burst requests refilled continuously at --rate-limit "
+                 "a minute, with Retry-After on a 429")
+      ->type_name("M")
+      ->check(CLI::IsMember({"window", "bucket"}).description(""));
+  app.add_option("--rate-limit-burst", flags.rate_limit_burst,
+                 "Bucket mode: requests allowed at once when the bucket is full (default: "
+                 "--rate-limit)")
+      ->type_name("N")
+      ->transform(whole_number(1, kMaxRateLimitBurst));
   app.add_option("--max-body-bytes", flags.max_body_bytes,
                  "Larger request bodies get 413 (default 1048576)")
       ->type_name("N")
@@ -180,6 +194,10 @@ Config make_config(const CLI::App& app, const Flags& flags) {
                                                                  : ResponseShape::documented;
   }
   if (given("--rate-limit")) config.rate_limit_per_minute = flags.rate_limit;
+  if (given("--rate-limit-mode")) {
+    config.rate_limit_mode = parse_rate_limit_mode(flags.rate_limit_mode);
+  }
+  if (given("--rate-limit-burst")) config.rate_limit_burst = flags.rate_limit_burst;
   if (given("--max-body-bytes")) {
     config.max_body_bytes = static_cast<std::size_t>(flags.max_body_bytes);
   }

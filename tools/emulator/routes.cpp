@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "body.hpp"
 #include "json_text.hpp"
 #include "validation.hpp"
 
@@ -171,81 +172,162 @@ json Emulator::stream_info(const Call& call) const {
           {"token", {{"type", "datasource"}, {"scopes", json::array({"ingest"})}}}};
 }
 
+namespace {
+
+// Appends a whole number as JSON text.
+void append_number(std::string& out, std::uint64_t number) {
+  char digits[24];
+  std::size_t n = 0;
+  do {
+    digits[n++] = static_cast<char>('0' + number % 10);
+    number /= 10;
+  } while (number != 0);
+  while (n > 0) out.push_back(digits[--n]);
+}
+
+// The documented answer, {"entity": {"failed", "items", "successful"}}, written as
+// nlohmann::json's dump() writes the same tree (members by name, no spaces), without the tree.
+std::string documented_answer(const Body& body, const std::vector<FieldErrors>& outcomes,
+                              std::uint64_t accepted, bool events) {
+  std::string out;
+  out.reserve(64 + outcomes.size() * 48);
+  out.append(R"({"entity":{"failed":)");
+  append_number(out, outcomes.size() - accepted);
+  out.append(R"(,"items":[)");
+  std::size_t i = 0;
+  for (const std::uint32_t item : body.children(0)) {
+    const FieldErrors& errors = outcomes[i];
+    if (i++ > 0) out.push_back(',');
+    out.push_back('{');
+    // Ids are echoed when the item had them as strings, and left out otherwise.
+    bool first = true;
+    for (const char* field : {"_event_id", "_user_id"}) {
+      if (field[1] == 'e' && !events) continue;
+      const BodyValue* id = body.find(item, field);
+      if (id == nullptr || id->kind != JsonKind::string) continue;
+      if (!first) out.push_back(',');
+      first = false;
+      detail::append_json_string(out, field);
+      out.push_back(':');
+      detail::append_json_string(out, id->text);
+    }
+    if (!first) out.push_back(',');
+    if (!errors.empty()) {
+      out.append(R"("errors":{)");
+      bool first_field = true;
+      for (const auto& [field, messages] : errors) {
+        if (!first_field) out.push_back(',');
+        first_field = false;
+        detail::append_json_string(out, field);
+        out.append(":[");
+        for (std::size_t m = 0; m < messages.size(); ++m) {
+          if (m > 0) out.push_back(',');
+          detail::append_json_string(out, messages[m]);
+        }
+        out.push_back(']');
+      }
+      out.append(R"(},"status":"error"})");
+    } else {
+      out.append(R"("status":"success"})");
+    }
+  }
+  out.append(R"(],"successful":)");
+  append_number(out, accepted);
+  out.append("}}");
+  return out;
+}
+
+}  // namespace
+
 void Emulator::write_batch(Call& call, bool events) {
-  if (detail::json_nested_deeper_than(call.request.body, kMaxNesting)) {
+  Body body;
+  const std::string& text = call.request.body;
+  const bool read = body.parse(text, kMaxNesting);
+  // Nesting is checked first, over the whole text, however malformed the rest: a text read
+  // whole is nested no deeper than the limit, but the reader stops at a NUL between tokens (as
+  // nlohmann does) and what follows the NUL counts too.
+  if ((!read || text.find('\0') != std::string::npos) &&
+      detail::json_nested_deeper_than(text, kMaxNesting)) {
     return send_json(call, 400, message("Body nested too deeply"));
   }
-  const json body = json::parse(call.request.body, nullptr, /*allow_exceptions=*/false);
-  if (body.is_discarded()) return send_json(call, 400, message("Malformed JSON body"));
+  if (!read) return send_json(call, 400, message("Malformed JSON body"));
   if (const auto problem = check_batch(body)) return send_json(call, 400, message(*problem));
   const bool dry_run = query_flag(call.query, "_dryRun");
   const auto now = system_clock::now();
   const std::string key = call.datasource_key();
 
   std::vector<FieldErrors> outcomes;
-  outcomes.reserve(body.size());
+  outcomes.reserve(kMaxBatchItems);
+  std::vector<ContactUpdate> contacts;
+  std::vector<AttributeUpdate> attributes;
+  std::vector<std::uint32_t> members;
+  // The attributes of contact `object` (its `_user_id` from `user_id` when given) to store.
+  const auto add_contact = [&](std::uint32_t object, const BodyValue* user_id) {
+    const std::size_t first = attributes.size();
+    body.members(object, members);
+    for (const std::uint32_t member : members) {
+      if (user_id != nullptr && body[member].key == "_user_id") continue;
+      attributes.push_back({body[member].key, body[member].raw});
+    }
+    if (user_id == nullptr)
+      user_id = body.find(object, "_user_id");
+    else
+      attributes.push_back({"_user_id", user_id->raw});
+    contacts.push_back({user_id->text, first, attributes.size() - first});
+  };
   std::uint64_t accepted = 0;
   std::uint64_t duplicates = 0;
-  for (const json& item : body) {
+  for (const std::uint32_t item : body.children(0)) {
     FieldErrors errors =
-        events ? validate_event(item, reserved_) : validate_contact(item, reserved_);
+        events ? validate_event(body, item, reserved_) : validate_contact(body, item, reserved_);
     if (errors.empty()) {
       ++accepted;
-      if (!dry_run && !events) store_.upsert_contact(key, item);
+      if (!dry_run && !events) add_contact(item, nullptr);
       if (!dry_run && events) {
         // The embedded contact is upserted first; only a valid one gets here.
-        if (const auto user_data = item.find("_user_data");
-            user_data != item.end() && user_data->is_object()) {
-          json contact = *user_data;
-          contact["_user_id"] = item["_user_id"];
-          store_.upsert_contact(key, contact);
+        if (const BodyValue* user_data = body.find(item, "_user_data");
+            user_data != nullptr && user_data->kind == JsonKind::object) {
+          contacts.clear();
+          attributes.clear();
+          add_contact(static_cast<std::uint32_t>(user_data - &body[0]),
+                      body.find(item, "_user_id"));
+          store_.upsert_contacts(key, contacts, attributes);
         }
         StoredEvent stored{
-            item, true,
+            body.to_json(item), true,
             std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count()};
-        const auto date = item.find("_event_date");
-        if (date == item.end() || date->is_null()) {
+        const BodyValue* date = body.find(item, "_event_date");
+        if (date == nullptr || date->kind == JsonKind::null) {
           stored.event["_event_date"] = iso8601_now(now);  // omitted: "now", may trigger
         } else {
           stored.triggers_automations = triggers_automations(
-              parse_iso8601(date->get<std::string>()).value_or(system_clock::time_point()), now);
+              parse_iso8601(std::string(date->text)).value_or(system_clock::time_point()), now);
         }
         if (!store_.record_event(key, std::move(stored))) ++duplicates;
       }
     }
     outcomes.push_back(std::move(errors));
   }
+  if (!events && !contacts.empty()) store_.upsert_contacts(key, contacts, attributes);
   store_.count_items(accepted, outcomes.size() - accepted, duplicates);
 
   const int status = accepted > 0 ? 202 : 422;
   if (config_.response_shape == ResponseShape::documented) {
-    json items = json::array();
-    for (std::size_t i = 0; i < outcomes.size(); ++i) {
-      json entry = {{"status", outcomes[i].empty() ? "success" : "error"}};
-      // Ids are echoed when the item had them as strings, and left out otherwise.
-      for (const char* field : {"_user_id", "_event_id"}) {
-        if (field[1] == 'e' && !events) continue;
-        if (const auto it = body[i].find(field); it != body[i].end() && it->is_string()) {
-          entry[field] = *it;
-        }
-      }
-      if (!outcomes[i].empty()) entry["errors"] = outcomes[i];
-      items.push_back(std::move(entry));
-    }
-    return send_json(call, status,
-                     {{"entity",
-                       {{"successful", accepted},
-                        {"failed", outcomes.size() - accepted},
-                        {"items", std::move(items)}}}});
+    call.response.status = status;
+    call.response.set_content(documented_answer(body, outcomes, accepted, events),
+                              "application/json");
+    return;
   }
   json accepted_list = json::array();
   json error_list = json::array();
-  for (std::size_t i = 0; i < outcomes.size(); ++i) {
+  std::size_t i = 0;
+  for (const std::uint32_t item : body.children(0)) {
     if (outcomes[i].empty()) {
-      accepted_list.push_back({{"position", i}, {"item", body[i]}});
+      accepted_list.push_back({{"position", i}, {"item", body.to_json(item)}});
     } else {
-      error_list.push_back({{"position", i}, {"item", body[i]}, {"error", outcomes[i]}});
+      error_list.push_back({{"position", i}, {"item", body.to_json(item)}, {"error", outcomes[i]}});
     }
+    ++i;
   }
   send_json(call, status,
             {{"success", accepted == outcomes.size()},

@@ -51,7 +51,7 @@ Emulator::Emulator(Config config)
     : config_(std::move(config)),
       reserved_(reserved_attribute_names(config_.specs.value("attributes", json::array()))),
       faults_(config_.faults),
-      limiter_(config_.rate_limit_per_minute),
+      limiter_(config_.rate_limit_per_minute, config_.rate_limit_mode, config_.rate_limit_burst),
       server_(std::make_unique<ConnectionServer>(ConnectionLimits{config_.max_connections})) {
   server_->set_tcp_nodelay(true);
   server_->set_keep_alive_max_count(1'000'000);
@@ -224,6 +224,9 @@ void Emulator::handle_api(Call& call) {
   if (call.endpoint.empty()) return send_json(call, 404, message("Not found"));
   if (!rate.allowed) {
     call.response.status = 429;  // empty body, as documented
+    if (rate.retry_after > 0) {
+      call.response.set_header("Retry-After", std::to_string(rate.retry_after));
+    }
     return;
   }
   if (inject_fault(call)) return;

@@ -5,16 +5,34 @@ namespace instasent::emulator {
 
 using nlohmann::json;
 
-void Store::upsert_contact(const std::string& datasource_key, const json& contact) {
-  const std::string& user_id = contact.at("_user_id").get_ref<const std::string&>();
+namespace {
+
+// A stored value's JSON text as the value it stands for.
+json parse_stored(const std::string& text) { return json::parse(text, nullptr, false); }
+
+}  // namespace
+
+void Store::upsert_contacts(const std::string& datasource_key,
+                            const std::vector<ContactUpdate>& contacts,
+                            const std::vector<AttributeUpdate>& attributes) {
   std::lock_guard<std::mutex> lock(mutex_);
-  json& stored = datasources_[datasource_key].contacts[user_id];
-  if (!stored.is_object()) stored = json::object();
-  for (auto it = contact.begin(); it != contact.end(); ++it) {
-    if (it.value().is_null()) {
-      stored.erase(it.key());  // null clears; keys left out are kept
-    } else {
-      stored[it.key()] = it.value();
+  auto& stored_contacts = datasources_[datasource_key].contacts;
+  for (const ContactUpdate& update : contacts) {
+    auto it = stored_contacts.find(update.user_id);
+    if (it == stored_contacts.end()) {
+      it = stored_contacts.emplace(std::string(update.user_id), Contact()).first;
+    }
+    Contact& stored = it->second;
+    for (std::size_t i = update.first; i < update.first + update.count; ++i) {
+      const AttributeUpdate& attribute = attributes[i];
+      const auto existing = stored.find(attribute.name);
+      if (attribute.value == "null") {  // null clears; keys left out are kept
+        if (existing != stored.end()) stored.erase(existing);
+      } else if (existing != stored.end()) {
+        existing->second.assign(attribute.value);
+      } else {
+        stored.emplace(std::string(attribute.name), std::string(attribute.value));
+      }
     }
   }
 }
@@ -26,7 +44,9 @@ std::optional<json> Store::contact(const std::string& datasource_key,
   if (ds == datasources_.end()) return std::nullopt;
   const auto it = ds->second.contacts.find(user_id);
   if (it == ds->second.contacts.end()) return std::nullopt;
-  return it->second;
+  json data = json::object();
+  for (const auto& [name, text] : it->second) data[name] = parse_stored(text);
+  return data;
 }
 
 bool Store::delete_contact(const std::string& datasource_key, const std::string& user_id) {
@@ -50,7 +70,11 @@ bool Store::has_event(const std::string& datasource_key, const std::string& even
 json Store::snapshot(const std::string& datasource_key) const {
   const auto describe = [](const Datasource& ds) {
     json contacts = json::object();
-    for (const auto& [user_id, data] : ds.contacts) contacts[user_id] = data;
+    for (const auto& [user_id, attributes] : ds.contacts) {
+      json& data = contacts[user_id];
+      data = json::object();
+      for (const auto& [name, text] : attributes) data[name] = parse_stored(text);
+    }
     json events = json::array();
     for (const auto& [event_id, stored] : ds.events) {
       events.push_back({{"event", stored.event},

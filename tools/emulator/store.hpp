@@ -8,6 +8,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -30,10 +31,27 @@ struct Counters {
   std::uint64_t faults_injected = 0;
 };
 
+/// One attribute of a contact upsert: its name and its value as JSON text; `null` clears it.
+struct AttributeUpdate {
+  std::string_view name;
+  std::string_view value;
+};
+
+/// One contact of an upsert: its user id and its attributes, `attributes[first, first + count)`
+/// of the list given with it.
+struct ContactUpdate {
+  std::string_view user_id;
+  std::size_t first;
+  std::size_t count;
+};
+
 class Store {
  public:
-  /// Upserts: attributes left out are kept, attributes sent as null are removed.
-  void upsert_contact(const std::string& datasource_key, const nlohmann::json& contact);
+  /// Upserts the contacts in order: attributes left out are kept, attributes sent as null are
+  /// removed.
+  void upsert_contacts(const std::string& datasource_key,
+                       const std::vector<ContactUpdate>& contacts,
+                       const std::vector<AttributeUpdate>& attributes);
   std::optional<nlohmann::json> contact(const std::string& datasource_key,
                                         const std::string& user_id) const;
   /// False when there was no such contact.
@@ -58,8 +76,11 @@ class Store {
   void reset();
 
  private:
+  // A contact's attributes, each value kept as the JSON text it came in, so that storing it
+  // copies text instead of building a tree; it is parsed when the contact is read.
+  using Contact = std::map<std::string, std::string, std::less<>>;
   struct Datasource {
-    std::map<std::string, nlohmann::json> contacts;
+    std::map<std::string, Contact, std::less<>> contacts;
     std::map<std::string, StoredEvent> events;  // by _event_id
   };
   mutable std::mutex mutex_;

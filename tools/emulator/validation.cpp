@@ -3,6 +3,8 @@
 #include "validation.hpp"
 
 #include <cstdint>
+#include <limits>
+#include <string_view>
 #include <utility>
 
 namespace instasent::emulator {
@@ -19,33 +21,29 @@ constexpr const char* kUserData = "_user_data";
 constexpr const char* kEmail = "_email";
 constexpr const char* kPhoneMobile = "_phone_mobile";
 
-const Json& empty_object() {
-  static const Json empty = Json::object();
-  return empty;
-}
-
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
-bool is_scalar(const Json& value) {
-  return value.is_string() || value.is_number() || value.is_boolean() || value.is_null();
+bool is_scalar(const BodyValue& value) {
+  return value.kind != JsonKind::array && value.kind != JsonKind::object;
 }
 
 // A value a contact attribute may take: a scalar, or an array of scalars.
-bool is_valid_value(const Json& value) {
+bool is_valid_value(const Body& body, std::uint32_t index) {
+  const BodyValue& value = body[index];
   if (is_scalar(value)) return true;
-  if (!value.is_array()) return false;
-  for (const Json& element : value) {
-    if (!is_scalar(element)) return false;
+  if (value.kind != JsonKind::array) return false;
+  for (const std::uint32_t element : body.children(index)) {
+    if (!is_scalar(body[element])) return false;
   }
   return true;
 }
 
 // The message for a field that must be a non-empty string, or nullptr when it is one.
 // `value` is nullptr when the field is missing.
-const char* required_string_error(const Json* value) {
+const char* required_string_error(const BodyValue* value) {
   if (value == nullptr) return "Required";
-  if (!value->is_string()) return "Must be a string";
-  if (value->get_ref<const std::string&>().empty()) return "Must not be empty";
+  if (value->kind != JsonKind::string) return "Must be a string";
+  if (value->text.empty()) return "Must not be empty";
   return nullptr;
 }
 
@@ -54,29 +52,44 @@ const Json* find_member(const Json& object, const char* key) {
   return it == object.end() ? nullptr : &*it;
 }
 
-bool looks_like_email(const std::string& text) {
+bool looks_like_email(std::string_view text) {
   const std::size_t at = text.find('@');
-  if (at == std::string::npos || text.find('@', at + 1) != std::string::npos) return false;
+  if (at == std::string_view::npos || text.find('@', at + 1) != std::string_view::npos) {
+    return false;
+  }
   for (const char c : text) {
     const auto byte = static_cast<unsigned char>(c);
     if (byte <= 0x20 || byte == 0x7f) return false;  // spaces and control characters
   }
-  const std::string local = text.substr(0, at);
-  const std::string domain = text.substr(at + 1);
+  const std::string_view local = text.substr(0, at);
+  const std::string_view domain = text.substr(at + 1);
   if (local.empty() || local.front() == '.' || local.back() == '.') return false;
   if (domain.empty() || domain.front() == '.' || domain.back() == '.') return false;
-  if (domain.find('.') == std::string::npos) return false;
-  if (domain.find("..") != std::string::npos) return false;
+  if (domain.find('.') == std::string_view::npos) return false;
+  if (domain.find("..") != std::string_view::npos) return false;
   return true;
 }
 
-bool looks_like_phone(const std::string& text) {
+bool looks_like_phone(std::string_view text) {
   if (text.size() < 9 || text.size() > 16 || text.front() != '+') return false;
   for (std::size_t i = 1; i < text.size(); ++i) {
     if (!is_digit(text[i])) return false;
   }
   return true;
 }
+
+// A nlohmann::json value read as a request body would be: from its text.
+class JsonAsBody {
+ public:
+  explicit JsonAsBody(const Json& value) : text_(value.dump()) {
+    body_.parse(text_, std::numeric_limits<std::size_t>::max());
+  }
+  const Body& body() const { return body_; }
+
+ private:
+  std::string text_;
+  Body body_;
+};
 
 // Reads exactly `count` decimal digits at `pos`.
 bool read_digits(const std::string& text, std::size_t pos, std::size_t count, int& out) {
@@ -113,16 +126,25 @@ std::int64_t days_from_civil(int year, int month, int day) {
 
 }  // namespace
 
-std::optional<std::string> check_batch(const nlohmann::json& body) {
-  if (!body.is_array()) return "Body should be an array";
-  if (body.empty()) return "Body should contain at least one item";
-  if (body.size() > kMaxBatchItems) {
+std::optional<std::string> check_batch(const Body& body) {
+  if (body[0].kind != JsonKind::array) return "Body should be an array";
+  const std::size_t count = body.count(0);
+  if (count == 0) return "Body should contain at least one item";
+  if (count > kMaxBatchItems) {
     return "Body should contain at most " + std::to_string(kMaxBatchItems) + " items";
   }
-  for (std::size_t i = 0; i < body.size(); ++i) {
-    if (!body[i].is_object()) return "Item " + std::to_string(i) + " should be an object";
+  std::size_t i = 0;
+  for (const std::uint32_t item : body.children(0)) {
+    if (body[item].kind != JsonKind::object) {
+      return "Item " + std::to_string(i) + " should be an object";
+    }
+    ++i;
   }
   return std::nullopt;
+}
+
+std::optional<std::string> check_batch(const nlohmann::json& body) {
+  return check_batch(JsonAsBody(body).body());
 }
 
 std::set<std::string> reserved_attribute_names(const nlohmann::json& attribute_specs) {
@@ -144,79 +166,96 @@ std::set<std::string> reserved_attribute_names(const nlohmann::json& attribute_s
   return names;
 }
 
-FieldErrors validate_contact(const nlohmann::json& contact, const std::set<std::string>& reserved) {
+FieldErrors validate_contact(const Body& body, std::uint32_t contact,
+                             const std::set<std::string>& reserved) {
   FieldErrors errors;
-  const Json& object = contact.is_object() ? contact : empty_object();
+  if (body[contact].kind != JsonKind::object) {
+    errors[kUserId] = {"Required"};
+    return errors;
+  }
 
-  if (const char* message = required_string_error(find_member(object, kUserId))) {
+  if (const char* message = required_string_error(body.find(contact, kUserId))) {
     errors[kUserId] = {message};
   }
 
-  for (const auto& [key, value] : object.items()) {
+  // Each name once, with its last value, as a nlohmann::json object holds it.
+  thread_local std::vector<std::uint32_t> members;
+  body.members(contact, members);
+  for (const std::uint32_t member : members) {
+    const BodyValue& value = body[member];
+    const std::string_view key = value.key;
     if (key == kUserId) continue;
     const bool is_reserved = !key.empty() && key.front() == '_';
-    if (is_reserved && reserved.count(key) == 0) {
-      errors[key] = {"Unknown reserved attribute"};
-    } else if (!is_valid_value(value)) {
-      errors[key] = {"Invalid value type"};
-    } else if (value.is_null()) {
+    if (is_reserved && reserved.count(std::string(key)) == 0) {
+      errors[std::string(key)] = {"Unknown reserved attribute"};
+    } else if (!is_valid_value(body, member)) {
+      errors[std::string(key)] = {"Invalid value type"};
+    } else if (value.kind == JsonKind::null) {
       // null clears the attribute.
     } else if (key == kEmail) {
-      if (!value.is_string() || !looks_like_email(value.get_ref<const std::string&>())) {
-        errors[key] = {"Invalid format"};
+      if (value.kind != JsonKind::string || !looks_like_email(value.text)) {
+        errors[std::string(key)] = {"Invalid format"};
       }
     } else if (key == kPhoneMobile) {
-      if (!value.is_string() || !looks_like_phone(value.get_ref<const std::string&>())) {
-        errors[key] = {"Invalid format"};
+      if (value.kind != JsonKind::string || !looks_like_phone(value.text)) {
+        errors[std::string(key)] = {"Invalid format"};
       }
     }
   }
   return errors;
 }
 
-FieldErrors validate_event(const nlohmann::json& event, const std::set<std::string>& reserved) {
+FieldErrors validate_contact(const nlohmann::json& contact, const std::set<std::string>& reserved) {
+  return validate_contact(JsonAsBody(contact).body(), 0, reserved);
+}
+
+FieldErrors validate_event(const Body& body, std::uint32_t event,
+                           const std::set<std::string>& reserved) {
   FieldErrors errors;
-  const Json& object = event.is_object() ? event : empty_object();
+  const bool is_object = body[event].kind == JsonKind::object;
+  const auto find = [&](std::uint32_t object, const char* key) {
+    return is_object ? body.find(object, key) : nullptr;
+  };
 
   for (const char* key : {kUserId, kEventId, kEventType}) {
-    if (const char* message = required_string_error(find_member(object, key))) {
+    if (const char* message = required_string_error(find(event, key))) {
       errors[key] = {message};
     }
   }
+  if (!is_object) return errors;
 
   // Optional fields: null counts as absent.
-  const Json* date = find_member(object, kEventDate);
-  if (date != nullptr && !date->is_null()) {
-    if (!date->is_string() || !parse_iso8601(date->get_ref<const std::string&>())) {
+  const BodyValue* date = body.find(event, kEventDate);
+  if (date != nullptr && date->kind != JsonKind::null) {
+    if (date->kind != JsonKind::string || !parse_iso8601(std::string(date->text))) {
       errors[kEventDate] = {"Invalid date"};
     }
   }
 
-  const Json* parameters = find_member(object, kEventParameters);
-  if (parameters != nullptr && !parameters->is_null() && !parameters->is_object()) {
+  const BodyValue* parameters = body.find(event, kEventParameters);
+  if (parameters != nullptr && parameters->kind != JsonKind::null &&
+      parameters->kind != JsonKind::object) {
     errors[kEventParameters] = {"Must be an object"};
   }
 
-  const Json* user_data = find_member(object, kUserData);
-  if (user_data != nullptr && !user_data->is_null()) {
-    if (!user_data->is_object()) {
+  const BodyValue* user_data = body.find(event, kUserData);
+  if (user_data != nullptr && user_data->kind != JsonKind::null) {
+    if (user_data->kind != JsonKind::object) {
       errors[kUserData] = {"Must be an object"};
     } else {
-      const Json* event_user = find_member(object, kUserId);
+      const BodyValue* event_user = body.find(event, kUserId);
       const bool event_user_valid = required_string_error(event_user) == nullptr;
-      const Json* embedded_user = find_member(*user_data, kUserId);
+      const auto user_data_index = static_cast<std::uint32_t>(user_data - &body[0]);
+      const BodyValue* embedded_user = body.find(user_data_index, kUserId);
 
-      FieldErrors embedded;
+      FieldErrors embedded = validate_contact(body, user_data_index, reserved);
       if (embedded_user == nullptr) {
         // The contact takes the event's _user_id; when that is invalid it is reported once, at
         // the top level, not again for the embedded contact.
-        embedded = validate_contact(*user_data, reserved);
         embedded.erase(kUserId);
-      } else {
-        embedded = validate_contact(*user_data, reserved);
-        if (embedded.count(kUserId) == 0 && event_user_valid && *embedded_user != *event_user) {
-          embedded[kUserId] = {"Must match the event's _user_id"};
-        }
+      } else if (embedded.count(kUserId) == 0 && event_user_valid &&
+                 embedded_user->text != event_user->text) {
+        embedded[kUserId] = {"Must match the event's _user_id"};
       }
       for (auto& [key, messages] : embedded) {
         errors[std::string(kUserData) + "." + key] = std::move(messages);
@@ -224,14 +263,20 @@ FieldErrors validate_event(const nlohmann::json& event, const std::set<std::stri
     }
   }
 
-  for (const auto& item : object.items()) {
-    const std::string& key = item.key();
+  thread_local std::vector<std::uint32_t> members;
+  body.members(event, members);
+  for (const std::uint32_t member : members) {
+    const std::string_view key = body[member].key;
     if (key != kUserId && key != kEventId && key != kEventType && key != kEventDate &&
         key != kEventParameters && key != kUserData) {
-      errors[key] = {"Unknown field"};
+      errors[std::string(key)] = {"Unknown field"};
     }
   }
   return errors;
+}
+
+FieldErrors validate_event(const nlohmann::json& event, const std::set<std::string>& reserved) {
+  return validate_event(JsonAsBody(event).body(), 0, reserved);
 }
 
 std::optional<std::chrono::system_clock::time_point> parse_iso8601(const std::string& text) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <set>
@@ -10,6 +11,8 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "body.hpp"
 
 namespace instasent::emulator {
 
@@ -19,23 +22,30 @@ using FieldErrors = std::map<std::string, std::vector<std::string>>;
 /// The most items one batch may carry.
 inline constexpr std::size_t kMaxBatchItems = 100;
 
-/// Why a batch body is refused as a whole (400 {"message": ...}), or nullopt when it is an array
-/// of 1 to 100 objects.
-std::optional<std::string> check_batch(const nlohmann::json& body);
+/// Why a batch body (value 0 of `body`) is refused as a whole (400 {"message": ...}), or nullopt
+/// when it is an array of 1 to 100 objects.
+std::optional<std::string> check_batch(const Body& body);
 
 /// The reserved (`_`-prefixed) attribute names a contact may carry: the `uid`s of the attribute
 /// specs that start with '_'.
 std::set<std::string> reserved_attribute_names(const nlohmann::json& attribute_specs);
 
-/// Per-item rules for a contact: `_user_id` a non-empty string; `_email` an address;
-/// `_phone_mobile` '+' and 8 to 15 digits; no unknown reserved key; values string, number,
-/// bool, null or an array of those. Empty when the contact is valid.
-FieldErrors validate_contact(const nlohmann::json& contact, const std::set<std::string>& reserved);
+/// Per-item rules for a contact (value `contact` of `body`): `_user_id` a non-empty string;
+/// `_email` an address; `_phone_mobile` '+' and 8 to 15 digits; no unknown reserved key; values
+/// string, number, bool, null or an array of those. Empty when the contact is valid.
+FieldErrors validate_contact(const Body& body, std::uint32_t contact,
+                             const std::set<std::string>& reserved);
 
-/// Per-item rules for an event: `_user_id`, `_event_id`, `_event_type` non-empty strings;
-/// `_event_date` ISO 8601 with a time zone; `_event_parameters` an object; `_user_data` a valid
-/// contact (errors reported as `_user_data.<field>`) whose `_user_id`, if given, is the event's;
-/// no other top-level keys.
+/// Per-item rules for an event (value `event` of `body`): `_user_id`, `_event_id`, `_event_type`
+/// non-empty strings; `_event_date` ISO 8601 with a time zone; `_event_parameters` an object;
+/// `_user_data` a valid contact (errors reported as `_user_data.<field>`) whose `_user_id`, if
+/// given, is the event's; no other top-level keys.
+FieldErrors validate_event(const Body& body, std::uint32_t event,
+                           const std::set<std::string>& reserved);
+
+/// The same rules for a nlohmann::json value, read from its text (dump()) as a request's body.
+std::optional<std::string> check_batch(const nlohmann::json& body);
+FieldErrors validate_contact(const nlohmann::json& contact, const std::set<std::string>& reserved);
 FieldErrors validate_event(const nlohmann::json& event, const std::set<std::string>& reserved);
 
 /// Parses ISO 8601 date-time with a time zone ("2026-11-28T10:00:00.000Z", "...+02:00").
