@@ -277,8 +277,8 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
     record.level = LogLevel::info;
     record.event = LogEvent::spool_recovered;
     record.items = static_cast<std::size_t>(replay_pending_ - damaged);
-    if (damaged > 0)
-      record.message = std::to_string(damaged) + " damaged records could not be sent";
+    const std::string message = std::to_string(damaged) + " damaged records could not be sent";
+    if (damaged > 0) record.message = message;
     logger().log(record);
   }
 

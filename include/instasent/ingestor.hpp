@@ -148,7 +148,9 @@ struct SpoolOptions {
   SpoolSync sync = SpoolSync::interval;            ///< When records are forced to the disk.
   std::chrono::milliseconds sync_interval{1'000};  ///< For `SpoolSync::interval`.
   /// Called while the ingestor is constructed, once for each file in the directory that is not
-  /// the spool's (left alone) and once for each segment with damaged records; it must not throw.
+  /// the spool's (left alone) and once for each segment with damaged records (and, should a
+  /// segment read then be unreadable when its items are read back, from the thread that reads
+  /// them); it must not throw.
   /// Null: no call (both are still counted in `IngestorStats`).
   std::function<void(const std::string& message)> on_warning;
 };
