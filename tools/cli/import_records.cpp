@@ -36,17 +36,6 @@ FieldErrors errors_of(const Record& record) {
   return {{record.field, {record.problem}}};
 }
 
-template <typename Item>
-Item build(const json& object);
-template <>
-Contact build<Contact>(const json& object) {
-  return contact_from_json(object);
-}
-template <>
-Event build<Event>(const json& object) {
-  return event_from_json(object);
-}
-
 }  // namespace
 
 void ImportRun::read_all() {
@@ -107,23 +96,10 @@ void ImportRun::handle(const Record& record) {
 // line may end the import: whatever the building throws is that line's problem.
 template <typename Item>
 std::optional<Item> ImportRun::build_item(const Record& record) {
-  try {
-    return build<Item>(record.object);
-  } catch (const ItemError& error) {
-    state_->unreadable(record, {{error.field(), {error.problem()}}}, item_json_of(record, format_));
-  } catch (const InvalidInputError& error) {
-    // what() reads "instasent: invalid input: FIELD PROBLEM".
-    std::string problem = error.what();
-    const std::string prefix = "instasent: invalid input: " + error.field() + " ";
-    if (problem.rfind(prefix, 0) == 0) problem.erase(0, prefix.size());
-    state_->unreadable(record, {{error.field(), {printable(problem, 200)}}},
-                       item_json_of(record, format_));
-  } catch (const std::exception& error) {
-    state_->unreadable(record,
-                       {{"", {"cannot be built into an item: " + printable(error.what(), 200)}}},
-                       item_json_of(record, format_));
-  }
-  return std::nullopt;
+  FieldErrors errors;
+  std::optional<Item> item = cli::build_item<Item>(record.object, errors);
+  if (!item) state_->unreadable(record, errors, item_json_of(record, format_));
+  return item;
 }
 
 template <typename Item>
@@ -146,7 +122,10 @@ void ImportRun::offer(const Record& record, Item item) {
   // Full by bytes (very large items): `add` waited a second; offer it again while not stopping.
   // The item was moved, so it is built again, identically.
   while (result.status == AddStatus::queue_full && !stop_sending()) {
-    result = ingestor_->add(build<Item>(record.object), record.first_line);
+    FieldErrors ignored;  // it was built once, so it builds again
+    std::optional<Item> again = cli::build_item<Item>(record.object, ignored);
+    if (!again) break;
+    result = ingestor_->add(std::move(*again), record.first_line);
   }
   if (!result.queued()) state_->refused_at_add(record.first_line, result);
 }

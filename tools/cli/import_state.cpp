@@ -9,20 +9,6 @@ namespace instasent::cli {
 
 namespace {
 
-// "_email: Invalid format; plan: too long", for a message on stderr.
-std::string describe(const FieldErrors& errors) {
-  std::string text;
-  for (const auto& [field, messages] : errors) {
-    if (!text.empty()) text += "; ";
-    if (!field.empty()) text += field + ": ";
-    for (std::size_t i = 0; i < messages.size(); ++i) {
-      if (i > 0) text += ", ";
-      text += messages[i];
-    }
-  }
-  return printable(text, 300);
-}
-
 std::string line_message(std::uint64_t line, const std::string& field, const std::string& problem) {
   const std::string where = "line " + std::to_string(line);
   return field.empty() ? where + " " + problem : where + ": " + printable(field) + " " + problem;
@@ -191,7 +177,7 @@ void ImportState::reject(const PendingItem& item, const FieldErrors& errors) {
     tracker_.unconfirmed(item.first_line);
   }
   report("line " + std::to_string(item.first_line) +
-         " rejected by the server: " + describe(errors));
+         " rejected by the server: " + describe_errors(errors));
 }
 
 void ImportState::drop(const PendingItem& item) {

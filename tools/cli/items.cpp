@@ -8,6 +8,7 @@
 #include "civil_time.hpp"  // the SDK's date arithmetic
 #include "hash.hpp"
 #include "instasent/error.hpp"
+#include "text.hpp"
 
 namespace instasent::cli {
 
@@ -283,5 +284,41 @@ std::optional<std::chrono::system_clock::time_point> parse_iso8601(std::string_v
 std::string dump_json(const json& value) {
   return value.dump(-1, ' ', false, json::error_handler_t::replace);
 }
+
+namespace {
+
+template <typename Item>
+Item build_from(const json& object);
+template <>
+Contact build_from<Contact>(const json& object) {
+  return contact_from_json(object);
+}
+template <>
+Event build_from<Event>(const json& object) {
+  return event_from_json(object);
+}
+
+}  // namespace
+
+template <typename Item>
+std::optional<Item> build_item(const json& object, FieldErrors& errors) {
+  try {
+    return build_from<Item>(object);
+  } catch (const ItemError& error) {
+    errors[error.field()].push_back(error.problem());
+  } catch (const InvalidInputError& error) {
+    // what() reads "instasent: invalid input: FIELD PROBLEM".
+    std::string problem = error.what();
+    const std::string prefix = "instasent: invalid input: " + error.field() + " ";
+    if (problem.rfind(prefix, 0) == 0) problem.erase(0, prefix.size());
+    errors[error.field()].push_back(printable(problem, 200));
+  } catch (const std::exception& error) {
+    errors[""].push_back("cannot be built into an item: " + printable(error.what(), 200));
+  }
+  return std::nullopt;
+}
+
+template std::optional<Contact> build_item<Contact>(const json&, FieldErrors&);
+template std::optional<Event> build_item<Event>(const json&, FieldErrors&);
 
 }  // namespace instasent::cli

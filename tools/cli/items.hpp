@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "instasent/batch_result.hpp"
 #include "instasent/contact.hpp"
 #include "instasent/event.hpp"
 #include "instasent/value.hpp"
@@ -45,6 +46,13 @@ Contact contact_from_json(const nlohmann::json& object);
 /// event without `_event_id` gets one derived from its content (see `derived_event_id`), so
 /// that sending the same line again never records it twice. Throws `ItemError`.
 Event event_from_json(const nlohmann::json& object);
+
+/// `Contact` or `Event` from its JSON object (`contact_from_json`, `event_from_json`); nullopt
+/// when it cannot be built, with why in `errors`: an `ItemError` or the SDK's
+/// `InvalidInputError` as its field and problem, anything else as a problem of the whole item.
+/// A bad object never throws.
+template <typename Item>
+std::optional<Item> build_item(const nlohmann::json& object, FieldErrors& errors);
 
 /// A stable `_event_id` for an event object that has none: a UUID-shaped 128-bit hash of the
 /// object's canonical JSON. Identical objects get identical ids.

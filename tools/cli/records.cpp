@@ -91,6 +91,33 @@ void read_typed_values(Record& record, const json& types) {
 
 }  // namespace
 
+void read_json_object(Record& record) {
+  if (!is_valid_utf8(record.text)) {
+    record.problem = "is not valid UTF-8";
+    return;
+  }
+  if (json_nested_deeper_than(record.text, kMaxJsonNesting)) {
+    record.problem =
+        "nests arrays and objects deeper than " + std::to_string(kMaxJsonNesting) + " levels";
+    return;
+  }
+  json parsed;
+  try {
+    parsed = json::parse(record.text);
+  } catch (const json::parse_error& error) {
+    record.problem = describe_parse_error(error);
+    return;
+  } catch (const json::exception& error) {
+    record.problem = describe_json_error(error);
+    return;
+  }
+  if (!parsed.is_object()) {
+    record.problem = "is not a JSON object";
+    return;
+  }
+  record.object = std::move(parsed);
+}
+
 std::optional<InputFormat> parse_input_format(std::string_view name) {
   if (name == "ndjson") return InputFormat::ndjson;
   if (name == "csv") return InputFormat::csv;
@@ -151,30 +178,11 @@ bool RecordReader::next_json(Record& record, std::uint64_t skip_through) {
     record.problem = too_long_problem(source_.max_line_bytes());
     return true;
   }
-  if (!is_valid_utf8(record.text)) {
-    record.problem = "is not valid UTF-8";
-    return true;
-  }
-  if (json_nested_deeper_than(record.text, kMaxJsonNesting)) {
-    record.problem =
-        "nests arrays and objects deeper than " + std::to_string(kMaxJsonNesting) + " levels";
-    return true;
-  }
-  json parsed;
-  try {
-    parsed = json::parse(record.text);
-  } catch (const json::parse_error& error) {
-    record.problem = describe_parse_error(error);
-    return true;
-  } catch (const json::exception& error) {
-    record.problem = describe_json_error(error);
-    return true;
-  }
-  if (!parsed.is_object()) {
-    record.problem = "is not a JSON object";
-    return true;
-  }
+  read_json_object(record);
+  if (!record.problem.empty()) return true;
   if (format_ == InputFormat::rejects) {
+    json parsed = std::move(record.object);
+    record.object = json();
     const auto item = parsed.find("item");
     if (item == parsed.end() || !item->is_object()) {
       record.field = "item";
@@ -190,8 +198,6 @@ bool RecordReader::next_json(Record& record, std::uint64_t skip_through) {
     if (const auto types = parsed.find("types"); types != parsed.end()) {
       read_typed_values(record, *types);
     }
-  } else {
-    record.object = std::move(parsed);
   }
   return true;
 }

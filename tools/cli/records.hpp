@@ -50,6 +50,11 @@ struct Record {
   bool readable() const noexcept { return problem.empty() && !skipped && !blank; }
 };
 
+/// Reads `record.text` as an NDJSON line is read: sets `record.object` to the JSON object it
+/// holds, or `record.problem` when it is not valid UTF-8, nests deeper than `kMaxJsonNesting`,
+/// is not JSON or is not an object. The problem never quotes the text.
+void read_json_object(Record& record);
+
 /// Reads records from a line source in one format.
 class RecordReader {
  public:

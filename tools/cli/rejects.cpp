@@ -60,18 +60,51 @@ void keep_confirmed_records(const std::string& path, std::uint64_t keep_through)
 
 }  // namespace
 
+std::string describe_errors(const FieldErrors& errors) {
+  std::string text;
+  for (const auto& [field, messages] : errors) {
+    if (!text.empty()) text += "; ";
+    if (!field.empty()) text += field + ": ";
+    for (std::size_t i = 0; i < messages.size(); ++i) {
+      if (i > 0) text += ", ";
+      text += messages[i];
+    }
+  }
+  return printable(text, 300);
+}
+
+std::string reject_record(std::string_view where, std::string_view item_json,
+                          const FieldErrors& errors, std::string_view types_json) {
+  json error_object = json::object();
+  for (const auto& [field, messages] : errors) error_object[field] = messages;
+  std::string record = "{";
+  record += where;
+  record += ",\"item\":";
+  record += item_json;
+  record += ",\"errors\":";
+  record += error_object.dump(-1, ' ', false, json::error_handler_t::replace);
+  if (!types_json.empty()) {
+    record += ",\"types\":";
+    record += types_json;
+  }
+  record += "}";
+  return record;
+}
+
 RejectsWriter::RejectsWriter(const std::string& path, std::optional<std::uint64_t> keep_through)
     : path_(path) {
-  int flags = O_WRONLY | O_CREAT | O_CLOEXEC;
-  if (keep_through) {
-    keep_confirmed_records(path, *keep_through);
-    flags |= O_APPEND;
-  } else {
-    flags |= O_TRUNC;
-  }
-  fd_.reset(open(path.c_str(), flags, 0644));
+  if (keep_through) keep_confirmed_records(path, *keep_through);
+  open_file(keep_through ? O_APPEND : O_TRUNC);
+}
+
+RejectsWriter::RejectsWriter(const std::string& path, Append) : path_(path) {
+  open_file(O_APPEND);
+}
+
+void RejectsWriter::open_file(int flags) {
+  fd_.reset(open(path_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | flags, 0644));
   if (!fd_.valid()) {
-    throw UsageError("cannot write " + display_path(path) + ": " + std::strerror(errno));
+    throw UsageError("cannot write " + display_path(path_) + ": " + std::strerror(errno));
   }
   buffer_.reserve(kBufferBytes);
 }
@@ -86,19 +119,13 @@ RejectsWriter::~RejectsWriter() {
 
 void RejectsWriter::write(std::uint64_t line, std::string_view item_json, const FieldErrors& errors,
                           std::string_view types_json) {
-  json error_object = json::object();
-  for (const auto& [field, messages] : errors) error_object[field] = messages;
-  buffer_ += "{\"line\":";
-  buffer_ += std::to_string(line);
-  buffer_ += ",\"item\":";
-  buffer_ += item_json;
-  buffer_ += ",\"errors\":";
-  buffer_ += error_object.dump(-1, ' ', false, json::error_handler_t::replace);
-  if (!types_json.empty()) {
-    buffer_ += ",\"types\":";
-    buffer_ += types_json;
-  }
-  buffer_ += "}\n";
+  write_record(
+      reject_record("\"line\":" + std::to_string(line), item_json, errors, types_json));
+}
+
+void RejectsWriter::write_record(std::string_view record) {
+  buffer_ += record;
+  buffer_ += '\n';
   ++written_;
   if (buffer_.size() >= kBufferBytes) flush();
 }

@@ -14,12 +14,29 @@
 
 namespace instasent::cli {
 
+/// One rejects record as JSON text, without the newline: `{WHERE,"item":...,"errors":{...}}`
+/// (and `"types"` unless `types_json` is empty). `where` holds the members that say where the item
+/// came from: `"line":3` for an import, the topic, partition and offset for `consume`.
+/// `item_json` and `types_json` are JSON text, as `RejectsWriter::write` takes them.
+std::string reject_record(std::string_view where, std::string_view item_json,
+                          const FieldErrors& errors, std::string_view types_json = {});
+
+/// "_email: Invalid format; plan: too long": the errors of a bad item, for a message on stderr.
+std::string describe_errors(const FieldErrors& errors);
+
 class RejectsWriter {
  public:
+  /// For `RejectsWriter(path, kAppend)`.
+  struct Append {};
+  static constexpr Append kAppend{};
+
   /// Opens `path`. For a fresh import the file is emptied. Resuming after `keep_through`, the
   /// records of lines up to it are kept and later ones dropped, since those lines are read again.
   /// Throws `UsageError` when the file cannot be written.
   RejectsWriter(const std::string& path, std::optional<std::uint64_t> keep_through);
+  /// Opens `path` to add records after those it holds (`consume`, whose records come again
+  /// after a restart anyway). Throws `UsageError` when the file cannot be written.
+  RejectsWriter(const std::string& path, Append);
   ~RejectsWriter();
   RejectsWriter(const RejectsWriter&) = delete;
   RejectsWriter& operator=(const RejectsWriter&) = delete;
@@ -30,6 +47,9 @@ class RejectsWriter {
   /// cannot be written.
   void write(std::uint64_t line, std::string_view item_json, const FieldErrors& errors,
              std::string_view types_json = {});
+  /// Appends one record made by `reject_record`. Throws `std::runtime_error` when the file
+  /// cannot be written.
+  void write_record(std::string_view record);
   /// Writes out what is buffered and syncs it to disk, so that a checkpoint may count on it.
   void sync();
 
@@ -37,6 +57,7 @@ class RejectsWriter {
   std::uint64_t written() const noexcept { return written_; }
 
  private:
+  void open_file(int flags);
   void flush();
 
   std::string path_;

@@ -45,17 +45,22 @@ json ImportSummary::to_json() const {
           {"exit_code", exit_code}};
 }
 
+int send_exit_code(bool access_denied, bool gave_up, bool fatal, std::uint64_t not_delivered,
+                   std::uint64_t bad, int signal_number) {
+  if (access_denied) return exit_code::access;
+  // Items not delivered without a signal to explain them: given up.
+  if (gave_up || (not_delivered > 0 && signal_number == 0)) return exit_code::gave_up;
+  if (fatal) return exit_code::usage;
+  if (signal_number != 0) return exit_code::interrupted + signal_number;
+  if (bad > 0) return exit_code::partial;
+  return exit_code::ok;
+}
+
 int import_exit_code(const ImportSummary& summary, const ImportState::Stops& stops,
                      int signal_number) {
-  if (!stops.access_denied.empty()) return exit_code::access;
-  // Items not delivered without a signal to explain them: given up.
-  if (!stops.gave_up.empty() || (summary.dropped > 0 && signal_number == 0)) {
-    return exit_code::gave_up;
-  }
-  if (!stops.fatal.empty()) return exit_code::usage;
-  if (signal_number != 0) return exit_code::interrupted + signal_number;
-  if (summary.rejected > 0 || summary.unreadable > 0) return exit_code::partial;
-  return exit_code::ok;
+  return send_exit_code(!stops.access_denied.empty(), !stops.gave_up.empty(),
+                        !stops.fatal.empty(), summary.dropped,
+                        summary.rejected + summary.unreadable, signal_number);
 }
 
 void print_import_report(Console& console, const ImportOptions& options,
