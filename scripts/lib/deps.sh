@@ -4,7 +4,7 @@
 
 # libcpp-httplib-dev's pkg-config file requires openssl, zlib and brotli, hence their -dev packages.
 # The openssl program makes the TLS tests' certificates. doxygen builds the API reference (the
-# `docs` target); help2man, the tools' man pages.
+# `docs` target); help2man, the tools' man pages; librdkafka-dev, the CLI's `consume` (Kafka).
 INSTASENT_PACKAGES=(
   g++ cmake make pkg-config
   libcurl4-openssl-dev nlohmann-json3-dev
@@ -12,6 +12,7 @@ INSTASENT_PACKAGES=(
   libssl-dev zlib1g-dev libbrotli-dev
   ca-certificates openssl
   doxygen help2man
+  librdkafka-dev
 )
 
 # shellcheck disable=SC2120  # the extra packages are optional

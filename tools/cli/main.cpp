@@ -11,6 +11,7 @@
 
 #include "commands.hpp"
 #include "connection.hpp"
+#include "consume.hpp"
 #include "exit_codes.hpp"
 #include "import.hpp"
 #include "instasent/version.hpp"
@@ -41,6 +42,25 @@ struct ImportFlags {
   bool validate = false;
   int max_in_flight = 4;
   double shutdown_timeout = 5;
+  double progress_interval = 5;
+  bool quiet = false;
+  bool json = false;
+};
+
+// The flags of `consume contacts` and `consume events` (only one runs).
+struct ConsumeFlags {
+  std::string brokers;
+  std::vector<std::string> topics;
+  std::string group;
+  std::vector<std::string> kafka_settings;
+  std::string rejects_topic;
+  std::string rejects;
+  int max_in_flight = 4;
+  int max_pending = 5'000;
+  double commit_interval = 1;
+  double revoke_timeout = 10;
+  double shutdown_timeout = 10;
+  double exit_when_idle = -1;  // not given
   double progress_interval = 5;
   bool quiet = false;
   bool json = false;
@@ -139,6 +159,68 @@ void add_import_options(CLI::App& command, ImportFlags& flags) {
   command.add_flag("--json", flags.json, "Print a JSON summary on stdout at the end");
 }
 
+void add_consume_options(CLI::App& command, ConsumeFlags& flags) {
+  command.add_option("--brokers", flags.brokers, "Kafka bootstrap servers")
+      ->type_name("HOST:PORT[,...]")
+      ->required();
+  command.add_option("--topic", flags.topics, "The topics to read; repeatable")
+      ->type_name("NAME[,...]")
+      ->delimiter(',')
+      ->required()
+      ->allow_extra_args(false);
+  command
+      .add_option("--group", flags.group,
+                  "The consumer group: instances with the same group share the partitions")
+      ->type_name("ID")
+      ->required();
+  command
+      .add_option("-X", flags.kafka_settings,
+                  "A librdkafka setting (TLS, SASL, session.timeout.ms...), for the consumer and "
+                  "the --rejects-topic producer; repeatable")
+      ->type_name("KEY=VALUE")
+      ->allow_extra_args(false);
+  auto* topic = command.add_option(
+      "--rejects-topic", flags.rejects_topic,
+      "Write every rejected or unreadable message to this topic (a dead-letter queue) as JSON "
+      "{\"topic\", \"partition\", \"offset\", \"key\", \"item\", \"errors\"}; its offset is "
+      "committed once the topic has it");
+  topic->type_name("NAME");
+  auto* file = command.add_option("--rejects", flags.rejects,
+                                  "Or append those records to FILE (NDJSON); import it again with "
+                                  "--format rejects");
+  file->type_name("FILE");
+  topic->excludes(file);
+  command.add_option("--max-in-flight", flags.max_in_flight, "Requests at once (default: 4)")
+      ->type_name("N")
+      ->check(CLI::Range(1, 64).description(""));
+  command
+      .add_option("--max-pending", flags.max_pending,
+                  "Messages read and not yet final, at most; beyond it the partitions are paused "
+                  "(default: 5000)")
+      ->type_name("N")
+      ->check(CLI::Range(1, 1'000'000).description(""));
+  add_seconds_option(command, "--commit-interval", flags.commit_interval,
+                     "Seconds between offset commits (default: 1)", 3600);
+  add_seconds_option(command, "--revoke-timeout", flags.revoke_timeout,
+                     "Seconds to finish the messages of revoked partitions before giving them up "
+                     "(default: 10)",
+                     3600);
+  add_seconds_option(command, "--shutdown-timeout", flags.shutdown_timeout,
+                     "Seconds to finish the messages in flight after SIGINT or SIGTERM (default: "
+                     "10)",
+                     3600);
+  add_seconds_option(command, "--exit-when-idle", flags.exit_when_idle,
+                     "Exit once nothing new came for SECONDS and everything read is committed "
+                     "(batch jobs, tests); default: run until stopped",
+                     86400 * 365.0);
+  add_seconds_option(command, "--progress-interval", flags.progress_interval,
+                     "Seconds between progress lines when stderr is not a terminal; 0: none "
+                     "(default: 5)",
+                     86400);
+  command.add_flag("-q,--quiet", flags.quiet, "No progress and no summary; errors only");
+  command.add_flag("--json", flags.json, "Print a JSON summary on stdout at the end");
+}
+
 // CLI11's range check lets NaN through (every comparison with it is false), and llround(NaN) is
 // unspecified: a duration must be a number.
 std::chrono::milliseconds seconds_to_ms(double seconds, const char* flag) {
@@ -173,6 +255,60 @@ ImportOptions import_options(const ImportFlags& flags, ItemKind kind, int max_at
   options.quiet = flags.quiet;
   options.json_summary = flags.json;
   return options;
+}
+
+ConsumeOptions consume_options(const ConsumeFlags& flags, ItemKind kind,
+                               const ConnectionFlags& connection) {
+  ConsumeOptions options;
+  options.kind = kind;
+  options.brokers = flags.brokers;
+  options.topics = flags.topics;
+  options.group = flags.group;
+  options.kafka_settings = flags.kafka_settings;
+  options.rejects_topic = flags.rejects_topic;
+  options.rejects_path = flags.rejects;
+  options.max_in_flight = flags.max_in_flight;
+  options.max_attempts = connection.max_attempts;
+  options.max_pending = static_cast<std::size_t>(flags.max_pending);
+  options.commit_interval = seconds_to_ms(flags.commit_interval, "--commit-interval");
+  options.revoke_timeout = seconds_to_ms(flags.revoke_timeout, "--revoke-timeout");
+  options.shutdown_timeout = seconds_to_ms(flags.shutdown_timeout, "--shutdown-timeout");
+  if (flags.exit_when_idle >= 0) {
+    options.exit_when_idle = seconds_to_ms(flags.exit_when_idle, "--exit-when-idle");
+  }
+  options.progress_interval = seconds_to_ms(flags.progress_interval, "--progress-interval");
+  options.quiet = flags.quiet;
+  options.json_summary = flags.json;
+  options.verbose = connection.verbose;
+  return options;
+}
+
+int consume(const ConsumeFlags& flags, ItemKind kind, const ConnectionFlags& connection) {
+#ifdef INSTASENT_HAVE_KAFKA
+  ConsumeSummary summary;
+  std::string error;
+  try {
+    summary = run_consume(consume_options(flags, kind, connection),
+                          [&] { return client_options(connection); });
+  } catch (const UsageError& usage) {
+    error = usage.what();
+    summary.exit_code = exit_code::usage;
+    std::fprintf(stderr, "instasent: %s\n", error.c_str());
+  }
+  if (flags.json) {
+    nlohmann::json out = summary.to_json();
+    if (!error.empty()) out["error"] = error;
+    std::printf("%s\n", out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    std::fflush(stdout);
+  }
+  return summary.exit_code;
+#else
+  consume_options(flags, kind, connection);  // the same usage errors as where it is built
+  std::fprintf(stderr,
+               "instasent: this build has no Kafka support (librdkafka was not found when it was "
+               "built): consume is not available\n");
+  return exit_code::usage;
+#endif
 }
 
 int import(const ImportFlags& flags, ItemKind kind, const ConnectionFlags& connection) {
@@ -230,6 +366,22 @@ int main(int argc, char** argv) {
     command->footer(kFooter);
   }
 
+  ConsumeFlags consume_flags;
+  CLI::App* consume_command = app.add_subcommand(
+      "consume", "Stream a Kafka topic's contacts or events into Instasent, as a consumer group");
+  consume_command->require_subcommand(1);
+  CLI::App* consume_contacts = consume_command->add_subcommand(
+      "contacts", "Upsert contacts: each message's value is one contact, as an NDJSON line");
+  CLI::App* consume_events = consume_command->add_subcommand(
+      "events",
+      "Record events: each message's value is one event, as an NDJSON line; one without "
+      "_event_id gets kafka-TOPIC-PARTITION-OFFSET, so reading it again records nothing twice");
+  for (CLI::App* command : {consume_contacts, consume_events}) {
+    add_consume_options(*command, consume_flags);
+    add_connection_options(*command, connection);
+    command->footer(kFooter);
+  }
+
   CLI::App* get = app.add_subcommand("get", "Show a stored contact (GET /stream/contacts/ID)");
   get->add_option("USER_ID", user_id, "The contact's _user_id")->required();
   add_connection_options(*get, connection);
@@ -264,6 +416,8 @@ int main(int argc, char** argv) {
   try {
     if (*contacts) return import(import_flags, ItemKind::contacts, connection);
     if (*events) return import(import_flags, ItemKind::events, connection);
+    if (*consume_contacts) return consume(consume_flags, ItemKind::contacts, connection);
+    if (*consume_events) return consume(consume_flags, ItemKind::events, connection);
     if (*stream) return run_stream(client_options(connection));
     if (*get) return run_get(client_options(connection), user_id);
     if (*remove) return run_delete(client_options(connection), user_ids, ids_from);
