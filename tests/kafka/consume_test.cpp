@@ -354,7 +354,7 @@ TEST(Consume, ASlowServerPausesThePartitionsAndDropsNothing) {
   Emulator emulator("cli-test-token", {"--fault-slow", "1", "--slow-ms", "100"});
   Producer producer(cluster.bootstraps());
   std::map<int, std::int64_t> next_offset;
-  const std::set<std::string> expected = produce_events(producer, 0, 1'500, 40, next_offset);
+  const std::set<std::string> expected = produce_events(producer, 0, 800, 40, next_offset);
 
   const CliResult result = run_cli(
       dir,
@@ -364,8 +364,8 @@ TEST(Consume, ASlowServerPausesThePartitionsAndDropsNothing) {
   ASSERT_EQ(result.status, 0) << result.err;
   const json summary = result.summary();
   EXPECT_GT(summary["pauses"].get<int>(), 0) << summary;
-  EXPECT_EQ(summary["read"], 1'500) << summary;
-  EXPECT_EQ(summary["delivered"], 1'500) << summary;
+  EXPECT_EQ(summary["read"], 800) << summary;
+  EXPECT_EQ(summary["delivered"], 800) << summary;
   EXPECT_EQ(summary["dropped"], 0) << summary;
   EXPECT_EQ(stored_ids(emulator), expected);
   EXPECT_EQ(committed_offsets(cluster.bootstraps(), "g-slow", kTopic, kPartitions), next_offset);

@@ -70,14 +70,23 @@ class Producer {
   /// One message; no key or no value when nullopt.
   void send(const std::string& topic, std::int32_t partition, const std::optional<std::string>& key,
             const std::optional<std::string>& value) {
-    const char* key_data = key ? key->data() : nullptr;
-    const std::size_t key_size = key ? key->size() : 0;
-    char* value_data = value ? const_cast<char*>(value->data()) : nullptr;
-    const std::size_t value_size = value ? value->size() : 0;
-    const rd_kafka_resp_err_t error = rd_kafka_producev(
-        handle_.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key_data, key_size),
-        RD_KAFKA_V_VALUE(value_data, value_size), RD_KAFKA_V_END);
+    // rd_kafka_produceva rather than the rd_kafka_producev macros, which use GNU extensions.
+    rd_kafka_vu_t values[5] = {};
+    values[0].vtype = RD_KAFKA_VTYPE_TOPIC;
+    values[0].u.cstr = topic.c_str();
+    values[1].vtype = RD_KAFKA_VTYPE_PARTITION;
+    values[1].u.i32 = partition;
+    values[2].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
+    values[2].u.i = RD_KAFKA_MSG_F_COPY;
+    values[3].vtype = RD_KAFKA_VTYPE_KEY;
+    values[3].u.mem = {key ? const_cast<char*>(key->data()) : nullptr, key ? key->size() : 0};
+    values[4].vtype = RD_KAFKA_VTYPE_VALUE;
+    values[4].u.mem = {value ? const_cast<char*>(value->data()) : nullptr,
+                       value ? value->size() : 0};
+    rd_kafka_error_t* produced = rd_kafka_produceva(handle_.get(), values, 5);
+    const rd_kafka_resp_err_t error =
+        produced == nullptr ? RD_KAFKA_RESP_ERR_NO_ERROR : rd_kafka_error_code(produced);
+    if (produced != nullptr) rd_kafka_error_destroy(produced);
     if (error != RD_KAFKA_RESP_ERR_NO_ERROR) throw std::runtime_error(rd_kafka_err2str(error));
   }
   void flush() {

@@ -298,12 +298,22 @@ void ConsumeRun::dead_letter(InFlight message, const FieldErrors& errors) {
     const char* key = message.key ? message.key->data() : nullptr;
     const std::size_t key_size = message.key ? message.key->size() : 0;
     void* opaque = reinterpret_cast<void*>(static_cast<std::uintptr_t>(tag));
-    const rd_kafka_resp_err_t error = rd_kafka_producev(
-        producer_.get(), RD_KAFKA_V_TOPIC(options_.rejects_topic.c_str()),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_VALUE(const_cast<char*>(record.data()), record.size()),
-        RD_KAFKA_V_KEY(key, key_size), RD_KAFKA_V_OPAQUE(opaque),
-        RD_KAFKA_V_END);
+    // rd_kafka_produceva rather than the rd_kafka_producev macros, which use GNU extensions.
+    rd_kafka_vu_t values[5] = {};
+    values[0].vtype = RD_KAFKA_VTYPE_TOPIC;
+    values[0].u.cstr = options_.rejects_topic.c_str();
+    values[1].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
+    values[1].u.i = RD_KAFKA_MSG_F_COPY;
+    values[2].vtype = RD_KAFKA_VTYPE_VALUE;
+    values[2].u.mem = {const_cast<char*>(record.data()), record.size()};
+    values[3].vtype = RD_KAFKA_VTYPE_KEY;
+    values[3].u.mem = {const_cast<char*>(key), key_size};
+    values[4].vtype = RD_KAFKA_VTYPE_OPAQUE;
+    values[4].u.ptr = opaque;
+    rd_kafka_error_t* produced = rd_kafka_produceva(producer_.get(), values, 5);
+    const rd_kafka_resp_err_t error =
+        produced == nullptr ? RD_KAFKA_RESP_ERR_NO_ERROR : rd_kafka_error_code(produced);
+    if (produced != nullptr) rd_kafka_error_destroy(produced);
     if (error != RD_KAFKA_RESP_ERR_NO_ERROR) {
       stop_for(&Stops::gave_up, "cannot write to --rejects-topic " +
                                     printable(options_.rejects_topic, 100) + ": " +
