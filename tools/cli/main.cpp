@@ -85,8 +85,8 @@ void add_connection_options(CLI::App& command, ConnectionFlags& flags) {
       ->type_name("FILE");
   command
       .add_option("--max-attempts", flags.max_attempts,
-                  "Attempts per request (per item for imports) before giving up "
-                  "(default: 5, imports 10)")
+                  "Attempts per request (per item for import and consume) before giving up "
+                  "(default: 5; import and consume 10)")
       ->type_name("N")
       ->check(CLI::Range(1, 1000).description(""));
   command.add_flag("-v,--verbose", flags.verbose,
@@ -210,8 +210,9 @@ void add_consume_options(CLI::App& command, ConsumeFlags& flags) {
                      "10)",
                      3600);
   add_seconds_option(command, "--exit-when-idle", flags.exit_when_idle,
-                     "Exit once nothing new came for SECONDS and everything read is committed "
-                     "(batch jobs, tests); default: run until stopped",
+                     "Exit once nothing new came for SECONDS, nothing is in flight and the group "
+                     "has committed every partition to its end (batch jobs); default: run until "
+                     "stopped",
                      86400 * 365.0);
   add_seconds_option(command, "--progress-interval", flags.progress_interval,
                      "Seconds between progress lines when stderr is not a terminal; 0: none "
