@@ -2,7 +2,7 @@
 // One `consume` from start to summary, for run_consume (consume.hpp). consume.cpp sets up the
 // Kafka clients and the Ingestor, runs the poll loop and finishes; consume_partitions.cpp keeps
 // each partition's messages from read to committed: rebalances, outcomes, dead letters, commits
-// and backpressure.
+// and backpressure; consume_report.cpp says what happens: progress, lag and summary.
 #pragma once
 
 #include <librdkafka/rdkafka.h>
@@ -79,8 +79,8 @@ class ConsumeRun {
   struct Partition {
     std::uint64_t epoch = 0;
     OffsetTracker tracker;
-    std::optional<std::int64_t> committed;  // confirmed by the group coordinator
-    std::uint64_t committed_count = 0;      // tracker.confirmed() at that offset
+    std::optional<std::int64_t> committed;            // confirmed by the group coordinator
+    std::uint64_t committed_count = 0;                // tracker.confirmed() at that offset
     std::map<std::int64_t, std::uint64_t> requested;  // commits asked: offset -> count
     bool revoking = false;
   };
@@ -99,7 +99,7 @@ class ConsumeRun {
     bool any() const { return !access_denied.empty() || !gave_up.empty() || !fatal.empty(); }
   };
 
-  // consume.cpp
+  // consume.cpp (and consume_report.cpp for the output)
   void check_options() const;
   KafkaConf base_conf(bool producer,
                       const std::vector<std::pair<std::string, std::string>>& defaults);
