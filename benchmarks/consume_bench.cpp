@@ -10,10 +10,10 @@
 // from the emulator's first request to the moment it has stored every event (so the 3 s the mock
 // cluster takes to form a group are not counted); the time until the group has committed every
 // partition to its end is printed too (commits go out every second).
+#include <fcntl.h>
 #include <httplib.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -133,9 +133,8 @@ int run(int argc, char** argv) {
   rd_kafka_mock_topic_create(cluster, "events", kPartitions, 1);
   const std::string brokers = rd_kafka_mock_cluster_bootstraps(cluster);
 
-  rd_kafka_t* producer = client(RD_KAFKA_PRODUCER, {{"bootstrap.servers", brokers},
-                                                    {"linger.ms", "50"},
-                                                    {"log_level", "2"}});
+  rd_kafka_t* producer = client(
+      RD_KAFKA_PRODUCER, {{"bootstrap.servers", brokers}, {"linger.ms", "50"}, {"log_level", "2"}});
   std::map<int, std::int64_t> end;
   for (int i = 0; i < messages; ++i) {
     const std::string user = "U" + std::to_string(i % 1000);
@@ -179,15 +178,15 @@ int run(int argc, char** argv) {
     setenv("INSTASENT_BASE_URL", ("http://127.0.0.1:" + std::to_string(port) + "/v1").c_str(), 1);
     std::vector<pid_t> members;
     for (int i = 0; i < instances; ++i) {
-      members.push_back(spawn({cli, "consume", "events", "--brokers", brokers, "--topic", "events",
-                               "--group", group, "-X", "session.timeout.ms=4000", "--quiet",
-                               "--exit-when-idle", "1"},
-                              "/dev/null"));
+      members.push_back(
+          spawn({cli, "consume", "events", "--brokers", brokers, "--topic", "events", "--group",
+                 group, "-X", "session.timeout.ms=4000", "--quiet", "--exit-when-idle", "1"},
+                "/dev/null"));
     }
     httplib::Client admin("127.0.0.1", port);
-    rd_kafka_t* checker = client(RD_KAFKA_CONSUMER, {{"bootstrap.servers", brokers},
-                                                     {"group.id", group},
-                                                     {"log_level", "2"}});
+    rd_kafka_t* checker =
+        client(RD_KAFKA_CONSUMER,
+               {{"bootstrap.servers", brokers}, {"group.id", group}, {"log_level", "2"}});
     Clock::time_point first_request;
     while (true) {
       const auto stats = admin.Get("/_emulator/stats");

@@ -54,8 +54,8 @@ TEST(KafkaMessages, TheSameMessageGetsTheSameIdAndAnotherOffsetAnother) {
 }
 
 TEST(KafkaMessages, AKeyThatIsNotTheValuesUserIsRefused) {
-  const MappedMessage mapped = map_message(
-      ItemKind::contacts, message("U1", R"({"_user_id":"U2-secret-value"})"), kMax);
+  const MappedMessage mapped =
+      map_message(ItemKind::contacts, message("U1", R"({"_user_id":"U2-secret-value"})"), kMax);
   EXPECT_FALSE(mapped.readable());
   ASSERT_EQ(mapped.errors.count("_user_id"), 1u);
   EXPECT_EQ(mapped.errors.at("_user_id").front(), "does not match the message key");
@@ -64,9 +64,10 @@ TEST(KafkaMessages, AKeyThatIsNotTheValuesUserIsRefused) {
 }
 
 TEST(KafkaMessages, AKeyThatMatchesOrNoKeyAtAll) {
-  EXPECT_TRUE(map_message(ItemKind::contacts, message("U1", R"({"_user_id":"U1"})"), kMax).readable());
   EXPECT_TRUE(
-      map_message(ItemKind::contacts, message(std::nullopt, R"({"_user_id":"U1"})"), kMax).readable());
+      map_message(ItemKind::contacts, message("U1", R"({"_user_id":"U1"})"), kMax).readable());
+  EXPECT_TRUE(map_message(ItemKind::contacts, message(std::nullopt, R"({"_user_id":"U1"})"), kMax)
+                  .readable());
   EXPECT_TRUE(map_message(ItemKind::contacts, message("", R"({"_user_id":"U1"})"), kMax).readable())
       << "an empty key is no key";
   const MappedMessage none =

@@ -53,8 +53,8 @@ std::vector<std::string> consume_args(const std::string& kind, const MockCluster
                                 // less a second; it elects a leader only after 3 s.
                                 "-X", "session.timeout.ms=4000", "-X", "heartbeat.interval.ms=300",
                                 // A resumed partition is fetched again at once.
-                                "-X", "fetch.wait.max.ms=50",
-                                "--commit-interval", "0.2", "--progress-interval", "0", "--json"};
+                                "-X", "fetch.wait.max.ms=50", "--commit-interval", "0.2",
+                                "--progress-interval", "0", "--json"};
   args.insert(args.end(), extra.begin(), extra.end());
   return args;
 }
@@ -68,7 +68,8 @@ std::set<std::string> stored_ids(const Emulator& emulator) {
 // partition, the events at offsets below its committed offset must all be in the emulator. The
 // offsets are read first and the store after, so that a commit made before its deliveries shows.
 std::string commit_beyond_stored(const MockCluster& cluster, const std::string& group,
-                                 const Emulator& emulator, std::int64_t* committed_total = nullptr) {
+                                 const Emulator& emulator,
+                                 std::int64_t* committed_total = nullptr) {
   const auto committed = committed_offsets(cluster.bootstraps(), group, kTopic, kPartitions);
   const std::set<std::string> stored = stored_ids(emulator);
   for (const auto& [partition, offset] : committed) {
@@ -130,7 +131,8 @@ class CommitWatcher {
 TEST(Consume, EveryMessageOfFourPartitionsIsStoredOnceAndCommitted) {
   const ScratchDir dir("instasent-consume");
   MockCluster cluster({"events:4"});
-  Emulator emulator("cli-test-token", {"--fault-503", "0.1", "--fault-drop", "0.05", "--fault-seed", "5"});
+  Emulator emulator("cli-test-token",
+                    {"--fault-503", "0.1", "--fault-drop", "0.05", "--fault-seed", "5"});
   Producer producer(cluster.bootstraps());
   std::map<int, std::int64_t> next_offset;
   const std::set<std::string> expected = produce_events(producer, 0, 2'000, 40, next_offset);
@@ -221,11 +223,11 @@ TEST(Consume, AMemberJoiningMidStreamTakesPartitionsOverInOrder) {
   }
   producer.flush();
 
-  CliProcess first(dir,
-                   consume_args("contacts", cluster, "g-join",
-                                {"--max-in-flight", "1", "--max-pending", "200",
-                                 "--exit-when-idle", "1.5"}),
-                   emulator.env());
+  CliProcess first(
+      dir,
+      consume_args("contacts", cluster, "g-join",
+                   {"--max-in-flight", "1", "--max-pending", "200", "--exit-when-idle", "1.5"}),
+      emulator.env());
   ASSERT_TRUE(wait_until([&] { return emulator.stats()["requests"].get<int>() >= 3; }, 30s))
       << first.err_so_far();
   CliProcess second(dir,
@@ -272,11 +274,11 @@ TEST(Consume, RejectedAndUnreadableMessagesLandInTheDeadLetterTopic) {
   producer.send("people", 1, "B4", R"({"_user_id":"B4"})");
   producer.flush();
 
-  const CliResult result = run_cli(
-      dir,
-      consume_args("contacts", cluster, "g-dead",
-                   {"--exit-when-idle", "1.5", "--rejects-topic", "dead"}, "people"),
-      emulator.env(), "", 60s);
+  const CliResult result =
+      run_cli(dir,
+              consume_args("contacts", cluster, "g-dead",
+                           {"--exit-when-idle", "1.5", "--rejects-topic", "dead"}, "people"),
+              emulator.env(), "", 60s);
   EXPECT_EQ(result.status, 1) << result.err;  // some messages rejected or unreadable
   const json summary = result.summary();
   EXPECT_EQ(summary["read"], 8) << summary;
@@ -328,14 +330,16 @@ TEST(Consume, RejectsFileHoldsTheRecordsAndImportsAgain) {
   producer.send(kTopic, 2, "U3", "not json");
   producer.flush();
   const std::string rejects = dir.file("rejects.ndjson");
-  const CliResult result =
-      run_cli(dir, consume_args("events", cluster, "g-file", {"--exit-when-idle", "1", "--rejects", rejects}),
-              emulator.env(), "", 60s);
+  const CliResult result = run_cli(
+      dir,
+      consume_args("events", cluster, "g-file", {"--exit-when-idle", "1", "--rejects", rejects}),
+      emulator.env(), "", 60s);
   EXPECT_EQ(result.status, 1) << result.err;
   const auto lines = lines_of(read_file(rejects));
   ASSERT_EQ(lines.size(), 2u) << read_file(rejects);
   std::set<std::int64_t> partitions;
-  for (const std::string& line : lines) partitions.insert(json::parse(line)["partition"].get<int>());
+  for (const std::string& line : lines)
+    partitions.insert(json::parse(line)["partition"].get<int>());
   EXPECT_EQ(partitions, (std::set<std::int64_t>{0, 2}));
   EXPECT_EQ(committed_offsets(cluster.bootstraps(), "g-file", kTopic, kPartitions),
             (std::map<int, std::int64_t>{{0, 2}, {1, -1001}, {2, 1}, {3, -1001}}));
@@ -382,11 +386,11 @@ TEST(Consume, SigtermFinishesTheMessagesInFlightAndTheNextRunGoesOn) {
   std::map<int, std::int64_t> next_offset;
   const std::set<std::string> expected = produce_events(producer, 0, 3'000, 40, next_offset);
 
-  CliProcess consumer(dir,
-                      consume_args("events", cluster, "g-term",
-                                   {"--max-in-flight", "1", "--max-pending", "200",
-                                    "--shutdown-timeout", "2"}),
-                      emulator.env());
+  CliProcess consumer(
+      dir,
+      consume_args("events", cluster, "g-term",
+                   {"--max-in-flight", "1", "--max-pending", "200", "--shutdown-timeout", "2"}),
+      emulator.env());
   ASSERT_TRUE(wait_until([&] { return emulator.event_ids().size() >= 300; }, 60s))
       << consumer.err_so_far();
   consumer.send_signal(SIGTERM);
@@ -400,9 +404,9 @@ TEST(Consume, SigtermFinishesTheMessagesInFlightAndTheNextRunGoesOn) {
   EXPECT_LT(summary["committed"].get<int>(), 3'000) << summary;
   EXPECT_EQ(commit_beyond_stored(cluster, "g-term", emulator), "");
 
-  const CliResult rest = run_cli(
-      dir, consume_args("events", cluster, "g-term", {"--exit-when-idle", "1.5"}), emulator.env(),
-      "", 90s);
+  const CliResult rest =
+      run_cli(dir, consume_args("events", cluster, "g-term", {"--exit-when-idle", "1.5"}),
+              emulator.env(), "", 90s);
   EXPECT_EQ(rest.status, 0) << rest.err;
   EXPECT_EQ(stored_ids(emulator), expected);
   EXPECT_EQ(committed_offsets(cluster.bootstraps(), "g-term", kTopic, kPartitions), next_offset);
@@ -414,9 +418,9 @@ TEST(Consume, ExitWhenIdleWithNothingToRead) {
   MockCluster cluster({"events:4"});
   Emulator emulator;
   const auto started = steady_clock::now();
-  const CliResult result = run_cli(
-      dir, consume_args("events", cluster, "g-idle", {"--exit-when-idle", "1"}), emulator.env(),
-      "", 60s);
+  const CliResult result =
+      run_cli(dir, consume_args("events", cluster, "g-idle", {"--exit-when-idle", "1"}),
+              emulator.env(), "", 60s);
   EXPECT_EQ(result.status, 0) << result.err;
   EXPECT_EQ(result.summary()["read"], 0) << result.summary();
   EXPECT_LT(steady_clock::now() - started, 20s);
@@ -434,8 +438,8 @@ TEST(Consume, RefusedCredentialsCommitNothing) {
   producer.flush();
   Env env = emulator.env();
   env["INSTASENT_TOKEN"] = "a-wrong-token-never-printed";
-  const CliResult result =
-      run_cli(dir, consume_args("events", cluster, "g-401", {"--exit-when-idle", "1"}), env, "", 60s);
+  const CliResult result = run_cli(
+      dir, consume_args("events", cluster, "g-401", {"--exit-when-idle", "1"}), env, "", 60s);
   EXPECT_EQ(result.status, 3) << result.err;
   EXPECT_FALSE(contains(result.err + result.out, "a-wrong-token-never-printed")) << result.err;
   EXPECT_EQ(committed_offsets(cluster.bootstraps(), "g-401", kTopic, kPartitions)[1], -1001)
@@ -446,10 +450,12 @@ TEST(Consume, RefusedCredentialsCommitNothing) {
 // never a secret's value.
 TEST(Consume, BadOptionsAreRefusedWithoutQuotingSecrets) {
   const ScratchDir dir("instasent-consume");
-  const Env env{{"INSTASENT_PROJECT", "p"}, {"INSTASENT_DATASOURCE", "d"},
-                {"INSTASENT_TOKEN", "tok"}, {"INSTASENT_BASE_URL", "http://127.0.0.1:9/v1"}};
-  const std::vector<std::string> base{"consume", "events", "--brokers", "127.0.0.1:9", "--topic",
-                                      "events", "--group", "g"};
+  const Env env{{"INSTASENT_PROJECT", "p"},
+                {"INSTASENT_DATASOURCE", "d"},
+                {"INSTASENT_TOKEN", "tok"},
+                {"INSTASENT_BASE_URL", "http://127.0.0.1:9/v1"}};
+  const std::vector<std::string> base{"consume", "events", "--brokers", "127.0.0.1:9",
+                                      "--topic", "events", "--group",   "g"};
   const auto run = [&](std::vector<std::string> extra, const Env& with = {}) {
     std::vector<std::string> args = base;
     args.insert(args.end(), extra.begin(), extra.end());
@@ -459,7 +465,8 @@ TEST(Consume, BadOptionsAreRefusedWithoutQuotingSecrets) {
   };
   CliResult result = run({"-X", "enable.auto.commit=true"});
   EXPECT_EQ(result.status, 2);
-  EXPECT_TRUE(contains(result.err, "-X enable.auto.commit: offsets are committed once")) << result.err;
+  EXPECT_TRUE(contains(result.err, "-X enable.auto.commit: offsets are committed once"))
+      << result.err;
   result = run({"-X", "no.such.password=hunter2-secret"});
   EXPECT_EQ(result.status, 2);
   EXPECT_TRUE(contains(result.err, "-X no.such.password")) << result.err;

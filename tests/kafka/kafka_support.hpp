@@ -149,8 +149,9 @@ struct ReadMessage {
 inline std::vector<ReadMessage> read_topic(const std::string& bootstraps, const std::string& topic,
                                            int partitions, std::size_t count,
                                            std::chrono::milliseconds timeout = 20s) {
-  std::unique_ptr<rd_kafka_t, KafkaDelete> consumer(new_client(
-      RD_KAFKA_CONSUMER, bootstraps, {{"group.id", "test-reader"}, {"enable.auto.commit", "false"}}));
+  std::unique_ptr<rd_kafka_t, KafkaDelete> consumer(
+      new_client(RD_KAFKA_CONSUMER, bootstraps,
+                 {{"group.id", "test-reader"}, {"enable.auto.commit", "false"}}));
   std::unique_ptr<rd_kafka_topic_partition_list_t, KafkaDelete> list(
       rd_kafka_topic_partition_list_new(partitions));
   for (int p = 0; p < partitions; ++p) {

@@ -47,15 +47,15 @@ struct ConsumeOptions {
 
 /// What a `consume` did, as printed at the end.
 struct ConsumeSummary {
-  std::uint64_t read = 0;        ///< Messages read.
-  std::uint64_t delivered = 0;   ///< Accepted by the server.
-  std::uint64_t rejected = 0;    ///< Refused by the server, with errors.
-  std::uint64_t unreadable = 0;  ///< Could not be mapped to an item (not sent).
-  std::uint64_t dropped = 0;     ///< Sent but not final: gave up, or still in flight at the end.
+  std::uint64_t read = 0;           ///< Messages read.
+  std::uint64_t delivered = 0;      ///< Accepted by the server.
+  std::uint64_t rejected = 0;       ///< Refused by the server, with errors.
+  std::uint64_t unreadable = 0;     ///< Could not be mapped to an item (not sent).
+  std::uint64_t dropped = 0;        ///< Sent but not final: gave up, or still in flight at the end.
   std::uint64_t dead_lettered = 0;  ///< Rejected or unreadable, and confirmed written.
   std::uint64_t committed = 0;      ///< Messages committed past by this instance.
-  std::int64_t lag = 0;  ///< Messages after the committed offsets of the partitions held last.
-  std::uint64_t pauses = 0;       ///< Times the partitions were paused for backpressure.
+  std::int64_t lag = 0;      ///< Messages after the committed offsets of the partitions held last.
+  std::uint64_t pauses = 0;  ///< Times the partitions were paused for backpressure.
   std::uint64_t assignments = 0;  ///< Partitions assigned to this instance, over all rebalances.
   std::uint64_t revocations = 0;  ///< Partitions revoked from it.
   double seconds = 0;

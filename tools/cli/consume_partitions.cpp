@@ -25,9 +25,8 @@ std::string names_of(const rd_kafka_topic_partition_list_t& partitions) {
 }
 
 bool holds(const rd_kafka_topic_partition_list_t* partitions, const PartitionKey& key) {
-  return partitions == nullptr ||
-         rd_kafka_topic_partition_list_find(partitions, key.topic.c_str(), key.partition) !=
-             nullptr;
+  return partitions == nullptr || rd_kafka_topic_partition_list_find(partitions, key.topic.c_str(),
+                                                                     key.partition) != nullptr;
 }
 
 void report_kafka_error(rd_kafka_error_t* error, Console& console) {
@@ -133,7 +132,7 @@ void ConsumeRun::revoke(rd_kafka_topic_partition_list_t* partitions, bool lost) 
     std::lock_guard<std::mutex> lock(mutex_);
     for (auto partition = partitions_.begin(); partition != partitions_.end();) {
       partition = partition->second.revoking || !cooperative_ ? partitions_.erase(partition)
-                                                               : std::next(partition);
+                                                              : std::next(partition);
     }
     counts_.revocations += static_cast<std::uint64_t>(partitions->cnt);
   }
@@ -204,7 +203,8 @@ void ConsumeRun::on_commit(rd_kafka_resp_err_t error,
   rd_kafka_resp_err_t failure = error;
   for (int i = 0; i < offsets->cnt; ++i) {
     const PartitionKey key{offsets->elems[i].topic, offsets->elems[i].partition};
-    if (error == RD_KAFKA_RESP_ERR_NO_ERROR && offsets->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (error == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        offsets->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       confirm_commit(key, offsets->elems[i].offset);
       continue;
     }

@@ -17,8 +17,7 @@ std::string kafka_event_id(std::string_view topic, std::int32_t partition, std::
   return id;
 }
 
-MappedMessage map_message(ItemKind kind, const KafkaMessage& message,
-                          std::size_t max_value_bytes) {
+MappedMessage map_message(ItemKind kind, const KafkaMessage& message, std::size_t max_value_bytes) {
   MappedMessage mapped;
   mapped.item_json = "null";
   if (!message.value) {
@@ -59,7 +58,8 @@ MappedMessage map_message(ItemKind kind, const KafkaMessage& message,
   }
   mapped.item_json = dump_json(object);
   if (kind == ItemKind::contacts) {
-    if (auto contact = build_item<Contact>(object, mapped.errors)) mapped.item = std::move(*contact);
+    if (auto contact = build_item<Contact>(object, mapped.errors))
+      mapped.item = std::move(*contact);
   } else {
     if (auto event = build_item<Event>(object, mapped.errors)) mapped.item = std::move(*event);
   }

@@ -47,7 +47,6 @@ std::string kafka_event_id(std::string_view topic, std::int32_t partition, std::
 /// missing (a tombstone), longer than `max_value_bytes`, not a JSON object, a key that is not
 /// UTF-8 or does not match the value's `_user_id`, or an object the builders refuse, each gives
 /// errors that name the field and never quote the value.
-MappedMessage map_message(ItemKind kind, const KafkaMessage& message,
-                          std::size_t max_value_bytes);
+MappedMessage map_message(ItemKind kind, const KafkaMessage& message, std::size_t max_value_bytes);
 
 }  // namespace instasent::cli

@@ -97,9 +97,7 @@ RejectsWriter::RejectsWriter(const std::string& path, std::optional<std::uint64_
   open_file(keep_through ? O_APPEND : O_TRUNC);
 }
 
-RejectsWriter::RejectsWriter(const std::string& path, Append) : path_(path) {
-  open_file(O_APPEND);
-}
+RejectsWriter::RejectsWriter(const std::string& path, Append) : path_(path) { open_file(O_APPEND); }
 
 void RejectsWriter::open_file(int flags) {
   fd_.reset(open(path_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | flags, 0644));
@@ -119,8 +117,7 @@ RejectsWriter::~RejectsWriter() {
 
 void RejectsWriter::write(std::uint64_t line, std::string_view item_json, const FieldErrors& errors,
                           std::string_view types_json) {
-  write_record(
-      reject_record("\"line\":" + std::to_string(line), item_json, errors, types_json));
+  write_record(reject_record("\"line\":" + std::to_string(line), item_json, errors, types_json));
 }
 
 void RejectsWriter::write_record(std::string_view record) {

@@ -58,9 +58,8 @@ int send_exit_code(bool access_denied, bool gave_up, bool fatal, std::uint64_t n
 
 int import_exit_code(const ImportSummary& summary, const ImportState::Stops& stops,
                      int signal_number) {
-  return send_exit_code(!stops.access_denied.empty(), !stops.gave_up.empty(),
-                        !stops.fatal.empty(), summary.dropped,
-                        summary.rejected + summary.unreadable, signal_number);
+  return send_exit_code(!stops.access_denied.empty(), !stops.gave_up.empty(), !stops.fatal.empty(),
+                        summary.dropped, summary.rejected + summary.unreadable, signal_number);
 }
 
 void print_import_report(Console& console, const ImportOptions& options,
