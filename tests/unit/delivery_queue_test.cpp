@@ -80,8 +80,8 @@ class DeliveryQueueTest : public ::testing::Test {
   // without a usable answer).
   Settled answer(Batch& batch, Verdict::Kind kind, bool failed = false) {
     Settled settled;
-    const RetrySchedule schedule =
-        pacer().on_end(queue_of(batch.op), now(), {failed, std::nullopt, batch.retry, std::nullopt});
+    const RetrySchedule schedule = pacer().on_end(
+        queue_of(batch.op), now(), {failed, std::nullopt, batch.retry, std::nullopt});
     queue().settle(batch, verdicts(batch, kind), schedule, settled);
     return settled;
   }

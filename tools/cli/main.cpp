@@ -284,25 +284,34 @@ ConsumeOptions consume_options(const ConsumeFlags& flags, ItemKind kind,
   return options;
 }
 
-int consume(const ConsumeFlags& flags, ItemKind kind, const ConnectionFlags& connection) {
-#ifdef INSTASENT_HAVE_KAFKA
-  ConsumeSummary summary;
+// Runs `run`, which returns the command's summary (exit_code, to_json()): a usage error is
+// printed and ends in exit 2; with --json the summary, and the error if any, go to stdout.
+template <typename Summary, typename Run>
+int run_reporting(bool json, Run run) {
+  Summary summary;
   std::string error;
   try {
-    summary = run_consume(consume_options(flags, kind, connection),
-                          [&] { return client_options(connection); });
+    summary = run();
   } catch (const UsageError& usage) {
     error = usage.what();
     summary.exit_code = exit_code::usage;
     std::fprintf(stderr, "instasent: %s\n", error.c_str());
   }
-  if (flags.json) {
+  if (json) {
     nlohmann::json out = summary.to_json();
     if (!error.empty()) out["error"] = error;
     std::printf("%s\n", out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     std::fflush(stdout);
   }
   return summary.exit_code;
+}
+
+int consume(const ConsumeFlags& flags, ItemKind kind, const ConnectionFlags& connection) {
+#ifdef INSTASENT_HAVE_KAFKA
+  return run_reporting<ConsumeSummary>(flags.json, [&] {
+    return run_consume(consume_options(flags, kind, connection),
+                       [&] { return client_options(connection); });
+  });
 #else
   consume_options(flags, kind, connection);  // the same usage errors as where it is built
   std::fprintf(stderr,
@@ -313,23 +322,10 @@ int consume(const ConsumeFlags& flags, ItemKind kind, const ConnectionFlags& con
 }
 
 int import(const ImportFlags& flags, ItemKind kind, const ConnectionFlags& connection) {
-  ImportSummary summary;
-  std::string error;
-  try {
-    summary = run_import(import_options(flags, kind, connection.max_attempts),
-                         [&] { return client_options(connection); });
-  } catch (const UsageError& usage) {
-    error = usage.what();
-    summary.exit_code = exit_code::usage;
-    std::fprintf(stderr, "instasent: %s\n", error.c_str());
-  }
-  if (flags.json) {
-    nlohmann::json out = summary.to_json();
-    if (!error.empty()) out["error"] = error;
-    std::printf("%s\n", out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
-    std::fflush(stdout);
-  }
-  return summary.exit_code;
+  return run_reporting<ImportSummary>(flags.json, [&] {
+    return run_import(import_options(flags, kind, connection.max_attempts),
+                      [&] { return client_options(connection); });
+  });
 }
 
 }  // namespace
