@@ -143,7 +143,9 @@ void DeliveryQueue::drop_all(Settled& settled) {
   };
   drop_each_queued(ending_of, settled);
   // A request still in flight when its answer comes later finds its items already final.
-  for (const auto& [seq, item] : in_flight_) finish(item, ending_of(item), settled);
+  for (const auto& [flight, items] : in_flight_) {
+    for (const QueuedItem& item : items) finish(item, ending_of(item), settled);
+  }
 }
 
 void DeliveryQueue::drop_queued(const Ending& ending, Settled& settled) {
@@ -205,19 +207,23 @@ Batch DeliveryQueue::take_batch(time_point now, const Pacer& pacer, bool closing
       batch.op = static_cast<Operation>(q);
     }
   }
+  if (batch.items.empty()) return batch;
   batch.retry = std::any_of(batch.items.begin(), batch.items.end(),
                             [](const QueuedItem& item) { return item.attempts > 0; });
-  for (QueuedItem& item : batch.items) {
+  std::vector<QueuedItem> records(batch.items.size());  // what drop_all needs, no payloads
+  for (std::size_t i = 0; i < batch.items.size(); ++i) {
+    QueuedItem& item = batch.items[i];
     ++item.attempts;
-    QueuedItem record;  // what drop_all needs to report it, without the payload
+    QueuedItem& record = records[i];
     record.seq = item.seq;
     record.op = item.op;
     record.user_id = item.user_id;
     record.event_id = item.event_id;
     record.tag = item.tag;
     record.spool = item.spool;
-    in_flight_.emplace(item.seq, std::move(record));
   }
+  batch.flight = next_flight_++;
+  in_flight_.emplace(batch.flight, std::move(records));
   stats_.queued -= batch.items.size();
   stats_.in_flight += batch.items.size();
   return batch;
@@ -297,10 +303,10 @@ void DeliveryQueue::collect(std::size_t q, std::vector<QueuedItem>& batch, time_
 
 void DeliveryQueue::settle(Batch& batch, const std::vector<Verdict>& verdicts,
                            const RetrySchedule& schedule, Settled& settled) {
+  in_flight_.erase(batch.flight);
   std::vector<QueuedItem> again;
   for (std::size_t i = 0; i < batch.items.size(); ++i) {
     QueuedItem& item = batch.items[i];
-    in_flight_.erase(item.seq);
     const Verdict& verdict = verdicts[i];
     if (verdict.kind == Verdict::delivered) {
       finish(item, Ending::delivered(verdict.http_status), settled);

@@ -58,7 +58,8 @@ struct QueuedItem {
 struct Batch {
   Operation op = Operation::upsert_contact;  // the queue's: upserts, events or deletes
   std::vector<QueuedItem> items;
-  bool retry = false;  // it resends items
+  bool retry = false;         // it resends items
+  std::uint64_t flight = 0;  // its record of items in flight (see DeliveryQueue::in_flight_)
 
   // The attempt this request is, for its items that have made the most.
   int attempt() const {
@@ -182,7 +183,10 @@ class DeliveryQueue {
   IngestorStats& stats_;
   std::array<std::deque<QueuedItem>, kQueues> queues_;
   std::size_t queued_bytes_ = 0;
-  std::unordered_map<std::uint64_t, QueuedItem> in_flight_;  // without payloads
+  // The items of each request in flight, without payloads, by Batch::flight: what drop_all
+  // reports while their sender waits for the answer.
+  std::unordered_map<std::uint64_t, std::vector<QueuedItem>> in_flight_;
+  std::uint64_t next_flight_ = 1;
   SeqSet unfinished_;  // every accepted item without a final state
   std::unordered_map<std::string, std::uint64_t> last_contact_operation_;  // by user id
   std::uint64_t next_seq_ = 1;
