@@ -55,8 +55,7 @@ DeliveryQueue::DeliveryQueue(const IngestorOptions& options, IngestorStats& stat
     : options_(options), stats_(stats) {}
 
 bool DeliveryQueue::has_room(std::size_t bytes) const {
-  return queued_items() + 1 <= options_.queue.max_items &&
-         queued_bytes_ + bytes <= options_.queue.max_bytes;
+  return within_bounds(options_.queue, queued_items() + 1, queued_bytes_ + bytes);
 }
 
 std::size_t DeliveryQueue::queued_items() const {

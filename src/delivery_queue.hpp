@@ -58,7 +58,7 @@ struct QueuedItem {
 struct Batch {
   Operation op = Operation::upsert_contact;  // the queue's: upserts, events or deletes
   std::vector<QueuedItem> items;
-  bool retry = false;         // it resends items
+  bool retry = false;        // it resends items
   std::uint64_t flight = 0;  // its record of items in flight (see DeliveryQueue::in_flight_)
 
   // The attempt this request is, for its items that have made the most.
@@ -116,6 +116,11 @@ struct Ending {
   int http_status = 0;
 };
 
+/// Whether `items` items of `bytes` bytes in all, waiting to be sent, fit within `bounds`.
+inline bool within_bounds(const QueueOptions& bounds, std::size_t items, std::size_t bytes) {
+  return items <= bounds.max_items && bytes <= bounds.max_bytes;
+}
+
 /// Counts a dropped item in `stats`.
 void count_drop(IngestorStats& stats, DropReason reason);
 
@@ -157,6 +162,9 @@ class DeliveryQueue {
   /// How many items have been settled (given a final state) in all.
   std::uint64_t settled_total() const { return settled_total_; }
   std::size_t queued_items() const;
+  /// The items waiting in queue `q` (see queue_of), and the bytes of all queued items.
+  std::size_t queued_in(std::size_t q) const { return queues_[q].size(); }
+  std::size_t queued_bytes() const { return queued_bytes_; }
 
   /// Moves a batch that may go now (with `pacer`'s leave) from one queue into flight, taking the
   /// queues in turn. Empty when none may, with `wake` moved to when one may. `closing`: every

@@ -2,12 +2,14 @@
 #include "instasent/ingestor.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include "batch_exchange.hpp"
 #include "client_core.hpp"
@@ -52,6 +54,10 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
 
   void start() {
     if (spool_) start_replay();
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      sync_inbox_locked();  // opens the inbox, unless replaying
+    }
     detail::register_fork_aware(this);
     for (int i = 0; i < options_.max_in_flight; ++i) {
       workers_.emplace_back([self = shared_from_this()] { self->work(); });
@@ -115,8 +121,9 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
     if (phase_ == Phase::stopped) return all_final();  // closed (or a forked child's copy)
     // What the spool still holds, and what was added meanwhile, is queued once replay ends.
     if (!done_cv_.wait_until(lock, deadline, [&] { return !replaying_; })) return false;
+    sync_inbox_locked();
     const std::uint64_t target = queue_.flush_all();
-    work_cv_.notify_all();
+    wake_senders();
     return done_cv_.wait_until(lock, deadline,
                                [&] { return queue_.final_up_to(target) && all_reported(); });
   }
@@ -128,8 +135,9 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
       std::unique_lock<std::mutex> lock(mutex_);
       if (phase_ != Phase::open) return {};
       phase_ = Phase::closing;
+      sync_inbox_locked();  // add refuses from here on
       queue_.flush_all();
-      work_cv_.notify_all();
+      wake_senders();
       space_cv_.notify_all();
       done_cv_.wait_until(lock, deadline, [&] { return all_final() && all_reported(); });
       phase_ = Phase::stopped;
@@ -138,7 +146,8 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
       // not read back yet stay there unreported.
       end_replay_locked();
       queue_.drop_all(left);
-      work_cv_.notify_all();
+      sync_inbox_locked();
+      wake_senders();
     }
     // What was given up stays in the spool for the next ingestor; nothing is written after this.
     if (spool_) spool_->close();
@@ -163,6 +172,11 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
     const auto now = SteadyClock::now();
     std::lock_guard<std::mutex> lock(mutex_);
     IngestorStats stats = stats_;
+    {
+      std::lock_guard<std::mutex> inbox(inbox_mutex_);  // accepted, and queued once a sender looks
+      stats.enqueued += inbox_.size();
+      stats.queued += inbox_.size();
+    }
     if (spool_) stats.spool_bytes = spool_->bytes();
     stats.replay_pending = replay_pending_;
     stats.rate_limit_wait = std::chrono::duration_cast<milliseconds>(pacer_.paused());
@@ -185,10 +199,12 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
 
   void before_fork() override {
     mutex_.lock();
+    inbox_mutex_.lock();
     if (spool_) spool_->lock_for_fork();
   }
   void after_fork_in_parent() override {
     if (spool_) spool_->unlock_after_fork();
+    inbox_mutex_.unlock();
     mutex_.unlock();
   }
   void after_fork_in_child() override {
@@ -203,6 +219,9 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
     queue_.clear();
     replaying_ = false;
     pending_.clear();
+    inbox_.clear();
+    inbox_open_ = false;
+    inbox_mutex_.unlock();
     reported_ = queue_.settled_total();
     for (auto& worker : workers_) {
       if (worker.joinable()) worker.detach();  // those threads do not exist here
@@ -213,7 +232,8 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
 
   AddResult add(detail::QueuedItem item) {
     const std::size_t bytes = item.bytes();
-    const auto deadline = SteadyClock::now() + options_.queue.block_timeout;
+    const auto now = SteadyClock::now();
+    const auto deadline = now + options_.queue.block_timeout;
     Reporter pushed_out(*this);  // items pushed out to make room, reported however this ends
     if (spool_) {
       if (phase_.load(std::memory_order_relaxed) != Phase::open || stopped_status_ != 0) {
@@ -221,45 +241,118 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
       }
       if (auto refused = write_to_spool(item, deadline, pushed_out.settled)) return *refused;
     }
+    // The way in while there is room: the inbox, without the lock the senders hold.
+    if (enter_inbox(item, bytes, now)) return {};
     {
       std::unique_lock<std::mutex> lock(mutex_);
+      sync_inbox_locked();
       const auto closing = [&] { return phase_ != Phase::open || stopped_status_ != 0; };
-      // While the spool is read back, added items wait apart (see replay).
-      const auto has_room = [&] {
-        return replaying_ ? pending_.size() < options_.queue.max_items &&
-                                pending_bytes_ + bytes <= options_.queue.max_bytes
-                          : queue_.has_room(bytes);
+      // While the spool is read back, added items wait apart (see replay); otherwise they enter
+      // the inbox, where its bounds are counted.
+      const auto admit = [&] {
+        if (!replaying_) return enter_inbox(item, bytes, now);
+        if (!detail::within_bounds(options_.queue, pending_.size() + 1, pending_bytes_ + bytes)) {
+          return false;
+        }
+        pending_bytes_ += bytes;
+        pending_.push_back(std::move(item));
+        ++stats_.enqueued;
+        ++stats_.queued;
+        return true;
       };
-      if (!closing() && !has_room()) {
+      bool admitted = !closing() && admit();
+      if (!admitted && !closing()) {
         if (options_.queue.overflow == OverflowPolicy::drop_oldest && !replaying_) {
-          while (!has_room() && queue_.drop_oldest(pushed_out.settled)) {
+          while (!(admitted = admit()) && queue_.drop_oldest(pushed_out.settled)) {
+            sync_inbox_locked();
           }
           forget_spooled_locked(pushed_out.settled);
         } else if (options_.queue.overflow == OverflowPolicy::block) {
-          space_cv_.wait_until(lock, deadline, [&] { return closing() || has_room(); });
+          // Admitted as soon as there is room: others may take the room while this one waits.
+          space_cv_.wait_until(lock, deadline, [&] { return closing() || (admitted = admit()); });
         }
       }
-      if (closing() || !has_room()) {
+      if (!admitted) {
         const bool closed = closing();
         lock.unlock();
         forget_spooled(item);
         if (closed) return refuse_closed();
         return refuse(AddStatus::queue_full, DropReason::queue_full, "the queue is full");
       }
-      if (replaying_) {
-        pending_bytes_ += bytes;
-        pending_.push_back(std::move(item));
-        ++stats_.enqueued;
-        ++stats_.queued;
-        return {};
-      }
-      const std::size_t queued = queue_.push(std::move(item), SteadyClock::now());
-      // A sender is woken when a queue gets its first item (to start the flush timer) and when
-      // it holds a full batch; in between, adding costs no wake-up.
-      if (queued == 1 || queued % options_.batch.max_items == 0) work_cv_.notify_one();
     }
     if (spool_ && pushed_out.settled.count > 0) spool_->write_done();
     return {};
+  }
+
+  // Puts an item in the inbox, when it is open and the queue has room; false (and `item` left as
+  // it is) otherwise. A sender is woken when a queue gets its first item (to start the flush
+  // timer) and when it holds a full batch; in between, adding costs no wake-up.
+  bool enter_inbox(detail::QueuedItem& item, std::size_t bytes, SteadyClock::time_point now) {
+    std::unique_lock<std::mutex> inbox(inbox_mutex_);
+    if (!inbox_open_ || !inbox_has_room_locked(bytes)) return false;
+    const std::size_t queue = detail::queue_of(item.op);
+    const std::size_t queued = ++queued_[queue];
+    queued_bytes_ += bytes;
+    ++inbox_items_[queue];
+    inbox_bytes_ += bytes;
+    item.enqueued_at = now;
+    inbox_.push_back(std::move(item));
+    if (queued == 1 || queued % options_.batch.max_items == 0) {
+      ++wakes_;
+      inbox.unlock();
+      sender_cv_.notify_one();
+    }
+    return true;
+  }
+
+  // Whether an item of `bytes` fits within the queue's bounds, counting the inbox (inbox lock
+  // held).
+  bool inbox_has_room_locked(std::size_t bytes) const {
+    return detail::within_bounds(options_.queue, queued_[0] + queued_[1] + queued_[2] + 1,
+                                 queued_bytes_ + bytes);
+  }
+
+  // Moves what the inbox holds into the queue, in the order added, and brings what add reads
+  // without the lock up to date: whether the inbox is open, and how much is queued. Called with
+  // the lock held after anything that changes those. The inbox's lock is held only to swap the
+  // inbox out and to count, never while its items are queued. Returns the wake-up count when the
+  // inbox was taken (see work).
+  std::uint64_t sync_inbox_locked() {
+    std::uint64_t wakes = 0;
+    {
+      std::lock_guard<std::mutex> inbox(inbox_mutex_);
+      inbox_.swap(arrived_);  // still counted in queued_ until counted again below
+      inbox_items_ = {};
+      inbox_bytes_ = 0;
+      wakes = wakes_;
+    }
+    for (detail::QueuedItem& item : arrived_) {
+      const auto enqueued_at = item.enqueued_at;
+      queue_.push(std::move(item), enqueued_at);
+    }
+    // A burst leaves a large inbox behind: its memory goes back rather than staying for good.
+    constexpr std::size_t kInboxKept = 4'096;
+    if (arrived_.capacity() > kInboxKept) {
+      arrived_ = {};
+    } else {
+      arrived_.clear();
+    }
+    std::lock_guard<std::mutex> inbox(inbox_mutex_);
+    inbox_open_ = phase_ == Phase::open && stopped_status_ == 0 && !replaying_;
+    for (std::size_t q = 0; q < detail::kQueues; ++q) {
+      queued_[q] = queue_.queued_in(q) + inbox_items_[q];
+    }
+    queued_bytes_ = queue_.queued_bytes() + inbox_bytes_;
+    return wakes;
+  }
+
+  // Wakes the senders waiting for something to do (lock held or not).
+  void wake_senders() {
+    {
+      std::lock_guard<std::mutex> inbox(inbox_mutex_);
+      ++wakes_;
+    }
+    sender_cv_.notify_all();
   }
 
   // With items a previous ingestor left in the spool without a final state, starts reading them
@@ -324,7 +417,7 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
         ++stats_.replayed;
         // Sent without waiting for a full batch: they have waited long enough.
         queue_.flush_all();
-        work_cv_.notify_one();
+        wake_senders();
       }
       forget_spooled_locked(damaged.settled);
       const bool stop = stopping();
@@ -351,7 +444,8 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
     }
     pending_.clear();
     pending_bytes_ = 0;
-    work_cv_.notify_all();
+    sync_inbox_locked();  // add may use the inbox now
+    wake_senders();
     space_cv_.notify_all();
     done_cv_.notify_all();
   }
@@ -521,9 +615,11 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
     stopped_status_ = status;
     stats_.stopped_status = status;
     end_replay_locked();  // what the spool still holds stays there
+    sync_inbox_locked();  // add refuses from here on
     queue_.drop_queued(detail::Ending::dropped(DropReason::unauthorized,
                                                "not sent: " + stop_message(status), status),
                        settled);
+    sync_inbox_locked();
     space_cv_.notify_all();  // a blocked add refuses now
   }
 
@@ -534,11 +630,19 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
       const auto now = SteadyClock::now();
       auto wake = now + std::chrono::hours(1);
       pacer_.refill(now);
+      const std::uint64_t wakes = sync_inbox_locked();
       detail::Batch batch = queue_.take_batch(now, pacer_, phase_ != Phase::open, wake);
       if (batch.items.empty()) {
-        work_cv_.wait_until(lock, wake);
+        // Asleep on the inbox's lock, so that add can wake it without taking this one.
+        lock.unlock();
+        {
+          std::unique_lock<std::mutex> inbox(inbox_mutex_);
+          sender_cv_.wait_until(inbox, wake, [&] { return wakes_ != wakes; });
+        }
+        lock.lock();
         continue;
       }
+      sync_inbox_locked();  // room for add
       ++stats_.requests;
       if (batch.retry) ++stats_.retries;
       pacer_.on_send(detail::queue_of(batch.op), batch.retry);
@@ -557,6 +661,7 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
       const Operation op = batch.op;
       const int attempt = batch.attempt();
       queue_.settle(batch, result.verdicts, schedule, settled);
+      sync_inbox_locked();  // retried items are queued again
       if (settled.retried > 0 && !schedule.gated) note_retry_wait(schedule.now, settled.retry_at);
       const bool stops = result.refused_status != 0 && stopped_status_ == 0;
       if (stops) stop_sending(result.refused_status, settled);
@@ -567,7 +672,7 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
       log_request_end(op, attempt, result, settled, stops);
       report(settled);
       lock.lock();
-      work_cv_.notify_all();
+      wake_senders();
     }
     ++exited_workers_;
     exit_cv_.notify_all();
@@ -578,13 +683,28 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
   std::unique_ptr<detail::Spool> spool_;  // null without a spool
 
   mutable std::mutex mutex_;          // guards what follows
-  std::condition_variable work_cv_;   // senders: something may be due
   std::condition_variable done_cv_;   // flush/close: items reached final states
   std::condition_variable space_cv_;  // add (block policy): room freed
   std::condition_variable exit_cv_;   // close: senders exited
 
   IngestorStats stats_;
   detail::DeliveryQueue queue_;
+
+  // The inbox: items add accepted and no sender has queued yet (see sync_inbox_locked). add
+  // reaches it without the lock above, which senders hold while they take or settle a batch.
+  // Lock order: mutex_, then inbox_mutex_.
+  mutable std::mutex inbox_mutex_;     // guards what follows
+  std::condition_variable sender_cv_;  // senders: something may be due (see wakes_)
+  std::vector<detail::QueuedItem> inbox_;
+  bool inbox_open_ = false;  // open, not stopped, not replaying: add may use the inbox
+  // What is queued, in the queue and the inbox, per queue and in bytes (add's bounds), and what
+  // of it is in the inbox.
+  std::array<std::size_t, detail::kQueues> queued_{};
+  std::size_t queued_bytes_ = 0;
+  std::array<std::size_t, detail::kQueues> inbox_items_{};
+  std::size_t inbox_bytes_ = 0;
+  std::uint64_t wakes_ = 0;                  // counts the calls for senders to look for work again
+  std::vector<detail::QueuedItem> arrived_;  // the inbox being queued (under mutex_)
   // Replay (see replay()): whether it is under way, the items the spool still holds for it, and
   // the items added meanwhile, in order, with their bytes.
   bool replaying_ = false;
