@@ -188,6 +188,22 @@ TEST(Ingestor, QueueFullBlocksUpToTheTimeout) {
   EXPECT_TRUE(ingestor.add(Contact("U10")));  // room again
 }
 
+TEST(Ingestor, StatsCountEveryAcceptedItemAtOnce) {
+  // Accepted items reach the queue when a sender next looks (add does not wait for the senders'
+  // lock); the counts include them from the moment add returns.
+  RunningEmulator server;
+  Outcomes seen;
+  Ingestor ingestor(client_for(server.port()), held_queue(1'000, OverflowPolicy::reject_new, seen));
+  for (int i = 0; i < 99; ++i) ASSERT_TRUE(ingestor.add(Contact("U" + std::to_string(i))));
+  const IngestorStats stats = ingestor.stats();
+  EXPECT_EQ(stats.enqueued, 99u);
+  EXPECT_EQ(stats.queued, 99u);
+  EXPECT_EQ(stats.in_flight, 0u);
+  ASSERT_TRUE(ingestor.flush(milliseconds(10'000)));
+  EXPECT_EQ(ingestor.stats().delivered, 99u);
+  EXPECT_EQ(ingestor.stats().queued, 0u);
+}
+
 TEST(Ingestor, InvalidItemsAreRefusedAndReported) {
   RunningEmulator server;
   Outcomes seen;
