@@ -394,6 +394,17 @@ TEST(NdjsonLine, EdgeCasesGiveWhatTheTreeGives) {
     EXPECT_EQ(disagreement<Contact>(line), "");
     EXPECT_EQ(disagreement<Event>(line), "");
   }
+  // More members than are sorted without the heap (16), names repeated, at the top and within.
+  for (const int members : {15, 16, 17, 40}) {
+    std::string many;
+    for (int i = members; i > 0; --i)
+      many += ",\"k" + std::to_string(i % 23) + "\":" + std::to_string(i);
+    const std::string line = "{\"_user_id\":\"U1\"" + many + ",\"o\":{" + many.substr(1) + "}}";
+    EXPECT_EQ(disagreement<Contact>(line), "");
+    const std::string event = "{\"_user_id\":\"U1\",\"_event_type\":\"t\",\"_event_parameters\":{" +
+                              many.substr(1) + "}}";
+    EXPECT_EQ(disagreement<Event>(event), "");
+  }
 }
 
 // Derived _event_ids hash the tree's canonical JSON: pinned, so that a file imported again after

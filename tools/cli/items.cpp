@@ -2,6 +2,7 @@
 #include "items.hpp"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cstdint>
 #include <cstdlib>
@@ -122,13 +123,49 @@ Contact contact_from_object(const json& object, const std::string& prefix) {
 using tools::Body;
 using tools::JsonKind;
 
-// The members of `object` as nlohmann::json keeps them, which is the order they are set in: by
-// name, bytewise, each name once with the value written last for it.
-void sorted_members(const Body& body, std::uint32_t object, std::vector<std::uint32_t>& out) {
-  body.members(object, out);
-  std::sort(out.begin(), out.end(),
-            [&body](std::uint32_t a, std::uint32_t b) { return body[a].key < body[b].key; });
-}
+// The members of an object as nlohmann::json keeps them, which is the order they are set in: by
+// name, bytewise, each name once with the value written last for it. Up to 16 (nearly every
+// object) are sorted in place as they are read, without a heap allocation.
+class MemberOrder {
+ public:
+  MemberOrder(const Body& body, std::uint32_t object) {
+    std::size_t count = 0;
+    for (const std::uint32_t child : body.children(object)) {
+      const std::string_view key = body[child].key;
+      std::size_t at = count;
+      while (at > 0 && key < body[few_[at - 1]].key) --at;
+      if (at > 0 && key == body[few_[at - 1]].key) {
+        few_[at - 1] = child;  // a repeated name: the later value replaces the earlier
+        continue;
+      }
+      if (count == few_.size()) {  // many members: sorted and deduplicated by Body::members
+        body.members(object, many_);
+        std::sort(many_.begin(), many_.end(),
+                  [&body](std::uint32_t a, std::uint32_t b) { return body[a].key < body[b].key; });
+        first_ = many_.data();
+        last_ = first_ + many_.size();
+        return;
+      }
+      std::copy_backward(few_.begin() + at, few_.begin() + count, few_.begin() + count + 1);
+      few_[at] = child;
+      ++count;
+    }
+    first_ = few_.data();
+    last_ = first_ + count;
+  }
+  MemberOrder(const MemberOrder&) = delete;
+  MemberOrder& operator=(const MemberOrder&) = delete;
+
+  const std::uint32_t* begin() const { return first_; }
+  const std::uint32_t* end() const { return last_; }
+  std::size_t size() const { return static_cast<std::size_t>(last_ - first_); }
+
+ private:
+  std::array<std::uint32_t, 16> few_{};
+  std::vector<std::uint32_t> many_;
+  const std::uint32_t* first_ = nullptr;
+  const std::uint32_t* last_ = nullptr;
+};
 
 // A number as nlohmann::json reads it: an integer without a fraction or an exponent (signed when
 // it has a minus), unless it does not fit 64 bits; else a double. The reader has checked its
@@ -172,8 +209,7 @@ Value to_value(const Body& body, std::uint32_t index, int depth) {
       return Value::array(items);
     }
     case JsonKind::object: {
-      std::vector<std::uint32_t> order;
-      sorted_members(body, index, order);
+      const MemberOrder order(body, index);
       std::vector<std::pair<std::string, Value>> members;
       members.reserve(order.size());
       for (const std::uint32_t member : order) {
@@ -212,9 +248,7 @@ Contact contact_from_body(const Body& body, std::uint32_t object, const std::str
     user_id = std::string(id->text);
   }
   Contact contact = checked(prefix + "_user_id", [&] { return Contact(std::move(user_id)); });
-  std::vector<std::uint32_t> order;
-  sorted_members(body, object, order);
-  for (const std::uint32_t member : order) {
+  for (const std::uint32_t member : MemberOrder(body, object)) {
     const std::string_view key = body[member].key;
     if (key == "_user_id") continue;
     try {
@@ -244,9 +278,7 @@ Contact contact_from_body(const Body& body) {
 
 Event event_from_body(const Body& body) {
   if (body[0].kind != JsonKind::object) throw ItemError("", "is not a JSON object");
-  std::vector<std::uint32_t> order;
-  sorted_members(body, 0, order);
-  for (const std::uint32_t member : order) {
+  for (const std::uint32_t member : MemberOrder(body, 0)) {
     const std::string_view key = body[member].key;
     if (key != "_user_id" && key != "_event_type" && key != "_event_id" && key != "_event_date" &&
         key != "_event_parameters" && key != "_user_data") {
@@ -284,8 +316,7 @@ Event event_from_body(const Body& body) {
       throw ItemError("_event_parameters", "must be a JSON object");
     }
     const auto index = static_cast<std::uint32_t>(parameters - &body[0]);
-    sorted_members(body, index, order);
-    for (const std::uint32_t member : order) {
+    for (const std::uint32_t member : MemberOrder(body, index)) {
       const std::string_view key = body[member].key;
       try {
         event.parameter(key, to_value(body, member, 1));
