@@ -6,8 +6,8 @@
 
 #include <string>
 
-#include "body.hpp"
 #include "fuzz_support.hpp"
+#include "json_body.hpp"
 #include "json_text.hpp"
 #include "validation.hpp"
 

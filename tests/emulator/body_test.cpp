@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// The emulator's body reader (body.hpp) against nlohmann::json::parse, which it replaced on the
-// batch endpoints: the same texts accepted and refused, the same values read, duplicate names
-// kept as nlohmann keeps them. Generated documents, hostile mutations of them, and hand-picked
-// edge cases.
-#include "body.hpp"
+// The tools' JSON reader (tools/common/json_body.hpp) against nlohmann::json::parse, which it
+// replaced on the emulator's batch endpoints and the CLI's NDJSON lines: the same texts accepted
+// and refused, the same values read, duplicate names kept as nlohmann keeps them. Generated
+// documents, hostile mutations of them, and hand-picked edge cases.
+#include "json_body.hpp"
 
 #include <gtest/gtest.h>
 
@@ -15,7 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace instasent::emulator {
+namespace instasent::tools {
 namespace {
 
 using nlohmann::json;
@@ -312,4 +312,4 @@ TEST(Body, ValuesKeepTheirTextAndDecodedStrings) {
 }
 
 }  // namespace
-}  // namespace instasent::emulator
+}  // namespace instasent::tools

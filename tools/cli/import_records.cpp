@@ -97,7 +97,8 @@ void ImportRun::handle(const Record& record) {
 template <typename Item>
 std::optional<Item> ImportRun::build_item(const Record& record) {
   FieldErrors errors;
-  std::optional<Item> item = cli::build_item<Item>(record.object, errors);
+  std::optional<Item> item = record.has_body ? cli::build_item<Item>(record.body, errors)
+                                             : cli::build_item<Item>(record.object, errors);
   if (!item) state_->unreadable(record, errors, item_json_of(record, format_));
   return item;
 }
@@ -123,7 +124,8 @@ void ImportRun::offer(const Record& record, Item item) {
   // The item was moved, so it is built again, identically.
   while (result.status == AddStatus::queue_full && !stop_sending()) {
     FieldErrors ignored;  // it was built once, so it builds again
-    std::optional<Item> again = cli::build_item<Item>(record.object, ignored);
+    std::optional<Item> again = record.has_body ? cli::build_item<Item>(record.body, ignored)
+                                                : cli::build_item<Item>(record.object, ignored);
     if (!again) break;
     result = ingestor_->add(std::move(*again), record.first_line);
   }

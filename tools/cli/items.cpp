@@ -1,7 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "items.hpp"
 
+#include <algorithm>
+#include <array>
+#include <charconv>
 #include <cstdint>
+#include <cstdlib>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -109,6 +114,229 @@ Contact contact_from_object(const json& object, const std::string& prefix) {
     }
   }
   return contact;
+}
+
+// From a line read by the one-pass reader (tools::Body): the same steps, in the same order, as
+// from a nlohmann::json object above, so that a line gives the same item or the same first
+// error either way (items_test's differential test holds them to it).
+
+using tools::Body;
+using tools::JsonKind;
+
+// The members of an object as nlohmann::json keeps them, which is the order they are set in: by
+// name, bytewise, each name once with the value written last for it. Up to 16 (nearly every
+// object) are sorted in place as they are read, without a heap allocation.
+class MemberOrder {
+ public:
+  MemberOrder(const Body& body, std::uint32_t object) {
+    std::size_t count = 0;
+    for (const std::uint32_t child : body.children(object)) {
+      const std::string_view key = body[child].key;
+      std::size_t at = count;
+      while (at > 0 && key < body[few_[at - 1]].key) --at;
+      if (at > 0 && key == body[few_[at - 1]].key) {
+        few_[at - 1] = child;  // a repeated name: the later value replaces the earlier
+        continue;
+      }
+      if (count == few_.size()) {  // many members: sorted and deduplicated by Body::members
+        body.members(object, many_);
+        std::sort(many_.begin(), many_.end(),
+                  [&body](std::uint32_t a, std::uint32_t b) { return body[a].key < body[b].key; });
+        first_ = many_.data();
+        last_ = first_ + many_.size();
+        return;
+      }
+      std::copy_backward(few_.begin() + at, few_.begin() + count, few_.begin() + count + 1);
+      few_[at] = child;
+      ++count;
+    }
+    first_ = few_.data();
+    last_ = first_ + count;
+  }
+  MemberOrder(const MemberOrder&) = delete;
+  MemberOrder& operator=(const MemberOrder&) = delete;
+
+  const std::uint32_t* begin() const { return first_; }
+  const std::uint32_t* end() const { return last_; }
+  std::size_t size() const { return static_cast<std::size_t>(last_ - first_); }
+
+ private:
+  std::array<std::uint32_t, 16> few_{};
+  std::vector<std::uint32_t> many_;
+  const std::uint32_t* first_ = nullptr;
+  const std::uint32_t* last_ = nullptr;
+};
+
+// A number as nlohmann::json reads it: an integer without a fraction or an exponent (signed when
+// it has a minus), unless it does not fit 64 bits; else a double. The reader has checked its
+// syntax and that it is finite.
+Value number_value(std::string_view raw) {
+  const char* const first = raw.data();
+  const char* const last = first + raw.size();
+  if (raw.find_first_of(".eE") == std::string_view::npos) {
+    if (raw.front() == '-') {
+      std::int64_t integer = 0;
+      const auto [end, error] = std::from_chars(first, last, integer);
+      if (error == std::errc() && end == last) return integer;
+    } else {
+      std::uint64_t integer = 0;
+      const auto [end, error] = std::from_chars(first, last, integer);
+      if (error == std::errc() && end == last) return integer;
+    }
+  }
+  const std::string copy(raw);
+  return std::strtod(copy.c_str(), nullptr);
+}
+
+Value to_value(const Body& body, std::uint32_t index, int depth) {
+  if (depth > kMaxDepth) throw ItemError("", "is nested too deeply");
+  const tools::BodyValue& value = body[index];
+  switch (value.kind) {
+    case JsonKind::null:
+      return nullptr;
+    case JsonKind::boolean:
+      return value.truth;
+    case JsonKind::number:
+      return number_value(value.raw);
+    case JsonKind::string:
+      return Value(value.text);
+    case JsonKind::array: {
+      std::vector<Value> items;
+      items.reserve(body.count(index));
+      for (const std::uint32_t item : body.children(index)) {
+        items.push_back(to_value(body, item, depth + 1));
+      }
+      return Value::array(items);
+    }
+    case JsonKind::object: {
+      const MemberOrder order(body, index);
+      std::vector<std::pair<std::string, Value>> members;
+      members.reserve(order.size());
+      for (const std::uint32_t member : order) {
+        members.emplace_back(std::string(body[member].key), to_value(body, member, depth + 1));
+      }
+      return Value::object(members);
+    }
+  }
+  throw ItemError("", "holds a value that is not JSON");
+}
+
+bool is_null(const tools::BodyValue* value) {
+  return value == nullptr || value->kind == JsonKind::null;
+}
+
+// The value of `key` as a non-empty string, or an ItemError.
+std::string required_string(const Body& body, const char* key) {
+  const tools::BodyValue* value = body.find(0, key);
+  if (is_null(value)) throw ItemError(key, "is missing");
+  if (value->kind != JsonKind::string) throw ItemError(key, "must be a string");
+  return std::string(value->text);
+}
+
+// `default_user_id`, when not null, is the `_user_id` of an object that has none (an event's
+// `_user_data`).
+Contact contact_from_body(const Body& body, std::uint32_t object, const std::string& prefix,
+                          const std::string* default_user_id) {
+  if (body[object].kind != JsonKind::object) throw ItemError(prefix, "must be a JSON object");
+  const tools::BodyValue* id = body.find(object, "_user_id");
+  std::string user_id;
+  if (id == nullptr && default_user_id != nullptr) {
+    user_id = *default_user_id;
+  } else {
+    if (is_null(id)) throw ItemError(prefix + "_user_id", "is missing");
+    if (id->kind != JsonKind::string) throw ItemError(prefix + "_user_id", "must be a string");
+    user_id = std::string(id->text);
+  }
+  Contact contact = checked(prefix + "_user_id", [&] { return Contact(std::move(user_id)); });
+  for (const std::uint32_t member : MemberOrder(body, object)) {
+    const std::string_view key = body[member].key;
+    if (key == "_user_id") continue;
+    try {
+      if (!key.empty() && key.front() == '_') {
+        if (body[member].kind == JsonKind::boolean) {
+          contact.reserved(key, body[member].truth ? "1" : "0");
+        } else {
+          contact.reserved(key, to_value(body, member, 1));
+        }
+      } else {
+        contact.attribute(key, to_value(body, member, 1));
+      }
+    } catch (const InvalidInputError& error) {
+      throw ItemError(prefix + std::string(key), problem_of(error));
+    } catch (const ItemError& error) {
+      if (!error.field().empty()) throw;
+      throw ItemError(prefix + std::string(key), error.problem());  // from to_value
+    }
+  }
+  return contact;
+}
+
+Contact contact_from_body(const Body& body) {
+  if (body[0].kind != JsonKind::object) throw ItemError("", "is not a JSON object");
+  return contact_from_body(body, 0, "", nullptr);
+}
+
+Event event_from_body(const Body& body) {
+  if (body[0].kind != JsonKind::object) throw ItemError("", "is not a JSON object");
+  for (const std::uint32_t member : MemberOrder(body, 0)) {
+    const std::string_view key = body[member].key;
+    if (key != "_user_id" && key != "_event_type" && key != "_event_id" && key != "_event_date" &&
+        key != "_event_parameters" && key != "_user_data") {
+      throw ItemError(std::string(key),
+                      "is not a field of an event (parameters go in _event_parameters)");
+    }
+  }
+  const std::string user_id = required_string(body, "_user_id");
+  const std::string event_type = required_string(body, "_event_type");
+  Event event = [&] {
+    try {
+      return Event(user_id, event_type);
+    } catch (const InvalidInputError& error) {  // its field says which of the two it refused
+      throw ItemError(error.field(), problem_of(error));
+    }
+  }();
+
+  bool has_id = false;
+  if (const tools::BodyValue* id = body.find(0, "_event_id"); !is_null(id)) {
+    if (id->kind != JsonKind::string) throw ItemError("_event_id", "must be a string");
+    checked("_event_id", [&] { event.event_id(std::string(id->text)); });
+    has_id = true;
+  }
+  if (const tools::BodyValue* date = body.find(0, "_event_date"); !is_null(date)) {
+    const auto when = date->kind == JsonKind::string ? parse_iso8601(date->text) : std::nullopt;
+    if (!when) {
+      throw ItemError("_event_date",
+                      "is not an ISO 8601 date-time with a time zone, of the years 1678 to 2261");
+    }
+    event.date(*when);
+  }
+  if (const tools::BodyValue* parameters = body.find(0, "_event_parameters");
+      !is_null(parameters)) {
+    if (parameters->kind != JsonKind::object) {
+      throw ItemError("_event_parameters", "must be a JSON object");
+    }
+    const auto index = static_cast<std::uint32_t>(parameters - &body[0]);
+    for (const std::uint32_t member : MemberOrder(body, index)) {
+      const std::string_view key = body[member].key;
+      try {
+        event.parameter(key, to_value(body, member, 1));
+      } catch (const InvalidInputError& error) {
+        throw ItemError("_event_parameters." + std::string(key), problem_of(error));
+      } catch (const ItemError& error) {
+        if (!error.field().empty()) throw;
+        throw ItemError("_event_parameters." + std::string(key), error.problem());
+      }
+    }
+  }
+  if (const tools::BodyValue* user_data = body.find(0, "_user_data"); !is_null(user_data)) {
+    if (user_data->kind != JsonKind::object) throw ItemError("_user_data", "must be a JSON object");
+    const auto index = static_cast<std::uint32_t>(user_data - &body[0]);
+    Contact contact = contact_from_body(body, index, "_user_data.", &user_id);
+    checked("_user_data._user_id", [&] { event.user_data(std::move(contact)); });
+  }
+  // The id hashes the object's canonical JSON, as nlohmann::json dumps it: read into a tree here.
+  if (!has_id) event.event_id(derived_event_id(body.to_json(0)));
+  return event;
 }
 
 // Month lengths, to refuse dates such as 02-30 that days_from_civil would carry into March
@@ -300,10 +528,14 @@ Event build_from<Event>(const json& object) {
 
 }  // namespace
 
-template <typename Item>
-std::optional<Item> build_item(const json& object, FieldErrors& errors) {
+namespace {
+
+// The item `build` returns, or nullopt with why in `errors`: an ItemError or the SDK's
+// InvalidInputError as its field and problem, anything else as a problem of the whole item.
+template <typename Build>
+auto caught(Build&& build, FieldErrors& errors) -> std::optional<decltype(build())> {
   try {
-    return build_from<Item>(object);
+    return build();
   } catch (const ItemError& error) {
     errors[error.field()].push_back(error.problem());
   } catch (const InvalidInputError& error) {
@@ -318,7 +550,25 @@ std::optional<Item> build_item(const json& object, FieldErrors& errors) {
   return std::nullopt;
 }
 
+}  // namespace
+
+template <typename Item>
+std::optional<Item> build_item(const json& object, FieldErrors& errors) {
+  return caught([&] { return build_from<Item>(object); }, errors);
+}
+
+template <typename Item>
+std::optional<Item> build_item(const Body& body, FieldErrors& errors) {
+  if constexpr (std::is_same_v<Item, Contact>) {
+    return caught([&] { return contact_from_body(body); }, errors);
+  } else {
+    return caught([&] { return event_from_body(body); }, errors);
+  }
+}
+
 template std::optional<Contact> build_item<Contact>(const json&, FieldErrors&);
 template std::optional<Event> build_item<Event>(const json&, FieldErrors&);
+template std::optional<Contact> build_item<Contact>(const Body&, FieldErrors&);
+template std::optional<Event> build_item<Event>(const Body&, FieldErrors&);
 
 }  // namespace instasent::cli

@@ -14,6 +14,7 @@
 #include "instasent/contact.hpp"
 #include "instasent/event.hpp"
 #include "instasent/value.hpp"
+#include "json_body.hpp"
 
 namespace instasent::cli {
 
@@ -53,6 +54,12 @@ Event event_from_json(const nlohmann::json& object);
 /// A bad object never throws.
 template <typename Item>
 std::optional<Item> build_item(const nlohmann::json& object, FieldErrors& errors);
+
+/// As `build_item` above, from the object at index 0 of `body` (a line read by the tools' one-pass
+/// reader), without a nlohmann::json tree: the same item (the same JSON, members in the same
+/// order, the same derived `_event_id`) or the same errors, for every object.
+template <typename Item>
+std::optional<Item> build_item(const tools::Body& body, FieldErrors& errors);
 
 /// A stable `_event_id` for an event object that has none: a UUID-shaped 128-bit hash of the
 /// object's canonical JSON. Identical objects get identical ids.

@@ -91,6 +91,32 @@ void read_typed_values(Record& record, const json& types) {
 
 }  // namespace
 
+void Record::clear() {
+  first_line = last_line = 0;
+  text.clear();
+  has_body = false;
+  object = nullptr;
+  field.clear();
+  problem.clear();
+  type_errors.clear();
+  types = nullptr;
+  skipped = blank = false;
+}
+
+void read_json_line(Record& record) {
+  // What the reader accepts, nlohmann::json::parse accepts, and within the nesting limit the
+  // check below would apply. Only a NUL byte, where both stop reading, could hide a deeper
+  // nesting or invalid UTF-8 after it: such a line, and every line refused, takes the tree's way,
+  // which says why.
+  if (record.text.find('\0') == std::string::npos &&
+      record.body.parse(record.text, kMaxJsonNesting) &&
+      record.body[0].kind == tools::JsonKind::object) {
+    record.has_body = true;
+    return;
+  }
+  read_json_object(record);
+}
+
 void read_json_object(Record& record) {
   if (!is_valid_utf8(record.text)) {
     record.problem = "is not valid UTF-8";
@@ -156,7 +182,7 @@ RecordReader::RecordReader(LineSource& source, InputFormat format, const CsvOpti
 }
 
 bool RecordReader::next(Record& record, std::uint64_t skip_through) {
-  record = Record{};
+  record.clear();
   return format_ == InputFormat::csv ? next_csv(record, skip_through)
                                      : next_json(record, skip_through);
 }
@@ -176,6 +202,10 @@ bool RecordReader::next_json(Record& record, std::uint64_t skip_through) {
   }
   if (status == LineSource::Status::too_long) {
     record.problem = too_long_problem(source_.max_line_bytes());
+    return true;
+  }
+  if (format_ == InputFormat::ndjson) {
+    read_json_line(record);
     return true;
   }
   read_json_object(record);

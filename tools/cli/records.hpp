@@ -14,6 +14,7 @@
 #include "csv.hpp"
 #include "instasent/batch_result.hpp"
 #include "items.hpp"
+#include "json_body.hpp"
 #include "line_source.hpp"
 
 namespace instasent::cli {
@@ -29,13 +30,22 @@ std::optional<InputFormat> parse_input_format(std::string_view name);
 /// The format the file name says: .ndjson, .jsonl or .csv, each optionally followed by .gz.
 std::optional<InputFormat> format_from_path(std::string_view path);
 
+/// One record. Not copied or moved: `body` points into `text`.
 struct Record {
+  Record() = default;
+  Record(const Record&) = delete;
+  Record& operator=(const Record&) = delete;
+
   std::uint64_t first_line = 0;  ///< Where the record starts (what messages name).
   std::uint64_t last_line = 0;   ///< Where it ends (a CSV row may span lines).
   std::string text;              ///< The record as read (cut at the line limit).
-  /// The item's object, when `problem` is empty. When it is not: the item the rejects file shows
-  /// instead of `text`, or null. That is a CSV row's object with the cells that their --type
-  /// cannot read as text, or the `item` of a rejects record as it is.
+  /// An NDJSON line's object, when `has_body`: read in one pass (`read_json_line`), its values
+  /// pointing into `text`. The item is built from it, and `object` stays null.
+  tools::Body body;
+  bool has_body = false;
+  /// The item's object, when `problem` is empty and not `has_body`. When it is not: the item the
+  /// rejects file shows instead of `text`, or null. That is a CSV row's object with the cells that
+  /// their --type cannot read as text, or the `item` of a rejects record as it is.
   nlohmann::json object;
   std::string field;    ///< The field `problem` is about; empty for the whole record.
   std::string problem;  ///< Why it cannot be read; empty when it can.
@@ -48,11 +58,18 @@ struct Record {
   bool blank = false;    ///< An empty line: no item, nothing to report.
 
   bool readable() const noexcept { return problem.empty() && !skipped && !blank; }
+  /// Back to an empty record, keeping the memory of `text` and `body` for the next one.
+  void clear();
 };
 
-/// Reads `record.text` as an NDJSON line is read: sets `record.object` to the JSON object it
-/// holds, or `record.problem` when it is not valid UTF-8, nests deeper than `kMaxJsonNesting`,
-/// is not JSON or is not an object. The problem never quotes the text.
+/// Reads `record.text` as `read_json_object` does, with the one-pass reader: sets `record.body`
+/// and `has_body` when the text is a JSON object that nlohmann::json would read, else what
+/// `read_json_object` sets (the same object or the same problem).
+void read_json_line(Record& record);
+
+/// Reads `record.text` as an NDJSON line is read with a nlohmann::json tree: sets `record.object`
+/// to the JSON object it holds, or `record.problem` when it is not valid UTF-8, nests deeper than
+/// `kMaxJsonNesting`, is not JSON or is not an object. The problem never quotes the text.
 void read_json_object(Record& record);
 
 /// Reads records from a line source in one format.

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "body.hpp"
+#include "json_body.hpp"
 #include "json_text.hpp"
 #include "validation.hpp"
 

@@ -12,9 +12,14 @@
 
 #include <nlohmann/json.hpp>
 
-#include "body.hpp"
+#include "json_body.hpp"
 
 namespace instasent::emulator {
+
+// The JSON reader of the batch bodies, shared with the CLI (tools/common).
+using tools::Body;
+using tools::BodyValue;
+using tools::JsonKind;
 
 /// Field name -> messages, as in the API's per-item errors ({"_email": ["Invalid format"]}).
 using FieldErrors = std::map<std::string, std::vector<std::string>>;

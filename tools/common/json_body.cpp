@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "body.hpp"
+#include "json_body.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -8,7 +8,7 @@
 
 #include "json_text.hpp"
 
-namespace instasent::emulator {
+namespace instasent::tools {
 
 namespace {
 
@@ -393,4 +393,4 @@ nlohmann::json Body::to_json(std::uint32_t index) const {
   return nullptr;
 }
 
-}  // namespace instasent::emulator
+}  // namespace instasent::tools
