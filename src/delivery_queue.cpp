@@ -65,11 +65,10 @@ std::size_t DeliveryQueue::queued_items() const {
 std::size_t DeliveryQueue::push(QueuedItem item, time_point now) {
   item.seq = next_seq_++;
   item.enqueued_at = now;
-  const auto last = last_contact_operation_.find(item.user_id);
-  if (last != last_contact_operation_.end() && unfinished_.contains(last->second)) {
-    item.depends_on = last->second;
-  }
-  if (is_contact_operation(item.op)) last_contact_operation_[item.user_id] = item.seq;
+  const std::uint64_t user = UserOrder::key_of(item.user_id);
+  const std::uint64_t last = last_contact_operation_.find(user);
+  if (last != 0 && unfinished_.contains(last)) item.depends_on = last;
+  if (is_contact_operation(item.op)) last_contact_operation_.set(user, item.seq);
   unfinished_.insert(item.seq);
   ++stats_.enqueued;
   ++stats_.queued;
@@ -358,10 +357,7 @@ void DeliveryQueue::finish(const QueuedItem& item, Ending ending, Settled& settl
       (ending.reason == DropReason::shutdown || ending.reason == DropReason::unauthorized);
   if (item.spool.id != 0 && !kept_in_spool) settled.spool_done.push_back(item.spool);
   if (is_contact_operation(item.op)) {
-    const auto last = last_contact_operation_.find(item.user_id);
-    if (last != last_contact_operation_.end() && last->second == item.seq) {
-      last_contact_operation_.erase(last);
-    }
+    last_contact_operation_.erase(UserOrder::key_of(item.user_id), item.seq);
   }
   switch (ending.state) {
     case FinalState::delivered:

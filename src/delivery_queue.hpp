@@ -20,6 +20,7 @@
 #include "pacer.hpp"
 #include "seq_set.hpp"
 #include "spool.hpp"
+#include "user_order.hpp"
 
 namespace instasent::detail {
 
@@ -195,8 +196,8 @@ class DeliveryQueue {
   // reports while their sender waits for the answer.
   std::unordered_map<std::uint64_t, std::vector<QueuedItem>> in_flight_;
   std::uint64_t next_flight_ = 1;
-  SeqSet unfinished_;  // every accepted item without a final state
-  std::unordered_map<std::string, std::uint64_t> last_contact_operation_;  // by user id
+  SeqSet unfinished_;                 // every accepted item without a final state
+  UserOrder last_contact_operation_;  // each user's, while not final
   std::uint64_t next_seq_ = 1;
   std::uint64_t flush_target_ = 0;  // items up to here are sent without waiting
   std::size_t next_queue_ = 0;
