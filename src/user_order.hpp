@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Each user's last contact operation without a final state, for the Ingestor's per-user order:
 // an open-addressing table from a 64-bit hash of the user id to the operation's sequence number.
-// No allocation per entry, 16 bytes a slot. Two users whose ids hash alike share an entry: an
-// item of one may then wait for an operation of the other, which delays it but never reorders
-// nor loses anything.
+// No allocation per entry, 16 bytes a slot. Users whose ids hash alike share an entry: an item of
+// one may then also wait for an operation of the other. That only delays it, since the other's
+// operation itself waits for the one recorded before it; each user's order is kept.
 #pragma once
 
 #include <cstddef>

@@ -36,6 +36,7 @@ TEST(UserOrder, KeepsTheLastOperationAndForgetsItOnlyWhenThatOneEnds) {
 // Random use over few keys (long probe runs, wrapping around the table's end, growing and
 // shrinking) and over many, checked against a model after every step.
 TEST(UserOrder, AgreesWithAMapUnderRandomUse) {
+  constexpr std::uint64_t kSpread = 0x100000001;
   for (const std::uint64_t keys : {40u, 5'000u}) {
     std::mt19937_64 random(keys);
     UserOrder order;
@@ -44,7 +45,7 @@ TEST(UserOrder, AgreesWithAMapUnderRandomUse) {
     for (int step = 0; step < 200'000; ++step) {
       // Keys that differ only in their high bits, or not at all, besides random ones.
       const std::uint64_t pick = random() % keys;
-      const std::uint64_t key = step % 3 == 0 ? pick << 40 : pick * 0x100000001ull;
+      const std::uint64_t key = step % 3 == 0 ? pick << 40 : pick * kSpread;
       if (random() % 100 < (step < 100'000 ? 55 : 35)) {
         order.set(key, ++seq);
         model[key] = seq;
@@ -58,7 +59,7 @@ TEST(UserOrder, AgreesWithAMapUnderRandomUse) {
       }
       ASSERT_EQ(order.size(), model.size()) << "step " << step;
       const std::uint64_t probe = random() % keys;
-      for (const std::uint64_t other : {probe << 40, probe * 0x100000001ull, key}) {
+      for (const std::uint64_t other : {probe << 40, probe * kSpread, key}) {
         const auto found = model.find(other);
         ASSERT_EQ(order.find(other), found == model.end() ? 0 : found->second)
             << "step " << step << ", key " << other;
