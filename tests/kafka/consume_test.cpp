@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include "consume_run.hpp"
 #include "kafka/kafka_support.hpp"
 
 namespace instasent::cli::testing {
@@ -480,6 +481,68 @@ TEST(Consume, BadOptionsAreRefusedWithoutQuotingSecrets) {
   result = run({}, {{"INSTASENT_TOKEN", ""}});
   EXPECT_EQ(result.status, 2);
   EXPECT_TRUE(contains(result.err, "INSTASENT_TOKEN")) << result.err;
+}
+
+// Which rebalance protocol a member follows, asked in each rebalance callback: librdkafka says
+// "NONE" before the member joins and nothing at all (NULL) once its group handle is gone, as in
+// the revoke that rd_kafka_consumer_close serves after the group has terminated (seen now and
+// then at the end of a run: a revoked member then crashed on the NULL). The protocol that the
+// settings chose stands then.
+TEST(ConsumeRebalance, TheProtocolStandsWhenLibrdkafkaNoLongerSaysIt) {
+  EXPECT_TRUE(cooperative_strategy("cooperative-sticky"));
+  EXPECT_FALSE(cooperative_strategy("range,roundrobin"));
+  EXPECT_FALSE(cooperative_strategy("range"));
+
+  const MockCluster cluster({"events:2"});
+  struct Seen {
+    int calls = 0;
+    bool cooperative = false;
+  } seen;
+  char error[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  for (const auto& [name, value] :
+       std::map<std::string, std::string>{{"bootstrap.servers", cluster.bootstraps()},
+                                          {"group.id", "g-protocol"},
+                                          {"partition.assignment.strategy", "cooperative-sticky"},
+                                          {"log_level", "2"}}) {
+    ASSERT_EQ(rd_kafka_conf_set(conf, name.c_str(), value.c_str(), error, sizeof error),
+              RD_KAFKA_CONF_OK)
+        << error;
+  }
+  rd_kafka_conf_set_opaque(conf, &seen);
+  rd_kafka_conf_set_rebalance_cb(
+      conf, [](rd_kafka_t* handle, rd_kafka_resp_err_t event,
+               rd_kafka_topic_partition_list_t* partitions, void* opaque) {
+        auto& seen = *static_cast<Seen*>(opaque);
+        ++seen.calls;
+        seen.cooperative = cooperative_rebalance(handle, false);
+        rd_kafka_error_t* failed = event == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS
+                                       ? rd_kafka_incremental_assign(handle, partitions)
+                                       : rd_kafka_incremental_unassign(handle, partitions);
+        if (failed != nullptr) rd_kafka_error_destroy(failed);
+      });
+  std::unique_ptr<rd_kafka_t, KafkaDelete> consumer(
+      rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof error));
+  ASSERT_TRUE(consumer) << error;
+  EXPECT_FALSE(cooperative_rebalance(consumer.get(), false));  // "NONE": not joined yet
+  EXPECT_TRUE(cooperative_rebalance(consumer.get(), true));
+  std::unique_ptr<rd_kafka_topic_partition_list_t, KafkaDelete> topics(
+      rd_kafka_topic_partition_list_new(1));
+  rd_kafka_topic_partition_list_add(topics.get(), "events", RD_KAFKA_PARTITION_UA);
+  ASSERT_EQ(rd_kafka_subscribe(consumer.get(), topics.get()), RD_KAFKA_RESP_ERR_NO_ERROR);
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (seen.calls == 0 && std::chrono::steady_clock::now() < deadline) {
+    if (rd_kafka_message_t* message = rd_kafka_consumer_poll(consumer.get(), 100)) {
+      rd_kafka_message_destroy(message);
+    }
+  }
+  ASSERT_GT(seen.calls, 0) << "never assigned";
+  EXPECT_TRUE(seen.cooperative);  // joined: librdkafka says COOPERATIVE
+
+  rd_kafka_consumer_close(consumer.get());
+  EXPECT_EQ(rd_kafka_rebalance_protocol(consumer.get()), nullptr);
+  EXPECT_TRUE(cooperative_rebalance(consumer.get(), true));
+  EXPECT_FALSE(cooperative_rebalance(consumer.get(), false));
 }
 
 }  // namespace

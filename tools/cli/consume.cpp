@@ -168,6 +168,15 @@ void ConsumeRun::create_consumer() {
   set(conf.get(), "group.id", options_.group, false);
   set(conf.get(), "enable.auto.commit", "false", false);
   set(conf.get(), "enable.auto.offset.store", "false", false);
+  // The protocol until the group says (see on_rebalance): -X may choose other assignors.
+  std::size_t size = 0;
+  if (rd_kafka_conf_get(conf.get(), "partition.assignment.strategy", nullptr, &size) ==
+          RD_KAFKA_CONF_OK &&
+      size > 0) {
+    std::string strategies(size, '\0');
+    rd_kafka_conf_get(conf.get(), "partition.assignment.strategy", strategies.data(), &size);
+    cooperative_ = cooperative_strategy(strategies);
+  }
   rd_kafka_conf_set_rebalance_cb(conf.get(), rebalance_trampoline);
   rd_kafka_conf_set_offset_commit_cb(conf.get(), commit_trampoline);
   char error[512];

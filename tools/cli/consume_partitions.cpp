@@ -37,10 +37,22 @@ void report_kafka_error(rd_kafka_error_t* error, Console& console) {
 
 }  // namespace
 
+bool cooperative_strategy(std::string_view strategies) {
+  return strategies.find("cooperative-sticky") != std::string_view::npos;
+}
+
+bool cooperative_rebalance(rd_kafka_t* consumer, bool otherwise) {
+  const char* protocol = rd_kafka_rebalance_protocol(consumer);
+  if (protocol == nullptr || std::strcmp(protocol, "NONE") == 0) return otherwise;
+  return std::strcmp(protocol, "COOPERATIVE") == 0;
+}
+
 void ConsumeRun::on_rebalance(rd_kafka_resp_err_t error,
                               rd_kafka_topic_partition_list_t* partitions) {
   commits_held_ = false;  // this step of the rebalance is done
-  cooperative_ = std::strcmp(rd_kafka_rebalance_protocol(consumer_.get()), "COOPERATIVE") == 0;
+  // Asked each time rather than once: "NONE" until the member has joined. During
+  // rd_kafka_consumer_close librdkafka may no longer say (NULL), and the last answer stands.
+  cooperative_ = cooperative_rebalance(consumer_.get(), cooperative_);
   switch (error) {
     case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
       assign(partitions);

@@ -18,6 +18,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -55,6 +56,17 @@ using KafkaHandle = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
 using KafkaConf = std::unique_ptr<rd_kafka_conf_t, KafkaDeleter>;
 using PartitionList = std::unique_ptr<rd_kafka_topic_partition_list_t, KafkaDeleter>;
 using KafkaMessagePtr = std::unique_ptr<rd_kafka_message_t, KafkaDeleter>;
+
+/// Whether the assignors of `strategies` (librdkafka's partition.assignment.strategy, names
+/// separated by commas) rebalance incrementally: cooperative-sticky. librdkafka refuses assignors
+/// of both protocols together, so one of them tells.
+bool cooperative_strategy(std::string_view strategies);
+
+/// Whether the group of `consumer` rebalances incrementally, as librdkafka says
+/// (rd_kafka_rebalance_protocol). When it cannot say, `otherwise`: it says "NONE" before the
+/// member joins, and nothing at all (NULL) once the group handle is gone, as in the revoke that
+/// rd_kafka_consumer_close serves after the group has terminated.
+bool cooperative_rebalance(rd_kafka_t* consumer, bool otherwise);
 
 class ConsumeRun {
  public:
@@ -154,7 +166,7 @@ class ConsumeRun {
   std::atomic<bool> stop_{false};
 
   // The poll thread's own.
-  bool cooperative_ = false;
+  bool cooperative_ = false;  // the group's rebalance protocol, from the settings until it says
   bool paused_ = false;
   bool joined_ = false;  // the group has answered with an assignment (even an empty one)
   Clock::time_point last_activity_;
