@@ -43,6 +43,24 @@ auto checked(const std::string& field, Step&& step) {
   }
 }
 
+// Refuses a member that is not one of an event's fields.
+void check_event_field(std::string_view key) {
+  if (key != "_user_id" && key != "_event_type" && key != "_event_id" && key != "_event_date" &&
+      key != "_event_parameters" && key != "_user_data") {
+    throw ItemError(std::string(key),
+                    "is not a field of an event (parameters go in _event_parameters)");
+  }
+}
+
+// An event of `user_id` and `event_type`, or the ItemError that names which of them is refused.
+Event new_event(const std::string& user_id, const std::string& event_type) {
+  try {
+    return Event(user_id, event_type);
+  } catch (const InvalidInputError& error) {
+    throw ItemError(error.field(), problem_of(error));
+  }
+}
+
 Value to_value(const json& value, int depth) {
   if (depth > kMaxDepth) throw ItemError("", "is nested too deeply");
   switch (value.type()) {
@@ -278,23 +296,10 @@ Contact contact_from_body(const Body& body) {
 
 Event event_from_body(const Body& body) {
   if (body[0].kind != JsonKind::object) throw ItemError("", "is not a JSON object");
-  for (const std::uint32_t member : MemberOrder(body, 0)) {
-    const std::string_view key = body[member].key;
-    if (key != "_user_id" && key != "_event_type" && key != "_event_id" && key != "_event_date" &&
-        key != "_event_parameters" && key != "_user_data") {
-      throw ItemError(std::string(key),
-                      "is not a field of an event (parameters go in _event_parameters)");
-    }
-  }
+  for (const std::uint32_t member : MemberOrder(body, 0)) check_event_field(body[member].key);
   const std::string user_id = required_string(body, "_user_id");
   const std::string event_type = required_string(body, "_event_type");
-  Event event = [&] {
-    try {
-      return Event(user_id, event_type);
-    } catch (const InvalidInputError& error) {  // its field says which of the two it refused
-      throw ItemError(error.field(), problem_of(error));
-    }
-  }();
+  Event event = new_event(user_id, event_type);
 
   bool has_id = false;
   if (const tools::BodyValue* id = body.find(0, "_event_id"); !is_null(id)) {
@@ -369,22 +374,10 @@ std::string derived_event_id(const json& object) { return fnv1a128_uuid(dump_jso
 
 Event event_from_json(const json& object) {
   if (!object.is_object()) throw ItemError("", "is not a JSON object");
-  for (auto it = object.begin(); it != object.end(); ++it) {
-    const std::string& key = it.key();
-    if (key != "_user_id" && key != "_event_type" && key != "_event_id" && key != "_event_date" &&
-        key != "_event_parameters" && key != "_user_data") {
-      throw ItemError(key, "is not a field of an event (parameters go in _event_parameters)");
-    }
-  }
+  for (auto it = object.begin(); it != object.end(); ++it) check_event_field(it.key());
   const std::string user_id = required_string(object, "_user_id");
   const std::string event_type = required_string(object, "_event_type");
-  Event event = [&] {
-    try {
-      return Event(user_id, event_type);
-    } catch (const InvalidInputError& error) {  // its field says which of the two it refused
-      throw ItemError(error.field(), problem_of(error));
-    }
-  }();
+  Event event = new_event(user_id, event_type);
 
   bool has_id = false;
   if (const auto id = object.find("_event_id"); id != object.end() && !id->is_null()) {
