@@ -35,19 +35,36 @@ void check_value(std::string_view key, const Value& value) {
 
 Contact::Contact(std::string user_id) : user_id_(std::move(user_id)) {
   detail::check_id(user_id_, "_user_id");
+  start_text();
+}
+
+void Contact::start_text() {
+  constexpr std::size_t kTypicalMembers = 128;  // a few attributes: grow once, not four times
+  text_.clear();
+  text_.reserve(sizeof "{\"_user_id\":\"\"" + user_id_.size() + kTypicalMembers);
+  text_.append("{\"_user_id\":");
+  detail::append_json_string(text_, user_id_);
+  members_at_ = text_.size();
+  keys_ = 0;
+}
+
+std::string_view Contact::members() const noexcept {
+  return text_.empty() ? std::string_view() : std::string_view(text_).substr(members_at_);
 }
 
 Contact& Contact::set_reserved_text(const char* name, std::string_view value) {
   // The hot path of every builder: no Value, no temporary string. `name` is one of the reserved
   // names of contact.hpp, which need no escape.
   if (!detail::is_valid_utf8(value)) throw InvalidInputError(name, "is not valid UTF-8");
-  detail::set_member(members_, keys_, name, detail::KeyText::plain,
+  if (text_.empty()) start_text();
+  detail::set_member(text_, members_at_, keys_, name, detail::KeyText::plain,
                      [value](std::string& out) { detail::append_json_string(out, value); });
   return *this;
 }
 
 void Contact::set_encoded(std::string_view key, const std::string& json) {
-  detail::set_member(members_, keys_, key, detail::KeyText::any,
+  if (text_.empty()) start_text();
+  detail::set_member(text_, members_at_, keys_, key, detail::KeyText::any,
                      [&json](std::string& out) { out.append(json); });
 }
 
@@ -81,23 +98,39 @@ Contact& Contact::clear(std::string_view key) {
 }
 
 void Contact::append_json(std::string& out) const {
-  out.reserve(out.size() + user_id_.size() + members_.size() + 16);
-  out.append("{\"_user_id\":");
-  detail::append_json_string(out, user_id_);
-  out.append(members_);
+  if (text_.empty()) {  // moved from
+    out.append("{\"_user_id\":");
+    detail::append_json_string(out, user_id_);
+  } else {
+    out.append(text_);
+  }
   out.push_back('}');
 }
 
 void Contact::append_attributes_json(std::string& out) const {
   out.push_back('{');
-  if (!members_.empty()) out.append(members_, 1, std::string::npos);  // without the first ','
+  const std::string_view attributes = members();
+  if (!attributes.empty()) out.append(attributes.substr(1));  // without the first ','
   out.push_back('}');
 }
 
-std::string Contact::to_json() const {
+std::string Contact::to_json() const& {
   std::string out;
+  out.reserve(text_.size() + 1);
   append_json(out);
   return out;
+}
+
+std::string Contact::to_json() && {
+  // A queued contact keeps this text while it waits, and the queue's bounds count its bytes: a
+  // small contact sheds the room reserved for more attributes.
+  constexpr std::size_t kMaxSpareBytes = 64;
+  if (text_.empty()) start_text();
+  text_.push_back('}');
+  if (text_.capacity() - text_.size() > kMaxSpareBytes) text_.shrink_to_fit();
+  std::string json = std::move(text_);
+  text_.clear();
+  return json;
 }
 
 }  // namespace instasent

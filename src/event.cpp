@@ -71,7 +71,7 @@ Event& Event::parameter(std::string_view key, const Value& value) {
   if (value.problem() != Value::Problem::none) {
     throw InvalidInputError(label(), detail::describe(value.problem()));
   }
-  detail::set_member(parameters_, keys_, key, detail::KeyText::any,
+  detail::set_member(parameters_, 0, keys_, key, detail::KeyText::any,
                      [&value](std::string& out) { out.append(value.json()); });
   return *this;
 }

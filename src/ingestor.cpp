@@ -734,7 +734,7 @@ AddResult Ingestor::add(Contact contact, std::uint64_t tag) noexcept {
                          if (item.user_id.empty()) {
                            return "_user_id is empty (a moved-from contact?)";
                          }
-                         item.json = contact.to_json();
+                         item.json = std::move(contact).to_json();
                          return std::nullopt;
                        });
 }

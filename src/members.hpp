@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The JSON members a builder has set, kept as ready-to-send text: `,"key":value` per member, in
-// the order first set. Serializing a builder is then a copy of this text.
+// the order first set. Serializing a builder is then a copy of this text; a contact keeps its whole
+// object but the closing brace, so that the Ingestor takes it without a copy.
 #pragma once
 
 #include <cstdint>
@@ -34,38 +35,42 @@ inline std::uint64_t key_bit(std::string_view key) noexcept {
 enum class KeyText { any, plain };
 
 /// Sets member `key` (valid UTF-8) to the JSON text that `write_value(std::string&)` appends: at
-/// the end when new, in place when the key is already there. `keys` holds a bit per key set in
-/// `members` (key_bit); a key whose bit is clear is new, with no search.
+/// the end when new, in place when the key is already there. The members are `text` from
+/// `members_at` on (what comes before is not searched). `keys` holds a bit per key set in the
+/// members (key_bit); a key whose bit is clear is new, with no search.
 template <typename WriteValue>
-void set_member(std::string& members, std::uint64_t& keys, std::string_view key, KeyText text,
-                WriteValue write_value) {
+void set_member(std::string& text, std::size_t members_at, std::uint64_t& keys,
+                std::string_view key, KeyText key_text, WriteValue write_value) {
   constexpr std::size_t kTypicalSize = 128;  // a few members: grow once, not four times
-  if (members.capacity() < kTypicalSize) members.reserve(kTypicalSize);
-  const std::size_t old_size = members.size();
-  members.push_back(',');
-  if (text == KeyText::plain) {
-    members.push_back('"');
-    members.append(key);
-    members.push_back('"');
+  if (text.capacity() < kTypicalSize) text.reserve(kTypicalSize);
+  const std::size_t old_size = text.size();
+  text.push_back(',');
+  if (key_text == KeyText::plain) {
+    text.push_back('"');
+    text.append(key);
+    text.push_back('"');
   } else {
-    append_json_string(members, key);
+    append_json_string(text, key);
   }
-  members.push_back(':');
+  text.push_back(':');
   const std::uint64_t bit = key_bit(key);
   const bool maybe_set = (keys & bit) != 0;
   keys |= bit;
-  const std::string_view fragment(members.data() + old_size, members.size() - old_size);
-  const std::size_t existing =
-      maybe_set ? find_member_value(std::string_view(members.data(), old_size), fragment)
-                : std::string::npos;
+  const std::string_view fragment(text.data() + old_size, text.size() - old_size);
+  std::size_t existing = std::string::npos;
+  if (maybe_set) {
+    existing = find_member_value(
+        std::string_view(text.data() + members_at, old_size - members_at), fragment);
+  }
   if (existing == std::string::npos) {
-    write_value(members);
+    write_value(text);
     return;
   }
-  members.resize(old_size);
+  existing += members_at;
+  text.resize(old_size);
   std::string value;
   write_value(value);
-  members.replace(existing, end_of_value(members, existing) - existing, value);
+  text.replace(existing, end_of_value(text, existing) - existing, value);
 }
 
 }  // namespace instasent::detail

@@ -58,7 +58,10 @@ class INSTASENT_EXPORT Contact {
   /// The `_user_id` given to the constructor.
   const std::string& user_id() const noexcept { return user_id_; }
   /// The JSON object this contact serializes to.
-  std::string to_json() const;
+  std::string to_json() const&;
+  /// The same JSON, taken from the contact without a copy (the builder keeps its text ready to
+  /// send). The contact is left with its user id and no attributes.
+  std::string to_json() &&;
   /// Appends `to_json()` to `out` without a temporary.
   void append_json(std::string& out) const;
   /// Appends the attributes alone, as a JSON object without `_user_id`: the shape of an event's
@@ -68,9 +71,15 @@ class INSTASENT_EXPORT Contact {
  private:
   Contact& set_reserved_text(const char* name, std::string_view value);
   void set_encoded(std::string_view key, const std::string& json);
+  void start_text();
+  std::string_view members() const noexcept;
 
   std::string user_id_;
-  std::string members_;     // `,"key":value` per attribute set, ready to send
+  // The JSON object without its closing '}': `{"_user_id":"..."`, then from `members_at_` on a
+  // `,"key":value` per attribute set. Empty in a contact moved from, until a setter starts it
+  // again (start_text).
+  std::string text_;
+  std::size_t members_at_ = 0;
   std::uint64_t keys_ = 0;  // a bit per key set, by its hash: most new keys need no search
 };
 

@@ -10,6 +10,7 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -52,6 +53,8 @@ void ExpectJson(const Builder& builder, const std::string& expected) {
   const std::string actual = builder.to_json();
   EXPECT_EQ(actual, expected);
   EXPECT_TRUE(nlohmann::json::accept(actual)) << "not valid JSON: " << actual;
+  Builder copy = builder;
+  EXPECT_EQ(std::move(copy).to_json(), expected) << "taken from a copy";
 }
 
 // "[" and "]" around what two calls of `builder`'s append_json() add to one string, with a comma

@@ -173,6 +173,42 @@ TEST(ContactTest, IsCopyableAndCopiesAreIndependent) {
   ExpectJson(b, R"({"_user_id":"U1","_first_name":"Bea","plan":"pro"})");
 }
 
+TEST(ContactTest, JsonTakenLeavesTheUserIdAndNoAttributes) {
+  Contact c("U1");
+  c.first_name("Ada").attribute("plan", "pro");
+  EXPECT_EQ(std::move(c).to_json(), R"({"_user_id":"U1","_first_name":"Ada","plan":"pro"})");
+  EXPECT_EQ(c.user_id(), "U1");
+  ExpectJson(c, R"({"_user_id":"U1"})");
+  c.first_name("Bea").first_name("Cy").attribute("plan", "team");
+  ExpectJson(c, R"({"_user_id":"U1","_first_name":"Cy","plan":"team"})");
+  std::string attributes;
+  c.append_attributes_json(attributes);
+  EXPECT_EQ(attributes, R"({"_first_name":"Cy","plan":"team"})");
+}
+
+TEST(ContactTest, JsonTakenKeepsAtMost64SpareBytes) {
+  // A queued contact holds this text while it waits: the room reserved for more attributes must
+  // not stay with a small one.
+  for (const std::size_t size : {0u, 1u, 20u, 100u, 200u, 1000u}) {
+    Contact c("U1");
+    if (size > 0) c.attribute("note", std::string(size, 'x'));
+    const std::string json = std::move(Contact(c)).to_json();
+    EXPECT_EQ(json, c.to_json());
+    EXPECT_LE(json.capacity() - json.size(), 64u) << "a note of " << size << " bytes";
+  }
+}
+
+TEST(ContactTest, AContactMovedFromSerializesWithAnEmptyIdAndTakesSettersAgain) {
+  // What the standard libraries leave in a moved-from string (empty) is what this relies on.
+  Contact a("U1");
+  a.email("e@example.com");
+  const Contact b = std::move(a);
+  ExpectJson(b, R"({"_user_id":"U1","_email":"e@example.com"})");
+  ExpectJson(a, R"({"_user_id":""})");  // NOLINT(bugprone-use-after-move): what is left
+  a.email("f@example.com").email("g@example.com");
+  ExpectJson(a, R"({"_user_id":"","_email":"g@example.com"})");
+}
+
 // ---- rejections ------------------------------------------------------------------------------
 
 TEST(ContactTest, EmptyUserIdIsRejected) {
