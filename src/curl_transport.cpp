@@ -221,6 +221,8 @@ class CurlTransport final : public Transport, private detail::ForkAware {
       headers.add(line);
     }
     headers.add("Expect:");  // no 100-continue round trip before large bodies
+    // In place of libcurl's own header (see compressed_answers); what comes gzipped is decoded.
+    if (!options_.compressed_answers) headers.add("Accept-Encoding: identity");
 
     set_option(handle, CURLOPT_URL, request.url.c_str());
     // Set for every request ("" is none), so that libcurl's reading of the environment never
@@ -316,6 +318,8 @@ class CurlTransport final : public Transport, private detail::ForkAware {
     set_option(handle, CURLOPT_FOLLOWLOCATION, 0L);
     set_option(handle, CURLOPT_NOPROXY, "");  // the proxy of each request is decided here
     // gzip only: brotli at the server's default quality costs it far more than it saves here.
+    // Also what libcurl decodes; without compressed_answers, each request's own header asks for
+    // none.
     set_option(handle, CURLOPT_ACCEPT_ENCODING, "gzip");
     set_option(handle, CURLOPT_SSL_VERIFYPEER, options_.verify_tls ? 1L : 0L);
     set_option(handle, CURLOPT_SSL_VERIFYHOST, options_.verify_tls ? 2L : 0L);

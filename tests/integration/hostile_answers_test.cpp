@@ -137,6 +137,21 @@ std::string gzip_of_zeros(std::size_t inflated) {
   return out;
 }
 
+// `text`, gzip-compressed.
+std::string gzip_of(std::string_view text) {
+  z_stream stream{};
+  deflateInit2(&stream, 9, Z_DEFLATED, 16 + 15, 9, Z_DEFAULT_STRATEGY);
+  std::string out(deflateBound(&stream, static_cast<uLong>(text.size())) + 32, '\0');
+  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
+  stream.avail_in = static_cast<uInt>(text.size());
+  stream.next_out = reinterpret_cast<Bytef*>(out.data());
+  stream.avail_out = static_cast<uInt>(out.size());
+  deflate(&stream, Z_FINISH);
+  out.resize(out.size() - stream.avail_out);
+  deflateEnd(&stream);
+  return out;
+}
+
 // 1 MB of gzip that inflates to 1 GB, made once and only by the case that sends it: every test
 // of this program builds the table, and compressing takes seconds.
 const std::string& gzip_bomb_body() {
@@ -220,6 +235,12 @@ std::vector<Case> cases() {
       {"1 MB of gzip that inflates to 1 GB", Call::stream_info, gzip_bomb(),
        transport(TransportFailure::too_large),
        [](ClientOptions&) { gzip_bomb_body(); }},  // made before the client waits for it
+      {"1 MB of gzip that inflates to 1 GB, asked for", Call::stream_info, gzip_bomb(),
+       transport(TransportFailure::too_large),
+       [](ClientOptions& options) {
+         gzip_bomb_body();
+         options.curl.compressed_answers = true;
+       }},
       {"an endless chunked body", Call::stream_info, endless_chunks(),
        transport(TransportFailure::too_large)},
       {"a Content-Length of a terabyte", Call::stream_info,
@@ -247,6 +268,9 @@ std::vector<Case> cases() {
       {"a status line without a number", Call::stream_info,
        send("HTTP/1.1 abc OK\r\nContent-Length: 2\r\n\r\n{}"),
        transport(TransportFailure::protocol)},
+      // Decoded whether asked for (compressed_answers) or not.
+      {"a gzip answer not asked for", Call::stream_info,
+       answer(200, gzip_of(R"({"a":1})"), "Content-Encoding: gzip\r\n"), ok},
       {"a gzip body that is not gzip", Call::stream_info,
        answer(200, "this is not gzip at all", "Content-Encoding: gzip\r\n"),
        transport(TransportFailure::protocol)},
