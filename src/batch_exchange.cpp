@@ -52,6 +52,7 @@ void read_verdicts(const ClientCore& client, const Batch& batch, const HttpRespo
     ids.emplace_back(kind == BatchKind::events ? item.event_id : item.user_id);
   }
   std::vector<ItemResult> results;
+  results.reserve(ids.size());
   client.read_answer(response.body, kind, ids, 0, results);
   for (std::size_t i = 0; i < results.size() && i < verdicts.size(); ++i) {
     if (results[i].status == ItemStatus::accepted) {

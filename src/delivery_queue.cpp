@@ -263,6 +263,7 @@ void DeliveryQueue::collect(std::size_t q, std::vector<QueuedItem>& batch, time_
   auto& queue = queues_[q];
   std::size_t limit = q == queue_of(Operation::delete_contact) ? 1 : options_.batch.max_items;
   std::size_t body_bytes = 2;
+  batch.reserve(std::min(limit, queue.size()));  // items are moved once, not at each growth
   std::vector<QueuedItem> kept;
   std::size_t scanned = 0;
   const bool may_retry = pacer.may_retry();
