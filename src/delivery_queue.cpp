@@ -62,7 +62,7 @@ std::size_t DeliveryQueue::queued_items() const {
   return queues_[0].size() + queues_[1].size() + queues_[2].size();
 }
 
-std::size_t DeliveryQueue::push(QueuedItem item, time_point now) {
+std::size_t DeliveryQueue::push(QueuedItem&& item, time_point now) {
   item.seq = next_seq_++;
   item.enqueued_at = now;
   const std::uint64_t user = UserOrder::key_of(item.user_id);
@@ -141,8 +141,10 @@ void DeliveryQueue::drop_all(Settled& settled) {
   };
   drop_each_queued(ending_of, settled);
   // A request still in flight when its answer comes later finds its items already final.
-  for (const auto& [flight, items] : in_flight_) {
-    for (const QueuedItem& item : items) finish(item, ending_of(item), settled);
+  for (const auto& [id, flight] : in_flight_) {
+    for (std::size_t i = 0; i < flight.count; ++i) {
+      finish(flight.items[i], ending_of(flight.items[i]), settled);
+    }
   }
 }
 
@@ -208,20 +210,9 @@ Batch DeliveryQueue::take_batch(time_point now, const Pacer& pacer, bool closing
   if (batch.items.empty()) return batch;
   batch.retry = std::any_of(batch.items.begin(), batch.items.end(),
                             [](const QueuedItem& item) { return item.attempts > 0; });
-  std::vector<QueuedItem> records(batch.items.size());  // what drop_all needs, no payloads
-  for (std::size_t i = 0; i < batch.items.size(); ++i) {
-    QueuedItem& item = batch.items[i];
-    ++item.attempts;
-    QueuedItem& record = records[i];
-    record.seq = item.seq;
-    record.op = item.op;
-    record.user_id = item.user_id;
-    record.event_id = item.event_id;
-    record.tag = item.tag;
-    record.spool = item.spool;
-  }
+  for (QueuedItem& item : batch.items) ++item.attempts;
   batch.flight = next_flight_++;
-  in_flight_.emplace(batch.flight, std::move(records));
+  in_flight_.emplace(batch.flight, Flight{batch.items.data(), batch.items.size()});
   stats_.queued -= batch.items.size();
   stats_.in_flight += batch.items.size();
   return batch;

@@ -58,7 +58,7 @@ struct QueuedItem {
 /// Items taken from one queue to go out in one request.
 struct Batch {
   Operation op = Operation::upsert_contact;  // the queue's: upserts, events or deletes
-  std::vector<QueuedItem> items;
+  std::vector<QueuedItem> items;  // in place until settled (see DeliveryQueue::in_flight_)
   bool retry = false;        // it resends items
   std::uint64_t flight = 0;  // its record of items in flight (see DeliveryQueue::in_flight_)
 
@@ -139,7 +139,7 @@ class DeliveryQueue {
   bool has_room(std::size_t bytes) const;
   /// Queues an accepted item (past the bounds: the caller checked them); returns how many items
   /// its queue holds now.
-  std::size_t push(QueuedItem item, time_point now);
+  std::size_t push(QueuedItem&& item, time_point now);
   /// Settles at once an accepted item that can never be sent (damaged in the spool).
   void settle_unsendable(QueuedItem item, Ending ending, Settled& settled);
   /// Drops the oldest queued item to make room; false when none is queued.
@@ -169,7 +169,8 @@ class DeliveryQueue {
 
   /// Moves a batch that may go now (with `pacer`'s leave) from one queue into flight, taking the
   /// queues in turn. Empty when none may, with `wake` moved to when one may. `closing`: every
-  /// queued item is due.
+  /// queued item is due. The batch's items must stay where they are until `settle`: drop_all
+  /// reads them meanwhile (under the caller's lock; the sender only reads them without it).
   Batch take_batch(time_point now, const Pacer& pacer, bool closing, time_point& wake);
   /// Applies a request's verdicts, one per item: final states, or back to the front of the
   /// queue to wait as `schedule` says. Items already given up by drop_all are left alone.
@@ -192,9 +193,14 @@ class DeliveryQueue {
   IngestorStats& stats_;
   std::array<std::deque<QueuedItem>, kQueues> queues_;
   std::size_t queued_bytes_ = 0;
-  // The items of each request in flight, without payloads, by Batch::flight: what drop_all
-  // reports while their sender waits for the answer.
-  std::unordered_map<std::uint64_t, std::vector<QueuedItem>> in_flight_;
+  // The items of each request in flight, by Batch::flight: what drop_all reports while their
+  // sender waits for the answer. They are the sender's Batch::items, which stay in place from
+  // take_batch until settle forgets them here.
+  struct Flight {
+    const QueuedItem* items;
+    std::size_t count;
+  };
+  std::unordered_map<std::uint64_t, Flight> in_flight_;
   std::uint64_t next_flight_ = 1;
   SeqSet unfinished_;                 // every accepted item without a final state
   UserOrder last_contact_operation_;  // each user's, while not final

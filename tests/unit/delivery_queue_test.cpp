@@ -5,8 +5,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "support/fake_clock.hpp"
@@ -310,10 +313,13 @@ TEST_F(DeliveryQueueTest, DropAllGivesUpQueuedAndInFlightItemsOnce) {
   Settled left;
   queue().drop_all(left);
   ASSERT_EQ(left.outcomes.size(), 2u);
+  std::set<std::pair<std::string, std::uint64_t>> given_up;  // user id and tag
   for (const ItemOutcome& outcome : left.outcomes) {
     EXPECT_EQ(outcome.drop_reason, DropReason::shutdown);
     EXPECT_EQ(outcome.message, "not delivered by the close deadline");
+    given_up.emplace(outcome.user_id, outcome.tag);
   }
+  EXPECT_EQ(given_up, (std::set<std::pair<std::string, std::uint64_t>>{{"U1", 1}, {"U2", 2}}));
   // The request's answer comes later: its item is already final.
   EXPECT_TRUE(answer(in_flight, Verdict::delivered).outcomes.empty());
   EXPECT_TRUE(queue().all_final());
