@@ -45,17 +45,11 @@ class Scanner {
   bool string(std::string_view& out) {
     if (!consume('"')) return false;
     const std::size_t start = pos_;
-    while (pos_ < text_.size()) {
-      const auto c = static_cast<unsigned char>(text_[pos_]);
-      if (c == '"') {
-        out = text_.substr(start, pos_ - start);
-        ++pos_;
-        return true;
-      }
-      if (c == '\\' || c < 0x20 || c >= 0x80) return false;
-      ++pos_;
-    }
-    return false;
+    pos_ += plain_ascii_length(text_.substr(pos_));
+    if (pos_ == text_.size() || text_[pos_] != '"') return false;  // an escape, or not ASCII
+    out = text_.substr(start, pos_ - start);
+    ++pos_;
+    return true;
   }
 
   bool number() {

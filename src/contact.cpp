@@ -53,12 +53,19 @@ std::string_view Contact::members() const noexcept {
 }
 
 Contact& Contact::set_reserved_text(const char* name, std::string_view value) {
-  // The hot path of every builder: no Value, no temporary string. `name` is one of the reserved
-  // names of contact.hpp, which need no escape.
-  if (!detail::is_valid_utf8(value)) throw InvalidInputError(name, "is not valid UTF-8");
+  // The hot path of every builder: no Value, no temporary string, and for the usual text (ASCII
+  // without escapes) one look at it. `name` is one of the reserved names of contact.hpp, which
+  // need no escape.
+  const bool plain = detail::plain_ascii_length(value) == value.size();
+  if (!plain && !detail::is_valid_utf8(value)) throw InvalidInputError(name, "is not valid UTF-8");
   if (text_.empty()) start_text();
   detail::set_member(text_, members_at_, keys_, name, detail::KeyText::plain,
-                     [value](std::string& out) { detail::append_json_string(out, value); });
+                     [value, plain](std::string& out) {
+                       if (!plain) return detail::append_json_string(out, value);
+                       out.push_back('"');
+                       out.append(value);
+                       out.push_back('"');
+                     });
   return *this;
 }
 

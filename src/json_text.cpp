@@ -40,8 +40,8 @@ std::size_t utf8_sequence_length(std::string_view text, std::size_t i) noexcept 
 
 bool needs_escape(unsigned char c) noexcept { return c < 0x20 || c == '"' || c == '\\'; }
 
-// Eight bytes at a time (as a word, in either byte order): most text is ASCII that needs no
-// escape, and a word is checked in a few instructions instead of eight byte by byte.
+// Eight bytes at a time: most text is ASCII that needs no escape, and a word is checked in a few
+// instructions instead of eight byte by byte.
 constexpr std::uint64_t kOnes = 0x0101010101010101ull;
 constexpr std::uint64_t kHighBits = 0x8080808080808080ull;
 
@@ -51,18 +51,28 @@ std::uint64_t load_word(const char* at) noexcept {
   return word;
 }
 
-// Whether some byte of `word` is zero (the classic test: exact, as it is used here only on
-// words whose bytes are all below 0x80).
-bool has_zero_byte(std::uint64_t word) noexcept {
-  return ((word - kOnes) & ~word & kHighBits) != 0;
+// The high bit of each byte of `word` that a JSON string cannot hold as it is: not ASCII, below
+// 0x20, '"' or '\'. A byte is marked when it is one of those, and only then, below the first one
+// marked (above it, a borrow may mark bytes that are not); zero when there are none.
+std::uint64_t stop_bytes(std::uint64_t word) noexcept {
+  const std::uint64_t quote = word ^ (kOnes * '"');
+  const std::uint64_t backslash = word ^ (kOnes * '\\');
+  const std::uint64_t below_space = (word - kOnes * 0x20) & ~word;
+  return (word | below_space | ((quote - kOnes) & ~quote) | ((backslash - kOnes) & ~backslash)) &
+         kHighBits;
 }
 
-// Whether some byte of `word` (all below 0x80) is below 0x20, '"' or '\\'.
-bool word_needs_escape(std::uint64_t word) noexcept {
-  const std::uint64_t below_space = (word - kOnes * 0x20) & ~word & kHighBits;
-  return below_space != 0 || has_zero_byte(word ^ (kOnes * '"')) ||
-         has_zero_byte(word ^ (kOnes * '\\'));
+// How many bytes come before the first marked one, which is the lowest in memory order: on a
+// little-endian machine, the lowest set bit. Elsewhere, the bytes are looked at one by one.
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+constexpr bool kWordScan = true;
+std::size_t bytes_before_stop(std::uint64_t stops) noexcept {
+  return static_cast<std::size_t>(__builtin_ctzll(stops)) / 8;
 }
+#else
+constexpr bool kWordScan = false;
+std::size_t bytes_before_stop(std::uint64_t) noexcept { return 0; }
+#endif
 
 // How many bytes from the start of `text` are ASCII, to a multiple of 8 (the rest is for a byte
 // by byte look).
@@ -74,20 +84,35 @@ std::size_t ascii_words(std::string_view text) noexcept {
 
 // Where the first byte to escape is, or text.size().
 std::size_t first_escape(std::string_view text) noexcept {
-  std::size_t i = 0;
-  while (i + 8 <= text.size()) {
-    const std::uint64_t word = load_word(text.data() + i);
-    if ((word & kHighBits) == 0 && !word_needs_escape(word)) {
-      i += 8;
-      continue;
-    }
-    break;
-  }
+  std::size_t i = plain_ascii_length(text);
   while (i < text.size() && !needs_escape(static_cast<unsigned char>(text[i]))) ++i;
   return i;
 }
 
 }  // namespace
+
+std::size_t plain_ascii_length(std::string_view text) noexcept {
+  const std::size_t size = text.size();
+  std::size_t i = 0;
+  for (; i + 8 <= size; i += 8) {
+    const std::uint64_t stops = stop_bytes(load_word(text.data() + i));
+    if (stops == 0) continue;
+    if (kWordScan) return i + bytes_before_stop(stops);
+    break;
+  }
+  if (kWordScan && i < size && size >= 8) {
+    // The last bytes, in the word that ends the text: those it shares with the words seen are
+    // plain, so they mark nothing, and nothing above them falsely.
+    const std::size_t seen = 8 - (size - i);
+    const std::uint64_t stops = stop_bytes(load_word(text.data() + size - 8)) >> (8 * seen);
+    return stops != 0 ? i + bytes_before_stop(stops) : size;
+  }
+  for (; i < size; ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x80 || needs_escape(c)) break;
+  }
+  return i;
+}
 
 bool is_valid_utf8(std::string_view text) noexcept {
   std::size_t i = ascii_words(text);

@@ -10,6 +10,10 @@ namespace instasent::detail {
 /// Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF, no truncated sequence.
 bool is_valid_utf8(std::string_view text) noexcept;
 
+/// How many bytes from the start of `text` are ASCII that a JSON string holds as it is: no control
+/// character, `"` or `\`. When that is all of it, the text is valid UTF-8 and needs no escape.
+std::size_t plain_ascii_length(std::string_view text) noexcept;
+
 /// Appends `text` (valid UTF-8) as a quoted JSON string. Escapes `"`, `\` and control
 /// characters the way nlohmann::json's dump() does; other characters are kept as they are.
 void append_json_string(std::string& out, std::string_view text);

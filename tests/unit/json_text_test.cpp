@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -78,6 +79,38 @@ std::string reference_quoted(const std::string& text) {
   return out + "\"";
 }
 
+// How many bytes from the start of `text` a JSON string holds as they are, one by one.
+std::size_t reference_plain_length(std::string_view text) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x80 || c < 0x20 || c == '"' || c == '\\') break;
+    ++i;
+  }
+  return i;
+}
+
+// Every byte value at every position of texts of every length up to three words, after plain
+// bytes and before bytes of every kind: the first byte that stops the scan is found exactly,
+// whatever follows it (a borrow must not move it), and the tail word sees the last bytes.
+TEST(PlainAsciiLength, FindsTheFirstByteToStopAt) {
+  for (std::size_t length = 0; length <= 24; ++length) {
+    ASSERT_EQ(detail::plain_ascii_length(std::string(length, 'a')), length);
+    for (std::size_t at = 0; at < length; ++at) {
+      for (int byte = 0; byte < 256; ++byte) {
+        for (const char after : {'a', '\0', '"', '\x80', '\x1F', '!'}) {
+          std::string text(length, 'a');
+          text[at] = static_cast<char>(byte);
+          for (std::size_t k = at + 1; k < length; ++k) text[k] = after;
+          ASSERT_EQ(detail::plain_ascii_length(text), reference_plain_length(text))
+              << "length " << length << ", byte " << byte << " at " << at << ", then "
+              << int(static_cast<unsigned char>(after));
+        }
+      }
+    }
+  }
+}
+
 // Strings of every length around the 8-byte words, from bytes at every boundary the scans test
 // (below and at a space, the quote, the backslash, DEL, the high bit, UTF-8 leads and
 // continuations), at every position.
@@ -100,6 +133,8 @@ TEST(Utf8, WordAtATimeScansAgreeWithByteByByte) {
       if (next() % 4 == 0) c = static_cast<char>(bytes[next() % sizeof bytes]);
     }
     ASSERT_EQ(detail::is_valid_utf8(text), reference_utf8(text)) << testing::PrintToString(text);
+    ASSERT_EQ(detail::plain_ascii_length(text), reference_plain_length(text))
+        << testing::PrintToString(text);
     std::string quoted = "prefix";
     detail::append_json_string(quoted, text);
     ASSERT_EQ(quoted, "prefix" + reference_quoted(text)) << testing::PrintToString(text);
