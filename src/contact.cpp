@@ -61,10 +61,13 @@ Contact& Contact::set_reserved_text(const char* name, std::string_view value) {
   if (text_.empty()) start_text();
   detail::set_member(text_, members_at_, keys_, name, detail::KeyText::plain,
                      [value, plain](std::string& out) {
-                       if (!plain) return detail::append_json_string(out, value);
-                       out.push_back('"');
-                       out.append(value);
-                       out.push_back('"');
+                       if (plain) {
+                         out.push_back('"');
+                         out.append(value);
+                         out.push_back('"');
+                       } else {
+                         detail::append_json_string(out, value);
+                       }
                      });
   return *this;
 }

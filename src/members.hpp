@@ -59,8 +59,8 @@ void set_member(std::string& text, std::size_t members_at, std::uint64_t& keys,
   const std::string_view fragment(text.data() + old_size, text.size() - old_size);
   std::size_t existing = std::string::npos;
   if (maybe_set) {
-    existing = find_member_value(
-        std::string_view(text.data() + members_at, old_size - members_at), fragment);
+    existing = find_member_value(std::string_view(text.data() + members_at, old_size - members_at),
+                                 fragment);
   }
   if (existing == std::string::npos) {
     write_value(text);

@@ -70,11 +70,12 @@ struct CurlTransportOptions {
 
 /// A thread-safe libcurl transport. It keeps a pool of easy handles so connections are reused
 /// (keep-alive); sets CURLOPT_NOSIGNAL; allows only http and https; never follows redirects;
-/// decodes gzip answers (and asks for them with `compressed_answers`); verifies TLS by default; bounds the answer's size and speed as the options say;
-/// never sends a plain-http request through a proxy (the token would cross it in clear text).
-/// libcurl is initialised once, internally. Every exception `send` throws is a `TransportError`.
-/// Throws `InvalidInputError` when the proxy (`proxy.url`, or the environment's) is not a proxy
-/// URL; the message names the option or variable, never its value.
+/// decodes gzip answers (and asks for them with `compressed_answers`); verifies TLS by default;
+/// bounds the answer's size and speed as the options say; never sends a plain-http request through
+/// a proxy (the token would cross it in clear text). libcurl is initialised once, internally. Every
+/// exception `send` throws is a `TransportError`. Throws `InvalidInputError` when the proxy
+/// (`proxy.url`, or the environment's) is not a proxy URL; the message names the option or
+/// variable, never its value.
 INSTASENT_EXPORT std::shared_ptr<Transport> make_curl_transport(
     const CurlTransportOptions& options = {});
 
