@@ -86,7 +86,7 @@ void DeliveryQueue::settle_unsendable(QueuedItem item, Ending ending, Settled& s
 }
 
 bool DeliveryQueue::drop_oldest(Settled& settled) {
-  std::deque<QueuedItem>* oldest = nullptr;
+  ItemQueue* oldest = nullptr;
   for (auto& queue : queues_) {
     if (!queue.empty() && (oldest == nullptr || queue.front().seq < oldest->front().seq)) {
       oldest = &queue;
@@ -112,10 +112,13 @@ bool DeliveryQueue::drop_segment(std::uint64_t segment, std::uint64_t live, Sett
   if (queued == 0 || queued != live) return false;
   std::vector<QueuedItem> dropped;
   for (auto& queue : queues_) {
-    std::deque<QueuedItem> kept;
+    ItemQueue kept;
     for (QueuedItem& item : queue) {
-      (in_segment(item) ? dropped.emplace_back(std::move(item))
-                        : kept.emplace_back(std::move(item)));
+      if (in_segment(item)) {
+        dropped.push_back(std::move(item));
+      } else {
+        kept.push_back(std::move(item));
+      }
     }
     queue.swap(kept);
   }
@@ -220,7 +223,7 @@ Batch DeliveryQueue::take_batch(time_point now, const Pacer& pacer, bool closing
 
 // The items of `queue` not waiting to be retried (those are at its front), so that a full batch
 // means a batch of items that may go now.
-std::size_t DeliveryQueue::fresh_items(const std::deque<QueuedItem>& queue) {
+std::size_t DeliveryQueue::fresh_items(const ItemQueue& queue) {
   std::size_t retries = 0;
   for (const QueuedItem& item : queue) {
     if (item.attempts == 0 || retries == kScanLimit) break;
@@ -231,8 +234,8 @@ std::size_t DeliveryQueue::fresh_items(const std::deque<QueuedItem>& queue) {
 
 // Whether an item waiting to be retried at the front of `queue` may go now; otherwise moves
 // `wake` to when the first may.
-bool DeliveryQueue::retry_ready(const std::deque<QueuedItem>& queue, time_point now,
-                                const Pacer& pacer, time_point& wake) const {
+bool DeliveryQueue::retry_ready(const ItemQueue& queue, time_point now, const Pacer& pacer,
+                                time_point& wake) const {
   std::size_t scanned = 0;
   for (const QueuedItem& item : queue) {
     if (item.attempts == 0 || ++scanned > kScanLimit) break;  // retries are at the front

@@ -9,12 +9,12 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "block_queue.hpp"
 #include "instasent/ingestor.hpp"
 #include "instasent/limits.hpp"
 #include "pacer.hpp"
@@ -55,12 +55,15 @@ struct QueuedItem {
   }
 };
 
+/// A queue of items, in blocks of 64 (10 KiB): see BlockQueue.
+using ItemQueue = BlockQueue<QueuedItem, 64>;
+
 /// Items taken from one queue to go out in one request.
 struct Batch {
   Operation op = Operation::upsert_contact;  // the queue's: upserts, events or deletes
   std::vector<QueuedItem> items;  // in place until settled (see DeliveryQueue::in_flight_)
-  bool retry = false;        // it resends items
-  std::uint64_t flight = 0;  // its record of items in flight (see DeliveryQueue::in_flight_)
+  bool retry = false;             // it resends items
+  std::uint64_t flight = 0;       // its key in DeliveryQueue::in_flight_
 
   // The attempt this request is, for its items that have made the most.
   int attempt() const {
@@ -185,13 +188,13 @@ class DeliveryQueue {
   void finish(const QueuedItem& item, Ending ending, Settled& settled);
   void collect(std::size_t q, std::vector<QueuedItem>& batch, time_point now, const Pacer& pacer,
                time_point& wake);
-  static std::size_t fresh_items(const std::deque<QueuedItem>& queue);
-  bool retry_ready(const std::deque<QueuedItem>& queue, time_point now, const Pacer& pacer,
+  static std::size_t fresh_items(const ItemQueue& queue);
+  bool retry_ready(const ItemQueue& queue, time_point now, const Pacer& pacer,
                    time_point& wake) const;
 
   const IngestorOptions& options_;
   IngestorStats& stats_;
-  std::array<std::deque<QueuedItem>, kQueues> queues_;
+  std::array<ItemQueue, kQueues> queues_;
   std::size_t queued_bytes_ = 0;
   // The items of each request in flight, by Batch::flight: what drop_all reports while their
   // sender waits for the answer. They are the sender's Batch::items, which stay in place from
