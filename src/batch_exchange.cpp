@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "batch_exchange.hpp"
 
+#include "batch_reader.hpp"
 #include "retry_logic.hpp"
 #include "url.hpp"
 
@@ -50,6 +51,14 @@ void read_verdicts(const ClientCore& client, const Batch& batch, const HttpRespo
   ids.reserve(batch.items.size());
   for (const QueuedItem& item : batch.items) {
     ids.emplace_back(kind == BatchKind::events ? item.event_id : item.user_id);
+  }
+  // The usual answer, every item a success, read for its statuses alone.
+  std::vector<ItemStatus> statuses;
+  if (read_plain_statuses(response.body, kind, ids, statuses)) {
+    for (std::size_t i = 0; i < statuses.size() && i < verdicts.size(); ++i) {
+      if (statuses[i] == ItemStatus::accepted) verdicts[i].kind = Verdict::delivered;
+    }
+    return;
   }
   std::vector<ItemResult> results;
   results.reserve(ids.size());

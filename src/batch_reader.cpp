@@ -295,11 +295,11 @@ void read_connector_shape(const json& body, BatchKind kind, std::vector<ItemResu
 
 }  // namespace
 
-bool read_plain_documented_answer(std::string_view body, BatchKind kind,
-                                  const std::vector<std::string_view>& ids, std::size_t first_index,
-                                  std::vector<ItemResult>& out) {
+bool read_plain_statuses(std::string_view body, BatchKind kind,
+                         const std::vector<std::string_view>& ids,
+                         std::vector<ItemStatus>& statuses) {
   const std::string_view id_key = kind == BatchKind::events ? "_event_id" : "_user_id";
-  std::vector<ItemStatus> statuses;
+  statuses.clear();
   statuses.reserve(ids.size());
   Scanner in(body);
   bool seen_entity = false;
@@ -341,13 +341,21 @@ bool read_plain_documented_answer(std::string_view body, BatchKind kind,
     if (!in.consume('}')) return false;
   }
   if (!in.at_end() || !seen_items) return false;
+  // Another count of items than of ids: none can be matched, all are unknown.
+  if (statuses.size() != ids.size()) statuses.assign(ids.size(), ItemStatus::unknown);
+  return true;
+}
 
-  const bool matched = statuses.size() == ids.size();  // else nothing can be matched: all unknown
+bool read_plain_documented_answer(std::string_view body, BatchKind kind,
+                                  const std::vector<std::string_view>& ids, std::size_t first_index,
+                                  std::vector<ItemResult>& out) {
+  std::vector<ItemStatus> statuses;
+  if (!read_plain_statuses(body, kind, ids, statuses)) return false;
   for (std::size_t i = 0; i < ids.size(); ++i) {
     ItemResult& item = out.emplace_back();
     item.index = first_index + i;
     item.id.assign(ids[i]);
-    item.status = matched ? statuses[i] : ItemStatus::unknown;
+    item.status = statuses[i];
   }
   return true;
 }

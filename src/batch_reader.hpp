@@ -36,4 +36,10 @@ bool read_plain_documented_answer(std::string_view body, BatchKind kind,
                                   const std::vector<std::string_view>& ids, std::size_t first_index,
                                   std::vector<ItemResult>& out);
 
+/// The same reading, for the statuses alone: one per id, in order, in `statuses` (replacing what
+/// it held), as `read_plain_documented_answer` would give them. False for anything else, as above.
+bool read_plain_statuses(std::string_view body, BatchKind kind,
+                         const std::vector<std::string_view>& ids,
+                         std::vector<ItemStatus>& statuses);
+
 }  // namespace instasent::detail
