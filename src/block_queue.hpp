@@ -31,6 +31,7 @@ class BlockQueue {
     Slot slots[Items];
   };
 
+  // Walks the slots in order, with the block of the current one at hand.
   template <bool Const>
   class Iterator {
    public:
@@ -40,25 +41,32 @@ class BlockQueue {
     using pointer = std::conditional_t<Const, const T*, T*>;
     using reference = std::conditional_t<Const, const T&, T&>;
     using Queue = std::conditional_t<Const, const BlockQueue, BlockQueue>;
+    using BlockPointer = std::conditional_t<Const, const Block*, Block*>;
 
-    Iterator(Queue* queue, std::size_t index) : queue_(queue), index_(index) {}
-    reference operator*() const { return queue_->at(index_); }
-    pointer operator->() const { return &queue_->at(index_); }
+    Iterator(Queue* queue, std::size_t slot) : queue_(queue), slot_(slot) { find_block(); }
+    reference operator*() const { return block_->slots[slot_ % Items].item; }
+    pointer operator->() const { return &block_->slots[slot_ % Items].item; }
     Iterator& operator++() {
-      ++index_;
+      if (++slot_ % Items == 0) find_block();
       return *this;
     }
     Iterator operator++(int) {
       Iterator before = *this;
-      ++index_;
+      ++*this;
       return before;
     }
-    bool operator==(const Iterator& other) const { return index_ == other.index_; }
-    bool operator!=(const Iterator& other) const { return index_ != other.index_; }
+    bool operator==(const Iterator& other) const { return slot_ == other.slot_; }
+    bool operator!=(const Iterator& other) const { return slot_ != other.slot_; }
 
    private:
+    void find_block() {
+      const std::size_t at = slot_ / Items;
+      block_ = at < queue_->blocks_.size() ? queue_->blocks_[at].get() : nullptr;
+    }
+
     Queue* queue_;
-    std::size_t index_;
+    std::size_t slot_;
+    BlockPointer block_ = nullptr;
   };
 
  public:
@@ -72,18 +80,20 @@ class BlockQueue {
 
   std::size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
-  T& front() { return at(0); }
-  const T& front() const { return at(0); }
+  T& front() { return blocks_.front()->slots[head_].item; }
+  const T& front() const { return blocks_.front()->slots[head_].item; }
 
-  iterator begin() { return {this, 0}; }
-  iterator end() { return {this, size_}; }
-  const_iterator begin() const { return {this, 0}; }
-  const_iterator end() const { return {this, size_}; }
+  iterator begin() { return {this, head_}; }
+  iterator end() { return {this, head_ + size_}; }
+  const_iterator begin() const { return {this, head_}; }
+  const_iterator end() const { return {this, head_ + size_}; }
 
+  // The front item is in the first block, at `head_` (below Items), and the back item in the
+  // last block: no block is ever left empty at either end.
   void push_back(T&& item) {
     const std::size_t slot = head_ + size_;
     if (slot == blocks_.size() * Items) blocks_.push_back(take_block());
-    new (&slot_at(slot).item) T(std::move(item));
+    new (&blocks_.back()->slots[slot % Items].item) T(std::move(item));
     ++size_;
   }
 
@@ -92,13 +102,13 @@ class BlockQueue {
       blocks_.push_front(take_block());
       head_ = Items;
     }
-    new (&slot_at(head_ - 1).item) T(std::move(item));
+    new (&blocks_.front()->slots[head_ - 1].item) T(std::move(item));
     --head_;
     ++size_;
   }
 
   void pop_front() {
-    slot_at(head_).item.~T();
+    blocks_.front()->slots[head_].item.~T();
     ++head_;
     --size_;
     if (size_ == 0) {
@@ -111,7 +121,7 @@ class BlockQueue {
   }
 
   void clear() {
-    for (std::size_t i = 0; i < size_; ++i) slot_at(head_ + i).item.~T();
+    for (T& item : *this) item.~T();
     size_ = 0;
     release_blocks();
   }
@@ -124,11 +134,6 @@ class BlockQueue {
   }
 
  private:
-  T& at(std::size_t index) { return slot_at(head_ + index).item; }
-  const T& at(std::size_t index) const { return slot_at(head_ + index).item; }
-  Slot& slot_at(std::size_t slot) { return blocks_[slot / Items]->slots[slot % Items]; }
-  const Slot& slot_at(std::size_t slot) const { return blocks_[slot / Items]->slots[slot % Items]; }
-
   std::unique_ptr<Block> take_block() {
     if (spare_) return std::move(spare_);
     return std::unique_ptr<Block>(new Block);  // not value-initialized: nothing to zero

@@ -330,14 +330,7 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
       const auto enqueued_at = item.enqueued_at;
       queue_.push(std::move(item), enqueued_at);
     }
-    // A burst leaves a large inbox behind: its memory goes back rather than staying for good.
-    // Kept, the two vectors take at most 2 x 160 KiB (1,024 items of 160 bytes each).
-    constexpr std::size_t kInboxKept = 1'024;
-    if (arrived_.capacity() > kInboxKept) {
-      arrived_ = {};
-    } else {
-      arrived_.clear();
-    }
+    arrived_.clear();  // its blocks go back, but one kept for the next
     std::lock_guard<std::mutex> inbox(inbox_mutex_);
     inbox_open_ = phase_ == Phase::open && stopped_status_ == 0 && !replaying_;
     for (std::size_t q = 0; q < detail::kQueues; ++q) {
@@ -696,7 +689,7 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
   // Lock order: mutex_, then inbox_mutex_.
   mutable std::mutex inbox_mutex_;     // guards what follows
   std::condition_variable sender_cv_;  // senders: something may be due (see wakes_)
-  std::vector<detail::QueuedItem> inbox_;
+  detail::ItemQueue inbox_;  // in blocks: a burst never moves what it holds
   bool inbox_open_ = false;  // open, not stopped, not replaying: add may use the inbox
   // What is queued, in the queue and the inbox, per queue and in bytes (add's bounds), and what
   // of it is in the inbox.
@@ -705,7 +698,7 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
   std::array<std::size_t, detail::kQueues> inbox_items_{};
   std::size_t inbox_bytes_ = 0;
   std::uint64_t wakes_ = 0;                  // counts the calls for senders to look for work again
-  std::vector<detail::QueuedItem> arrived_;  // the inbox being queued (under mutex_)
+  detail::ItemQueue arrived_;  // the inbox being queued (under mutex_)
   // Replay (see replay()): whether it is under way, the items the spool still holds for it, and
   // the items added meanwhile, in order, with their bytes.
   bool replaying_ = false;
