@@ -230,7 +230,7 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
     mutex_.unlock();
   }
 
-  AddResult add(detail::QueuedItem item) {
+  AddResult add(detail::QueuedItem&& item) {
     const std::size_t bytes = item.bytes();
     const auto now = SteadyClock::now();
     const auto deadline = now + options_.queue.block_timeout;
