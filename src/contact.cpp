@@ -52,12 +52,14 @@ std::string_view Contact::members() const noexcept {
   return text_.empty() ? std::string_view() : std::string_view(text_).substr(members_at_);
 }
 
-Contact& Contact::set_reserved_text(const char* name, std::string_view value) {
+Contact& Contact::set_reserved_text(std::string_view name, std::string_view value) {
   // The hot path of every builder: no Value, no temporary string, and for the usual text (ASCII
   // without escapes) one look at it. `name` is one of the reserved names of contact.hpp, which
   // need no escape.
   const bool plain = detail::plain_ascii_length(value) == value.size();
-  if (!plain && !detail::is_valid_utf8(value)) throw InvalidInputError(name, "is not valid UTF-8");
+  if (!plain && !detail::is_valid_utf8(value)) {
+    throw InvalidInputError(std::string(name), "is not valid UTF-8");
+  }
   if (text_.empty()) start_text();
   detail::set_member(text_, members_at_, keys_, name, detail::KeyText::plain,
                      [value, plain](std::string& out) {

@@ -69,7 +69,7 @@ class INSTASENT_EXPORT Contact {
   void append_attributes_json(std::string& out) const;
 
  private:
-  Contact& set_reserved_text(const char* name, std::string_view value);
+  Contact& set_reserved_text(std::string_view name, std::string_view value);
   void set_encoded(std::string_view key, const std::string& json);
   void start_text();
   std::string_view members() const noexcept;
