@@ -251,6 +251,25 @@ std::string required_string(const Body& body, const char* key) {
   return std::string(value->text);
 }
 
+// Sets a reserved text attribute that the SDK has a setter for (the usual fields of a contact)
+// without a Value: the same member and the same refusal as `reserved`. False for any other name.
+bool set_reserved_text(Contact& contact, std::string_view key, std::string_view text) {
+  if (key == "_email") {
+    contact.email(text);
+  } else if (key == "_first_name") {
+    contact.first_name(text);
+  } else if (key == "_last_name") {
+    contact.last_name(text);
+  } else if (key == "_phone_mobile") {
+    contact.phone_mobile(text);
+  } else if (key == "_country_code") {
+    contact.country_code(text);
+  } else {
+    return false;
+  }
+  return true;
+}
+
 // `default_user_id`, when not null, is the `_user_id` of an object that has none (an event's
 // `_user_data`).
 Contact contact_from_body(const Body& body, std::uint32_t object, const std::string& prefix,
@@ -273,7 +292,8 @@ Contact contact_from_body(const Body& body, std::uint32_t object, const std::str
       if (!key.empty() && key.front() == '_') {
         if (body[member].kind == JsonKind::boolean) {
           contact.reserved(key, body[member].truth ? "1" : "0");
-        } else {
+        } else if (body[member].kind != JsonKind::string ||
+                   !set_reserved_text(contact, key, body[member].text)) {
           contact.reserved(key, to_value(body, member, 1));
         }
       } else {
