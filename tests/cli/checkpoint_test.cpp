@@ -4,7 +4,9 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "checkpoint.hpp"
@@ -41,6 +43,35 @@ TEST(DeliveryTracker, ThePrefixStopsAtTheFirstLineWithoutAFinalState) {
   ASSERT_TRUE(tracker.take(5));
   EXPECT_EQ(tracker.confirmed_through(), 5u);
   EXPECT_FALSE(tracker.take(5));
+  EXPECT_EQ(tracker.pending(), 0u);
+}
+
+// One record stays in flight while thousands after it finish, in any order: each is found with
+// its own item, once, before and after those taken are let go, and the prefix waits for the first.
+TEST(DeliveryTracker, ARecordLongInFlightHoldsThePrefixWhileThousandsAfterItFinish) {
+  DeliveryTracker tracker;
+  constexpr std::uint64_t kLines = 5'000;
+  for (std::uint64_t line = 1; line <= kLines; ++line) {
+    tracker.sent(PendingItem{line, line, "L" + std::to_string(line)});
+  }
+  std::vector<std::uint64_t> order;
+  for (std::uint64_t line = 2; line <= kLines; ++line) order.push_back(line);
+  std::shuffle(order.begin(), order.end(), std::mt19937_64(7));
+  for (const std::uint64_t line : order) {
+    const auto item = tracker.take(line);
+    ASSERT_TRUE(item) << line;
+    EXPECT_EQ(item->item_json, "L" + std::to_string(line));
+    EXPECT_FALSE(tracker.take(line)) << line;
+    ASSERT_EQ(tracker.confirmed_through(), 0u);
+  }
+  EXPECT_EQ(tracker.pending(), 1u);
+  tracker.sent(PendingItem{kLines + 1, kLines + 1, "next"});
+  const auto first = tracker.take(1);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->item_json, "L1");
+  EXPECT_EQ(tracker.confirmed_through(), kLines);
+  ASSERT_TRUE(tracker.take(kLines + 1));
+  EXPECT_EQ(tracker.confirmed_through(), kLines + 1);
   EXPECT_EQ(tracker.pending(), 0u);
 }
 

@@ -161,15 +161,28 @@ void DeliveryTracker::settled(std::uint64_t last_line) {
 
 void DeliveryTracker::sent(PendingItem item) {
   read_through_ = std::max(read_through_, item.last_line);
-  const std::uint64_t line = item.first_line;
-  pending_.emplace(line, std::move(item));
+  // In input order, at the back; anything else where it belongs.
+  const auto at = sent_.empty() || sent_.back().item.first_line < item.first_line
+                      ? sent_.end()
+                      : std::lower_bound(sent_.begin(), sent_.end(), item.first_line, before);
+  sent_.insert(at, Sent{std::move(item)});
+  ++pending_;
 }
 
 std::optional<PendingItem> DeliveryTracker::take(std::uint64_t first_line) {
-  const auto it = pending_.find(first_line);
-  if (it == pending_.end()) return std::nullopt;
-  PendingItem item = std::move(it->second);
-  pending_.erase(it);
+  const auto it = std::lower_bound(sent_.begin(), sent_.end(), first_line, before);
+  if (it == sent_.end() || it->item.first_line != first_line || it->taken) return std::nullopt;
+  PendingItem item = std::move(it->item);
+  it->taken = true;
+  --pending_;
+  while (!sent_.empty() && sent_.front().taken) sent_.pop_front();
+  // A record in flight for long (retried) keeps those taken after it: past twice the records in
+  // flight, they go at once, so that memory follows what is in flight.
+  constexpr std::size_t kSlack = 1'024;
+  if (sent_.size() > 2 * pending_ + kSlack) {
+    sent_.erase(std::remove_if(sent_.begin(), sent_.end(), [](const Sent& s) { return s.taken; }),
+                sent_.end());
+  }
   return item;
 }
 
@@ -178,7 +191,7 @@ void DeliveryTracker::unconfirmed(std::uint64_t first_line) {
 }
 
 std::uint64_t DeliveryTracker::confirmed_through() const noexcept {
-  std::uint64_t through = pending_.empty() ? read_through_ : pending_.begin()->first - 1;
+  std::uint64_t through = sent_.empty() ? read_through_ : sent_.front().item.first_line - 1;
   if (first_unconfirmed_ != 0) through = std::min(through, first_unconfirmed_ - 1);
   return through;
 }

@@ -4,7 +4,7 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
+#include <deque>
 #include <optional>
 #include <string>
 #include <vector>
@@ -53,6 +53,11 @@ struct PendingItem {
 /// Tracks which records have a final state and computes the confirmed prefix: the highest line L
 /// such that every line up to L is final. Records are reported in input order, and named by their
 /// first line (the tag the Ingestor gives back with each outcome). Not thread-safe.
+///
+/// The records in flight are kept in input order (first lines are unique), each marked when
+/// taken; those marked at the front are let go, and all of them once they are more than the
+/// records in flight and 1,024: no allocation per record, and a record is found by a binary
+/// search.
 class DeliveryTracker {
  public:
   /// Lines up to `confirmed` are final already (a resumed import skips them).
@@ -70,10 +75,18 @@ class DeliveryTracker {
   void unconfirmed(std::uint64_t first_line);
 
   std::uint64_t confirmed_through() const noexcept;
-  std::size_t pending() const noexcept { return pending_.size(); }
+  std::size_t pending() const noexcept { return pending_; }
 
  private:
-  std::map<std::uint64_t, PendingItem> pending_;  // by first line
+  struct Sent {
+    PendingItem item;
+    bool taken = false;
+  };
+  // Whether `sent` comes before the record that starts at `line` (for the binary searches).
+  static bool before(const Sent& sent, std::uint64_t line) { return sent.item.first_line < line; }
+
+  std::deque<Sent> sent_;  // by first line, the first one not taken
+  std::size_t pending_ = 0;
   std::uint64_t read_through_ = 0;
   std::uint64_t first_unconfirmed_ = 0;  // 0: none
 };
