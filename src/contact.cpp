@@ -10,6 +10,12 @@ namespace instasent {
 
 namespace {
 
+// The start of a contact's JSON object: its opening brace and `_user_id`.
+void append_opening(std::string& out, std::string_view user_id) {
+  out.append("{\"_user_id\":");
+  detail::append_json_string(out, user_id);
+}
+
 std::string field_label(std::string_view key) {
   return "attribute '" + detail::printable_name(key) + "'";
 }
@@ -42,8 +48,7 @@ void Contact::start_text() {
   constexpr std::size_t kTypicalMembers = 128;  // a few attributes: grow once, not four times
   text_.clear();
   text_.reserve(sizeof "{\"_user_id\":\"\"" + user_id_.size() + kTypicalMembers);
-  text_.append("{\"_user_id\":");
-  detail::append_json_string(text_, user_id_);
+  append_opening(text_, user_id_);
   members_at_ = text_.size();
   keys_ = 0;
 }
@@ -111,8 +116,7 @@ Contact& Contact::clear(std::string_view key) {
 
 void Contact::append_json(std::string& out) const {
   if (text_.empty()) {  // moved from
-    out.append("{\"_user_id\":");
-    detail::append_json_string(out, user_id_);
+    append_opening(out, user_id_);
   } else {
     out.append(text_);
   }

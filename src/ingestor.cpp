@@ -689,15 +689,15 @@ class Ingestor::State : public std::enable_shared_from_this<Ingestor::State>,
   // Lock order: mutex_, then inbox_mutex_.
   mutable std::mutex inbox_mutex_;     // guards what follows
   std::condition_variable sender_cv_;  // senders: something may be due (see wakes_)
-  detail::ItemQueue inbox_;  // in blocks: a burst never moves what it holds
-  bool inbox_open_ = false;  // open, not stopped, not replaying: add may use the inbox
+  detail::ItemQueue inbox_;            // in blocks: a burst never moves what it holds
+  bool inbox_open_ = false;            // open, not stopped, not replaying: add may use the inbox
   // What is queued, in the queue and the inbox, per queue and in bytes (add's bounds), and what
   // of it is in the inbox.
   std::array<std::size_t, detail::kQueues> queued_{};
   std::size_t queued_bytes_ = 0;
   std::array<std::size_t, detail::kQueues> inbox_items_{};
   std::size_t inbox_bytes_ = 0;
-  std::uint64_t wakes_ = 0;                  // counts the calls for senders to look for work again
+  std::uint64_t wakes_ = 0;    // counts the calls for senders to look for work again
   detail::ItemQueue arrived_;  // the inbox being queued (under mutex_)
   // Replay (see replay()): whether it is under way, the items the spool still holds for it, and
   // the items added meanwhile, in order, with their bytes.
